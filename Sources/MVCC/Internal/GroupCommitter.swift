@@ -1,0 +1,125 @@
+import Dispatch
+import EtceteraAPI
+import Foundation
+import Storage
+import Synchronization
+
+/// The single writer thread: drains the queue of pending writes, applies them as one group, syncs
+/// the group's batch once, then completes every request in it and reports the new revisions.
+final class GroupCommitter: Sendable {
+    private struct Queue {
+        var pending: [PendingWrite] = []
+        var stopped = false
+        var observer: MVCCStore.CommitObserver?
+    }
+
+    private let queue = Mutex(Queue())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    func start(store: MVCCStore) {
+        let thread = Thread { [self] in
+            run(store: store)
+            finished.signal()
+        }
+        thread.name = "mvcc-writer"
+        thread.start()
+    }
+
+    func setObserver(_ observer: @escaping MVCCStore.CommitObserver) {
+        queue.withLock { $0.observer = observer }
+    }
+
+    func enqueue(_ write: PendingWrite) {
+        let accepted = queue.withLock { queue in
+            guard !queue.stopped else { return false }
+            queue.pending.append(write)
+            return true
+        }
+        if accepted {
+            wakeUp.signal()
+        } else {
+            write.completion(.failure(.storageFailure("store is closed")))
+        }
+    }
+
+    func stop() {
+        let wasRunning = queue.withLock { queue in
+            defer { queue.stopped = true }
+            return !queue.stopped
+        }
+        guard wasRunning else { return }
+        wakeUp.signal()
+        finished.wait()
+    }
+
+    private func run(store: MVCCStore) {
+        while true {
+            wakeUp.wait()
+            let (writes, stopped, observer) = queue.withLock { queue in
+                let taken = Array(queue.pending.prefix(store.configuration.maxGroupSize))
+                queue.pending.removeFirst(taken.count)
+                return (taken, queue.stopped, queue.observer)
+            }
+            if !writes.isEmpty {
+                applyGroup(writes, store: store, observer: observer)
+                if queue.withLock({ !$0.pending.isEmpty }) { wakeUp.signal() }
+            }
+            if stopped, queue.withLock({ $0.pending.isEmpty }) { return }
+        }
+    }
+
+    private func applyGroup(_ writes: [PendingWrite], store: MVCCStore, observer: MVCCStore.CommitObserver?) {
+        var session = WriteSession(base: store.committedView)
+        var results: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
+        for write in writes {
+            if write.needsCommittedHistory, session.hasChanges {
+                commit(session, results, store: store, observer: observer)
+                session = WriteSession(base: store.committedView)
+                results = []
+            }
+            do {
+                results.append((write, .success(try session.apply(write.request))))
+            } catch {
+                results.append((write, .failure(error)))
+            }
+        }
+        commit(session, results, store: store, observer: observer)
+    }
+
+    private func commit(
+        _ session: WriteSession, _ results: [(PendingWrite, Result<WriteResponse, MVCCError>)],
+        store: MVCCStore, observer: MVCCStore.CommitObserver?
+    ) {
+        let state = session.state
+        if session.hasChanges || state.appliedIndex != session.base.appliedIndex {
+            do {
+                try store.storage.write(session.finalBatch(), sync: store.configuration.syncWrites)
+            } catch {
+                let failure = MVCCError(storage: error)
+                for (write, _) in results { write.completion(.failure(failure)) }
+                return
+            }
+            store.publish(CommittedView(
+                snapshot: store.storage.snapshot(), revision: state.revision,
+                compactRevision: state.compactRevision, appliedIndex: state.appliedIndex))
+        }
+        if let observer, !state.committedRevisions.isEmpty {
+            observer(state.committedRevisions)
+        }
+        var physicalCompactions: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
+        for (write, result) in results {
+            if write.physicalCompaction != nil, case .success = result {
+                physicalCompactions.append((write, result))
+            } else {
+                write.completion(result)
+            }
+        }
+        if let revision = state.scheduledCompaction {
+            let waiting = physicalCompactions
+            store.compactor.schedule(revision: revision) {
+                for (write, result) in waiting { write.completion(result) }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import EtceteraAPI
+import Storage
+
+/// The committed state a request starts from: one storage snapshot and the revisions it holds.
+struct CommittedView: Sendable {
+    let snapshot: any StorageSnapshot
+    let revision: Int64
+    let compactRevision: Int64
+    let appliedIndex: UInt64
+
+    var readContext: ReadContext {
+        ReadContext(
+            heads: SnapshotHeads(snapshot: snapshot), history: HistoryReader(snapshot: snapshot),
+            currentRevision: revision, compactRevision: compactRevision)
+    }
+}
+
+/// One commit group: write requests applied in order on top of a committed view, their storage
+/// operations collected into one batch that is synced once for all of them.
+final class WriteSession {
+    struct State {
+        var revision: Int64
+        var compactRevision: Int64
+        var appliedIndex: UInt64
+        var overlay: [[UInt8]: Mvccpb_KeyValue?] = [:]
+        var batch = WriteBatch()
+        var committedRevisions: [Etcetera_Kv_RevisionEvents] = []
+        var scheduledCompaction: Int64?
+    }
+
+    let base: CommittedView
+    private(set) var state: State
+
+    init(base: CommittedView) {
+        self.base = base
+        state = State(revision: base.revision, compactRevision: base.compactRevision, appliedIndex: base.appliedIndex)
+    }
+
+    var hasChanges: Bool { !state.batch.isEmpty }
+
+    /// Applies one request. On error the session is left exactly as before the request.
+    func apply(_ request: WriteRequest) throws(MVCCError) -> WriteResponse {
+        let saved = state
+        do {
+            let response = try applyUnchecked(request)
+            state.appliedIndex += 1
+            return response
+        } catch {
+            state = saved
+            throw error
+        }
+    }
+
+    /// The batch to write: every request's operations plus the metadata they moved.
+    func finalBatch() -> WriteBatch {
+        var batch = state.batch
+        batch.put(StorageLayout.Meta.currentRevision.storageKey, StorageLayout.encodeInt64(state.revision))
+        batch.put(StorageLayout.Meta.appliedIndex.storageKey, StorageLayout.encodeInt64(Int64(bitPattern: state.appliedIndex)))
+        return batch
+    }
+
+    private func applyUnchecked(_ request: WriteRequest) throws(MVCCError) -> WriteResponse {
+        switch request {
+        case .put(let put):
+            var transaction = WriteTransaction(session: self)
+            let response = try transaction.put(put)
+            transaction.finish()
+            return .put(response)
+        case .deleteRange(let delete):
+            var transaction = WriteTransaction(session: self)
+            let response = try transaction.deleteRange(delete)
+            transaction.finish()
+            return .deleteRange(response)
+        case .txn(let txn):
+            var transaction = WriteTransaction(session: self)
+            let response = try transaction.txn(txn, isWrite: true)
+            transaction.finish()
+            return .txn(response)
+        case .compact(let compaction):
+            return .compact(try compact(compaction))
+        }
+    }
+
+    private func compact(_ request: Etcdserverpb_CompactionRequest) throws(MVCCError) -> Etcdserverpb_CompactionResponse {
+        if request.revision <= state.compactRevision { throw .compacted }
+        if request.revision > state.revision { throw .futureRevision }
+        state.compactRevision = request.revision
+        state.scheduledCompaction = request.revision
+        state.batch.put(StorageLayout.Meta.compactRevision.storageKey, StorageLayout.encodeInt64(request.revision))
+        var response = Etcdserverpb_CompactionResponse()
+        response.header.revision = state.revision
+        return response
+    }
+
+    // MARK: Mutations used by WriteTransaction.
+
+    func readContext(revision: Int64) -> ReadContext {
+        ReadContext(
+            heads: OverlayHeads(base: SnapshotHeads(snapshot: base.snapshot), overlay: state.overlay),
+            history: HistoryReader(snapshot: base.snapshot),
+            currentRevision: revision, compactRevision: state.compactRevision)
+    }
+
+    func record(put kv: Mvccpb_KeyValue, at revision: Revision) {
+        let key = [UInt8](kv.key)
+        var event = Mvccpb_Event()
+        event.type = .put
+        event.kv = kv
+        state.batch.put(StorageLayout.headKey(key), StorageLayout.encode(kv))
+        state.batch.put(StorageLayout.historyKey(key, revision), StorageLayout.putMarker)
+        state.batch.put(StorageLayout.revisionKey(revision), StorageLayout.encode(event))
+        state.overlay[key] = .some(kv)
+    }
+
+    func record(deleteOf key: [UInt8], at revision: Revision) {
+        var event = Mvccpb_Event()
+        event.type = .delete
+        event.kv.key = .init(key)
+        event.kv.modRevision = revision.main
+        state.batch.delete(StorageLayout.headKey(key))
+        state.batch.put(StorageLayout.historyKey(key, revision), StorageLayout.tombstoneMarker)
+        state.batch.put(StorageLayout.revisionKey(revision), StorageLayout.encode(event))
+        state.overlay[key] = .some(nil)
+    }
+
+    func commitRevision(_ events: [Mvccpb_Event]) {
+        state.revision += 1
+        var committed = Etcetera_Kv_RevisionEvents()
+        committed.revision = state.revision
+        committed.events = events
+        state.committedRevisions.append(committed)
+    }
+}
