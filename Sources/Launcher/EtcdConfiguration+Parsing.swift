@@ -1,0 +1,290 @@
+extension EtcdConfiguration {
+    /// What a command line asks the launcher to do.
+    public struct LaunchRequest: Sendable, Hashable {
+        public enum Action: Sendable, Hashable {
+            /// Start the services with ``configuration``.
+            case run
+            /// `--version`: print ``EtceteraVersion/lines`` and exit 0.
+            case printVersion
+            /// `--help`, `-h`: print ``EtcdConfiguration/usage`` and exit 0.
+            case printHelp
+        }
+
+        public var action: Action
+        public var configuration: EtcdConfiguration
+        /// One line per ignored input: unsupported flags and variables, shadowed variables, extra listen URLs.
+        public var warnings: [String]
+    }
+
+    /// Parses etcd's command-line syntax and `ETCD_*` environment variables.
+    ///
+    /// Accepted forms, as Go's `flag` package that etcd uses: `--flag value`, `--flag=value`, single-dash
+    /// `-flag`, booleans as `--flag` or `--flag=true|false`. Flags win over variables (`--data-dir` ↔
+    /// `ETCD_DATA_DIR`); a repeated flag keeps its last value. Flags Etcetera does not support are never
+    /// fatal: each is reported once in `warnings` and skipped together with its value (the next argument,
+    /// unless it looks like a flag).
+    ///
+    /// - Parameters:
+    ///   - arguments: the arguments without the program name.
+    ///   - environment: the process environment; only `ETCD_*` variables are read.
+    /// - Throws: `LauncherError` for a bad value, a missing value, a stray positional argument or an
+    ///   unusable client URL.
+    public static func parse(arguments: [String], environment: [String: String] = [:]) throws -> LaunchRequest {
+        var parser = FlagParser()
+        if try parser.parseArguments(arguments) == .printHelp {
+            return LaunchRequest(action: .printHelp, configuration: EtcdConfiguration(), warnings: parser.warnings)
+        }
+        parser.applyEnvironment(environment)
+        let configuration = try parser.buildConfiguration()
+        if let wantsVersion = try parser.value(of: "version").map({ try parseBool($0) }), wantsVersion {
+            return LaunchRequest(action: .printVersion, configuration: configuration, warnings: parser.warnings)
+        }
+        if let served = configuration.servedClientURL {
+            for ignored in configuration.ignoredListenClientURLs {
+                parser.warnings.append(
+                    "ignoring listen client URL \(ignored): Etcetera serves only \(served) for now"
+                )
+            }
+        }
+        return LaunchRequest(action: .run, configuration: configuration, warnings: parser.warnings)
+    }
+
+    /// The environment variable etcd reads for a flag: `data-dir` → `ETCD_DATA_DIR`.
+    public static func environmentVariable(forFlag flag: String) -> String {
+        "ETCD_" + flag.uppercased().replacingAll("-", with: "_")
+    }
+}
+
+/// A flag Etcetera understands.
+private struct FlagDefinition {
+    let name: String
+    let isBoolean: Bool
+    /// Whether `ETCD_<NAME>` may set it (not for `--help` and `--version`).
+    let readsEnvironment: Bool
+
+    static let all: [FlagDefinition] = [
+        .init(name: "name", isBoolean: false, readsEnvironment: true),
+        .init(name: "data-dir", isBoolean: false, readsEnvironment: true),
+        .init(name: "listen-client-urls", isBoolean: false, readsEnvironment: true),
+        .init(name: "advertise-client-urls", isBoolean: false, readsEnvironment: true),
+        .init(name: "max-txn-ops", isBoolean: false, readsEnvironment: true),
+        .init(name: "max-request-bytes", isBoolean: false, readsEnvironment: true),
+        .init(name: "log-level", isBoolean: false, readsEnvironment: true),
+        .init(name: "quota-backend-bytes", isBoolean: false, readsEnvironment: true),
+        .init(name: "auto-compaction-mode", isBoolean: false, readsEnvironment: true),
+        .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
+        .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
+        .init(name: "version", isBoolean: true, readsEnvironment: false),
+        .init(name: "help", isBoolean: true, readsEnvironment: false),
+    ]
+
+    static let byName: [String: FlagDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+}
+
+/// Where a raw value came from, for error messages.
+private struct RawValue {
+    let text: String
+    let source: String
+}
+
+private struct FlagParser {
+    var values: [String: RawValue] = [:]
+    var warnings: [String] = []
+    private var warnedFlags: Set<String> = []
+
+    enum Outcome {
+        case continueParsing
+        case printHelp
+    }
+
+    mutating func parseArguments(_ arguments: [String]) throws -> Outcome {
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" {
+                if index < arguments.endIndex {
+                    throw LauncherError(
+                        code: .invalidArgument,
+                        message: "'\(arguments[index])' is not a valid flag"
+                    )
+                }
+                break
+            }
+            guard argument.count > 1, argument.hasPrefix("-") else {
+                throw LauncherError(code: .invalidArgument, message: "'\(argument)' is not a valid flag")
+            }
+            let body = argument.dropFirst(argument.hasPrefix("--") ? 2 : 1)
+            guard let first = body.first, first != "-", first != "=" else {
+                throw LauncherError(code: .invalidArgument, message: "bad flag syntax: \(argument)")
+            }
+            let name: String
+            var inlineValue: String?
+            if let equals = body.firstIndex(of: "=") {
+                name = String(body[..<equals])
+                inlineValue = String(body[body.index(after: equals)...])
+            } else {
+                name = String(body)
+            }
+            if name == "h" || name == "help" {
+                if let inlineValue, !(try EtcdConfiguration.parseBool(inlineValue, flag: name)) {
+                    continue
+                }
+                return .printHelp
+            }
+            guard let definition = FlagDefinition.byName[name] else {
+                if inlineValue == nil, index < arguments.endIndex, !Self.looksLikeFlag(arguments[index]) {
+                    index += 1
+                }
+                if warnedFlags.insert(name).inserted {
+                    warnings.append("ignoring unsupported flag --\(name)")
+                }
+                continue
+            }
+            let value: String
+            if let inlineValue {
+                value = inlineValue
+            } else if definition.isBoolean {
+                value = "true"
+            } else if index < arguments.endIndex {
+                value = arguments[index]
+                index += 1
+            } else {
+                throw LauncherError(code: .missingFlagValue, message: "flag needs an argument: --\(name)")
+            }
+            values[name] = RawValue(text: value, source: "flag --\(name)")
+        }
+        return .continueParsing
+    }
+
+    /// Fills flags not given on the command line from `ETCD_*`, and reports the variables it cannot use.
+    mutating func applyEnvironment(_ environment: [String: String]) {
+        var known: [String: FlagDefinition] = [:]
+        for definition in FlagDefinition.all where definition.readsEnvironment {
+            known[EtcdConfiguration.environmentVariable(forFlag: definition.name)] = definition
+        }
+        for (variable, text) in environment.sorted(by: { $0.key < $1.key }) where variable.hasPrefix("ETCD_") {
+            guard !text.isEmpty else { continue }
+            guard let definition = known[variable] else {
+                warnings.append("ignoring unsupported environment variable \(variable)")
+                continue
+            }
+            if values[definition.name] != nil {
+                warnings.append(
+                    "recognized environment variable \(variable), but unused: shadowed by corresponding flag"
+                )
+                continue
+            }
+            values[definition.name] = RawValue(text: text, source: "environment variable \(variable)")
+        }
+    }
+
+    func value(of flag: String) -> String? {
+        values[flag]?.text
+    }
+
+    func buildConfiguration() throws -> EtcdConfiguration {
+        let name = values["name"]?.text ?? "default"
+        var configuration = EtcdConfiguration(name: name, dataDirectory: values["data-dir"]?.text)
+        if let raw = values["listen-client-urls"] {
+            configuration.listenClientURLs = try urls(raw)
+            guard configuration.servedClientURL != nil else {
+                throw LauncherError(
+                    code: .invalidURL,
+                    message: "\(raw.source): no http:// URL in \"\(raw.text)\" (Etcetera serves plaintext HTTP only)"
+                )
+            }
+        }
+        if let raw = values["advertise-client-urls"] {
+            configuration.advertiseClientURLs = try urls(raw)
+        }
+        if let raw = values["max-txn-ops"] {
+            configuration.maxTxnOps = try unsigned(raw)
+        }
+        if let raw = values["max-request-bytes"] {
+            configuration.maxRequestBytes = try unsigned(raw)
+        }
+        if let raw = values["log-level"] {
+            guard let level = EtcdConfiguration.LogLevel(etcdName: raw.text) else {
+                throw invalid(raw, "expected one of debug, info, warn, error")
+            }
+            configuration.logLevel = level
+        }
+        if let raw = values["quota-backend-bytes"] {
+            guard let quota = Int64(raw.text) else { throw invalid(raw, "expected an integer") }
+            configuration.quotaBackendBytes = quota
+        }
+        if let raw = values["auto-compaction-mode"] {
+            guard let mode = EtcdConfiguration.AutoCompactionMode(rawValue: raw.text.lowercased()) else {
+                throw invalid(raw, "expected periodic or revision")
+            }
+            configuration.autoCompactionMode = mode
+        }
+        if let raw = values["auto-compaction-retention"] {
+            configuration.autoCompactionRetention = raw.text
+        }
+        if let raw = values["watch-processes"] {
+            guard let count = Int(raw.text), count >= 1 else { throw invalid(raw, "expected a positive integer") }
+            configuration.watchProcesses = count
+        }
+        return configuration
+    }
+
+    private func urls(_ raw: RawValue) throws -> [ClientURL] {
+        let parts = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        guard !parts.isEmpty else { throw invalid(raw, "expected a comma-separated list of URLs") }
+        do {
+            return try parts.map { try ClientURL($0) }
+        } catch let error as LauncherError {
+            throw LauncherError(code: error.code, message: "\(raw.source): \(error.message)")
+        }
+    }
+
+    private func unsigned(_ raw: RawValue) throws -> UInt64 {
+        guard let number = UInt64(raw.text) else { throw invalid(raw, "expected a non-negative integer") }
+        return number
+    }
+
+    private func invalid(_ raw: RawValue, _ expectation: String) -> LauncherError {
+        LauncherError(
+            code: .invalidFlagValue,
+            message: "invalid value \"\(raw.text)\" for \(raw.source): \(expectation)"
+        )
+    }
+
+    /// Whether an argument after an unsupported flag is the next flag rather than that flag's value.
+    static func looksLikeFlag(_ argument: String) -> Bool {
+        if argument.hasPrefix("--") { return true }
+        guard argument.hasPrefix("-"), let second = argument.dropFirst().first else { return false }
+        return second.isLetter
+    }
+}
+
+extension EtcdConfiguration {
+    /// Go's `strconv.ParseBool`, which etcd uses for boolean flags.
+    static func parseBool(_ text: String, flag: String = "version") throws -> Bool {
+        switch text {
+        case "1", "t", "T", "true", "TRUE", "True": return true
+        case "0", "f", "F", "false", "FALSE", "False": return false
+        default:
+            throw LauncherError(
+                code: .invalidFlagValue,
+                message: "invalid boolean value \"\(text)\" for flag --\(flag)"
+            )
+        }
+    }
+}
+
+extension String {
+    func replacingAll(_ character: Character, with replacement: String) -> String {
+        var result = ""
+        for element in self {
+            if element == character {
+                result += replacement
+            } else {
+                result.append(element)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,56 @@
+extension EtcdConfiguration {
+    /// The text `etcetera --help` prints.
+    public static let usage = """
+        Usage:
+
+          etcetera [flags]
+            Start Etcetera, an etcd v3 compatible key-value store, with every service on this machine.
+
+          etcetera --version
+            Show the version of Etcetera and of the etcd API it serves.
+
+          etcetera -h | --help
+            Show this help.
+
+        Flags take the forms --flag value, --flag=value and, for booleans, --flag or --flag=false.
+        Each flag can also be set with the environment variable ETCD_<FLAG_NAME> (--data-dir is
+        ETCD_DATA_DIR); a flag on the command line wins over the variable.
+
+        Member:
+          --name 'default'
+            Human-readable name for this member.
+          --data-dir '${name}.etcd'
+            Path to the data directory.
+          --quota-backend-bytes '0'
+            Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).
+          --max-txn-ops '128'
+            Maximum number of operations permitted in a transaction.
+          --max-request-bytes '1572864'
+            Maximum client request size in bytes the server will accept.
+
+        Clustering:
+          --listen-client-urls 'http://localhost:2379'
+            List of URLs to listen on for client traffic; the first http:// URL is served.
+          --advertise-client-urls 'http://localhost:2379'
+            List of this member's client URLs to advertise to the public.
+          --auto-compaction-mode 'periodic'
+            Interpret 'auto-compaction-retention' one of: periodic|revision.
+          --auto-compaction-retention '0'
+            Auto compaction retention length. 0 means disable auto compaction.
+
+        Logging:
+          --log-level 'info'
+            Configures log level. Only supports debug, info, warn, error.
+
+        Etcetera:
+          --watch-processes '1'
+            Number of watch fan-out processes to run.
+
+        Environment:
+          ETCETERA_BIN_DIR
+            Directory holding the service executables (default: the directory of etcetera itself).
+
+        Other etcd flags (clustering, peer URLs, TLS, v2, experimental, ...) are accepted and ignored with
+        a warning: Etcetera is a single member.
+        """
+}

@@ -1,0 +1,121 @@
+import Logging
+
+/// The part of etcd's configuration Etcetera understands, with etcd 3.4's defaults.
+///
+/// A plain value: build it with ``parse(arguments:environment:)`` from etcd's flags and `ETCD_*` variables,
+/// or directly in tests. Fields that no service consumes yet (quota, auto compaction, watch processes) are
+/// kept so that later services get them without changing the command line.
+public struct EtcdConfiguration: Sendable, Hashable {
+    /// `--name`: human-readable name of this member.
+    public var name: String
+    /// `--data-dir`: where every service keeps its state; etcd's default is `<name>.etcd`.
+    public var dataDirectory: String
+    /// `--listen-client-urls`: the first `http://` URL is served, the others are reported as ignored.
+    public var listenClientURLs: [ClientURL]
+    /// `--advertise-client-urls`: passed to the gateway for the Cluster and Status answers.
+    public var advertiseClientURLs: [ClientURL]
+    /// `--max-txn-ops`: most operations a single Txn may carry.
+    public var maxTxnOps: UInt64
+    /// `--max-request-bytes`: largest client request the gateway accepts.
+    public var maxRequestBytes: UInt64
+    /// `--log-level`.
+    public var logLevel: LogLevel
+    /// `--quota-backend-bytes`: 0 means etcd's default quota.
+    public var quotaBackendBytes: Int64
+    /// `--auto-compaction-mode`.
+    public var autoCompactionMode: AutoCompactionMode
+    /// `--auto-compaction-retention`, kept verbatim (`"0"`, `"1h"`, `"1000"`): its meaning depends on the mode.
+    public var autoCompactionRetention: String
+    /// `--watch-processes`: Etcetera's own flag, how many watch fan-out processes to run.
+    public var watchProcesses: Int
+
+    /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
+    public init(
+        name: String = "default",
+        dataDirectory: String? = nil,
+        listenClientURLs: [ClientURL] = [Self.defaultClientURL],
+        advertiseClientURLs: [ClientURL] = [Self.defaultClientURL],
+        maxTxnOps: UInt64 = 128,
+        maxRequestBytes: UInt64 = 1_572_864,
+        logLevel: LogLevel = .info,
+        quotaBackendBytes: Int64 = 0,
+        autoCompactionMode: AutoCompactionMode = .periodic,
+        autoCompactionRetention: String = "0",
+        watchProcesses: Int = 1
+    ) {
+        self.name = name
+        self.dataDirectory = dataDirectory ?? "\(name).etcd"
+        self.listenClientURLs = listenClientURLs
+        self.advertiseClientURLs = advertiseClientURLs
+        self.maxTxnOps = maxTxnOps
+        self.maxRequestBytes = maxRequestBytes
+        self.logLevel = logLevel
+        self.quotaBackendBytes = quotaBackendBytes
+        self.autoCompactionMode = autoCompactionMode
+        self.autoCompactionRetention = autoCompactionRetention
+        self.watchProcesses = watchProcesses
+    }
+
+    /// etcd's default for both client URL flags.
+    public static let defaultClientURL: ClientURL = {
+        do {
+            return try ClientURL("http://localhost:2379")
+        } catch {
+            preconditionFailure("the default client URL is valid")
+        }
+    }()
+
+    /// The URL the gateway listens on: the first plaintext `http://` listen URL.
+    ///
+    /// Parsing guarantees there is one; a configuration built by hand without one yields `nil`.
+    public var servedClientURL: ClientURL? {
+        listenClientURLs.first { $0.scheme == "http" }
+    }
+
+    /// Listen URLs that are accepted but not served yet (every one but ``servedClientURL``).
+    public var ignoredListenClientURLs: [ClientURL] {
+        guard let served = servedClientURL,
+            let index = listenClientURLs.firstIndex(of: served)
+        else { return listenClientURLs }
+        var rest = listenClientURLs
+        rest.remove(at: index)
+        return rest
+    }
+}
+
+extension EtcdConfiguration {
+    /// etcd's log levels. `panic` and `fatal`, which etcd also accepts, are read as `error`.
+    public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+        case debug
+        case info
+        case warn
+        case error
+
+        /// Parses etcd's spelling, case-insensitively.
+        public init?(etcdName: String) {
+            switch etcdName.lowercased() {
+            case "debug": self = .debug
+            case "info": self = .info
+            case "warn", "warning": self = .warn
+            case "error", "panic", "fatal", "dpanic": self = .error
+            default: return nil
+            }
+        }
+
+        /// The matching swift-log level.
+        public var loggerLevel: Logger.Level {
+            switch self {
+            case .debug: .debug
+            case .info: .info
+            case .warn: .warning
+            case .error: .error
+            }
+        }
+    }
+
+    /// `--auto-compaction-mode`: whether the retention is a duration or a number of revisions.
+    public enum AutoCompactionMode: String, Sendable, Hashable, CaseIterable {
+        case periodic
+        case revision
+    }
+}

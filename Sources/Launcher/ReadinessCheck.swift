@@ -1,0 +1,38 @@
+/// How the supervisor decides that Etcetera serves clients, once every service is started.
+///
+/// It calls ``probe`` every ``interval`` until it returns `true`, then logs etcd's
+/// `ready to serve client requests` line, which scripts written for etcd wait for.
+public struct ReadinessCheck: Sendable {
+    /// The client address, as printed in the readiness line (`127.0.0.1:2379`).
+    public var address: String
+    public var interval: Duration
+    public var probe: @Sendable () -> Bool
+
+    public init(address: String, interval: Duration = .milliseconds(50), probe: @escaping @Sendable () -> Bool) {
+        self.address = address
+        self.interval = interval
+        self.probe = probe
+    }
+
+    /// Ready once the URL's `host:port` accepts a TCP connection (a wildcard host is probed on loopback).
+    public static func tcpConnect(to url: ClientURL, interval: Duration = .milliseconds(50)) -> ReadinessCheck {
+        let host = url.host
+        let port = url.port ?? 0
+        return ReadinessCheck(address: url.hostPort, interval: interval) {
+            TCPProbe.canConnect(host: host, port: port)
+        }
+    }
+}
+
+extension ClientURL {
+    /// Fails if something already listens on this URL's address, so that the readiness check cannot
+    /// mistake another server (an etcd left running) for the gateway.
+    /// - Throws: `LauncherError` with `.addressInUse`.
+    public func ensureAddressAvailable() throws {
+        guard let port, TCPProbe.isInUse(host: host, port: port) else { return }
+        throw LauncherError(
+            code: .addressInUse,
+            message: "listen tcp \(hostPort): bind: address already in use"
+        )
+    }
+}

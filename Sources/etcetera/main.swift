@@ -1,0 +1,75 @@
+import Foundation
+import Launcher
+import Logging
+
+ChildTrampoline.execIfRequested(CommandLine.arguments)
+
+let request: EtcdConfiguration.LaunchRequest
+do {
+    request = try EtcdConfiguration.parse(
+        arguments: Array(CommandLine.arguments.dropFirst()),
+        environment: ProcessInfo.processInfo.environment
+    )
+} catch {
+    FileHandle.standardError.write(Data("etcetera: \(error)\n".utf8))
+    exit(1)
+}
+
+switch request.action {
+case .printVersion:
+    print(EtceteraVersion.lines.joined(separator: "\n"))
+    exit(0)
+case .printHelp:
+    print(EtcdConfiguration.usage)
+    exit(0)
+case .run:
+    break
+}
+
+let configuration = request.configuration
+let logLevel = configuration.logLevel.loggerLevel
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = logLevel
+    return handler
+}
+let logger = Logger(label: "etcetera")
+for warning in request.warnings {
+    logger.warning("\(warning)")
+}
+
+let supervisor: Supervisor
+do {
+    let plan = try ServicePlan(
+        configuration: configuration,
+        workingDirectory: FileManager.default.currentDirectoryPath
+    )
+    try plan.clientURL.ensureAddressAvailable()
+    logger.info("starting etcetera \(EtceteraVersion.current) (etcd API \(EtceteraVersion.etcdAPI))")
+    logger.info("name = \(configuration.name), data dir = \(plan.dataDirectory), bus = \(plan.bus.directory)")
+    supervisor = Supervisor(
+        configuration: Supervisor.Configuration(
+            plan: plan,
+            locator: .besideRunningExecutable(environment: ProcessInfo.processInfo.environment),
+            trampoline: ExecutableLocator.runningExecutablePath
+        ),
+        logger: logger
+    )
+} catch {
+    logger.critical("\(error)")
+    exit(1)
+}
+
+let signals = TerminationSignals { [logger, supervisor] signal in
+    logger.info("received signal \(signal), shutting down")
+    supervisor.requestShutdown()
+}
+
+do {
+    try supervisor.run()
+} catch {
+    logger.critical("\(error)")
+    exit(1)
+}
+signals.cancel()
+exit(0)

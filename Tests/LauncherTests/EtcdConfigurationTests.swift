@@ -1,0 +1,264 @@
+import Testing
+
+@testable import Launcher
+
+@Suite("etcd-compatible configuration")
+struct EtcdConfigurationTests {
+    private func configuration(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) throws -> EtcdConfiguration {
+        let request = try EtcdConfiguration.parse(arguments: arguments, environment: environment)
+        #expect(request.action == .run)
+        return request.configuration
+    }
+
+    @Test("defaults are etcd 3.4's")
+    func defaults() throws {
+        let request = try EtcdConfiguration.parse(arguments: [], environment: [:])
+        #expect(request.action == .run)
+        #expect(request.warnings.isEmpty)
+        let configuration = request.configuration
+        #expect(configuration.name == "default")
+        #expect(configuration.dataDirectory == "default.etcd")
+        #expect(configuration.listenClientURLs.map(\.string) == ["http://localhost:2379"])
+        #expect(configuration.advertiseClientURLs.map(\.string) == ["http://localhost:2379"])
+        #expect(configuration.maxTxnOps == 128)
+        #expect(configuration.maxRequestBytes == 1_572_864)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.quotaBackendBytes == 0)
+        #expect(configuration.autoCompactionMode == .periodic)
+        #expect(configuration.autoCompactionRetention == "0")
+        #expect(configuration.watchProcesses == 1)
+        #expect(configuration == EtcdConfiguration())
+    }
+
+    @Test("--flag value and --flag=value give the same configuration")
+    func bothSyntaxes() throws {
+        let separate = try configuration([
+            "--name", "node1", "--data-dir", "/var/lib/etcd", "--listen-client-urls", "http://127.0.0.1:12379",
+            "--advertise-client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379", "--max-txn-ops", "1000",
+            "--max-request-bytes", "10485760", "--log-level", "debug", "--quota-backend-bytes", "8589934592",
+            "--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000", "--watch-processes", "4",
+        ])
+        let joined = try configuration([
+            "--name=node1", "--data-dir=/var/lib/etcd", "--listen-client-urls=http://127.0.0.1:12379",
+            "--advertise-client-urls=http://10.0.0.1:2379,http://10.0.0.2:2379", "--max-txn-ops=1000",
+            "--max-request-bytes=10485760", "--log-level=debug", "--quota-backend-bytes=8589934592",
+            "--auto-compaction-mode=revision", "--auto-compaction-retention=1000", "--watch-processes=4",
+        ])
+        #expect(separate == joined)
+        #expect(separate.name == "node1")
+        #expect(separate.dataDirectory == "/var/lib/etcd")
+        #expect(separate.servedClientURL?.hostPort == "127.0.0.1:12379")
+        #expect(separate.advertiseClientURLs.map(\.string) == ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
+        #expect(separate.maxTxnOps == 1000)
+        #expect(separate.maxRequestBytes == 10_485_760)
+        #expect(separate.logLevel == .debug)
+        #expect(separate.quotaBackendBytes == 8_589_934_592)
+        #expect(separate.autoCompactionMode == .revision)
+        #expect(separate.autoCompactionRetention == "1000")
+        #expect(separate.watchProcesses == 4)
+    }
+
+    @Test("single-dash flags are accepted, as Go's flag package does")
+    func singleDash() throws {
+        let configuration = try configuration(["-name", "n", "-max-txn-ops=7"])
+        #expect(configuration.name == "n")
+        #expect(configuration.maxTxnOps == 7)
+    }
+
+    @Test("the data directory defaults to <name>.etcd, also when the name comes from ETCD_NAME")
+    func dataDirectoryFollowsName() throws {
+        #expect(try configuration(["--name", "infra1"]).dataDirectory == "infra1.etcd")
+        #expect(try configuration([], environment: ["ETCD_NAME": "infra2"]).dataDirectory == "infra2.etcd")
+        #expect(try configuration(["--name", "a", "--data-dir", "d"]).dataDirectory == "d")
+    }
+
+    @Test("ETCD_* variables set flags, and flags win over them")
+    func environment() throws {
+        let environment = [
+            "ETCD_NAME": "from-env",
+            "ETCD_DATA_DIR": "/env/data",
+            "ETCD_MAX_TXN_OPS": "64",
+            "ETCD_LOG_LEVEL": "warn",
+            "ETCD_LISTEN_CLIENT_URLS": "http://0.0.0.0:3379",
+            "ETCD_WATCH_PROCESSES": "3",
+            "PATH": "/usr/bin",
+        ]
+        let fromEnvironment = try configuration([], environment: environment)
+        #expect(fromEnvironment.name == "from-env")
+        #expect(fromEnvironment.dataDirectory == "/env/data")
+        #expect(fromEnvironment.maxTxnOps == 64)
+        #expect(fromEnvironment.logLevel == .warn)
+        #expect(fromEnvironment.servedClientURL?.string == "http://0.0.0.0:3379")
+        #expect(fromEnvironment.watchProcesses == 3)
+
+        let request = try EtcdConfiguration.parse(
+            arguments: ["--name", "from-flag", "--max-txn-ops=32"],
+            environment: environment
+        )
+        #expect(request.configuration.name == "from-flag")
+        #expect(request.configuration.maxTxnOps == 32)
+        #expect(request.configuration.dataDirectory == "/env/data")
+        #expect(request.warnings.contains("recognized environment variable ETCD_NAME, but unused: shadowed by corresponding flag"))
+    }
+
+    @Test("flag names map to etcd's variable names")
+    func variableNames() {
+        #expect(EtcdConfiguration.environmentVariable(forFlag: "data-dir") == "ETCD_DATA_DIR")
+        #expect(EtcdConfiguration.environmentVariable(forFlag: "auto-compaction-retention") == "ETCD_AUTO_COMPACTION_RETENTION")
+    }
+
+    @Test("unsupported etcd flags are warned about once each and skipped with their values")
+    func unsupportedFlags() throws {
+        let request = try EtcdConfiguration.parse(arguments: [
+            "--name", "infra1",
+            "--initial-advertise-peer-urls", "http://10.0.1.10:2380",
+            "--listen-peer-urls=http://10.0.1.10:2380",
+            "--initial-cluster-token", "etcd-cluster-1",
+            "--initial-cluster", "infra1=http://10.0.1.10:2380",
+            "--initial-cluster-state", "new",
+            "--enable-v2",
+            "--heartbeat-interval", "100",
+            "--experimental-initial-corrupt-check=true",
+            "--logger", "zap",
+            "--log-outputs", "stderr",
+            "--enable-v2",
+            "--max-txn-ops", "5",
+        ])
+        #expect(request.action == .run)
+        #expect(request.configuration.name == "infra1")
+        #expect(request.configuration.maxTxnOps == 5)
+        #expect(request.warnings == [
+            "ignoring unsupported flag --initial-advertise-peer-urls",
+            "ignoring unsupported flag --listen-peer-urls",
+            "ignoring unsupported flag --initial-cluster-token",
+            "ignoring unsupported flag --initial-cluster",
+            "ignoring unsupported flag --initial-cluster-state",
+            "ignoring unsupported flag --enable-v2",
+            "ignoring unsupported flag --heartbeat-interval",
+            "ignoring unsupported flag --experimental-initial-corrupt-check",
+            "ignoring unsupported flag --logger",
+            "ignoring unsupported flag --log-outputs",
+        ])
+    }
+
+    @Test("an unsupported boolean flag before a single-dash flag does not swallow it")
+    func unsupportedBooleanBeforeFlag() throws {
+        let request = try EtcdConfiguration.parse(arguments: ["--enable-v2", "-name", "x"])
+        #expect(request.configuration.name == "x")
+        #expect(request.warnings == ["ignoring unsupported flag --enable-v2"])
+    }
+
+    @Test("unsupported ETCD_* variables are warned about, not fatal")
+    func unsupportedVariables() throws {
+        let request = try EtcdConfiguration.parse(
+            arguments: [],
+            environment: ["ETCD_INITIAL_CLUSTER": "a=http://x:2380", "ETCDCTL_API": "3", "ETCD_NAME": ""]
+        )
+        #expect(request.action == .run)
+        #expect(request.configuration.name == "default")
+        #expect(request.warnings == ["ignoring unsupported environment variable ETCD_INITIAL_CLUSTER"])
+    }
+
+    @Test(
+        "bad numbers and enumerations are rejected",
+        arguments: [
+            ["--max-txn-ops", "abc"],
+            ["--max-txn-ops=-1"],
+            ["--max-request-bytes", "1.5"],
+            ["--quota-backend-bytes", "2GB"],
+            ["--watch-processes", "0"],
+            ["--log-level", "verbose"],
+            ["--auto-compaction-mode", "hourly"],
+        ]
+    )
+    func badValues(arguments: [String]) {
+        #expect {
+            try EtcdConfiguration.parse(arguments: arguments)
+        } throws: { error in
+            (error as? LauncherError)?.code == .invalidFlagValue
+        }
+    }
+
+    @Test("a bad number from the environment names the variable")
+    func badEnvironmentValue() throws {
+        let error = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: [], environment: ["ETCD_MAX_TXN_OPS": "many"])
+        }
+        #expect(error.code == .invalidFlagValue)
+        #expect(error.message.contains("ETCD_MAX_TXN_OPS"))
+        #expect(error.message.contains("many"))
+    }
+
+    @Test("a flag without its value is rejected")
+    func missingValue() throws {
+        let error = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--data-dir"])
+        }
+        #expect(error.code == .missingFlagValue)
+    }
+
+    @Test("positional arguments are rejected as etcd does")
+    func positional() throws {
+        let error = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--name", "a", "snapshot"])
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message == "'snapshot' is not a valid flag")
+    }
+
+    @Test("--version and --help select their actions")
+    func versionAndHelp() throws {
+        #expect(try EtcdConfiguration.parse(arguments: ["--version"]).action == .printVersion)
+        #expect(try EtcdConfiguration.parse(arguments: ["--version=true"]).action == .printVersion)
+        #expect(try EtcdConfiguration.parse(arguments: ["--version=false"]).action == .run)
+        #expect(try EtcdConfiguration.parse(arguments: ["--help"]).action == .printHelp)
+        #expect(try EtcdConfiguration.parse(arguments: ["-h", "--max-txn-ops=x"]).action == .printHelp)
+        #expect(EtceteraVersion.lines.contains("etcd API version 3.4"))
+        #expect(EtcdConfiguration.usage.contains("--listen-client-urls"))
+    }
+
+    @Test("the first http:// listen URL is served and the others are warned about")
+    func listenURLs() throws {
+        let request = try EtcdConfiguration.parse(arguments: [
+            "--listen-client-urls", "https://127.0.0.1:2379,http://127.0.0.1:2379,http://[::1]:2379",
+        ])
+        #expect(request.configuration.servedClientURL?.string == "http://127.0.0.1:2379")
+        #expect(request.configuration.ignoredListenClientURLs.map(\.string) == [
+            "https://127.0.0.1:2379", "http://[::1]:2379",
+        ])
+        #expect(request.warnings.count == 2)
+        #expect(request.warnings.allSatisfy { $0.hasPrefix("ignoring listen client URL") })
+    }
+
+    @Test(
+        "malformed or unservable listen URLs are rejected",
+        arguments: ["127.0.0.1:2379", "http://127.0.0.1", "http://127.0.0.1:2379/v3", "ftp://h:1", "https://h:1"]
+    )
+    func badURLs(url: String) throws {
+        let error = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--listen-client-urls", url])
+        }
+        #expect(error.code == .invalidURL)
+    }
+
+    @Test("client URLs split into host and port, IPv6 included")
+    func clientURL() throws {
+        let v4 = try ClientURL("http://127.0.0.1:2379")
+        #expect(v4.host == "127.0.0.1")
+        #expect(v4.port == 2379)
+        let v6 = try ClientURL("http://[::1]:12379/")
+        #expect(v6.host == "::1")
+        #expect(v6.port == 12379)
+        #expect(v6.hostPort == "[::1]:12379")
+    }
+
+    @Test("log levels map to swift-log, with etcd's panic and fatal read as error")
+    func logLevels() {
+        #expect(EtcdConfiguration.LogLevel(etcdName: "WARN") == .warn)
+        #expect(EtcdConfiguration.LogLevel(etcdName: "fatal") == .error)
+        #expect(EtcdConfiguration.LogLevel.warn.loggerLevel == .warning)
+    }
+}

@@ -1,0 +1,98 @@
+import Testing
+
+@testable import Launcher
+
+@Suite("Service plan")
+struct ServicePlanTests {
+    @Test("kv then gateway, with etcd's settings and ipc sockets in the data directory")
+    func childCommandLines() throws {
+        var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
+        configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:12379")]
+        configuration.advertiseClientURLs = [try ClientURL("http://10.0.0.1:2379"), try ClientURL("http://10.0.0.2:2379")]
+        configuration.maxTxnOps = 256
+        configuration.maxRequestBytes = 2_000_000
+        configuration.logLevel = .debug
+        let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
+
+        #expect(plan.dataDirectory == "/var/lib/etcetera")
+        #expect(plan.kvEndpoint == "ipc:///var/lib/etcetera/bus/kv.sock")
+        #expect(plan.kvEventsEndpoint == "ipc:///var/lib/etcetera/bus/kv-events.sock")
+        #expect(plan.directories == ["/var/lib/etcetera", "/var/lib/etcetera/bus", "/var/lib/etcetera/member"])
+        #expect(plan.clientURL.hostPort == "127.0.0.1:12379")
+        #expect(plan.services == [
+            ServiceSpec(
+                name: "etcetera-kv",
+                executable: "etcetera-kv",
+                arguments: [
+                    "--data-dir", "/var/lib/etcetera/member/kv",
+                    "--listen", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--events", "ipc:///var/lib/etcetera/bus/kv-events.sock",
+                    "--max-txn-ops", "256",
+                    "--log-level", "debug",
+                ]
+            ),
+            ServiceSpec(
+                name: "etcetera-gateway",
+                executable: "etcetera-gateway",
+                arguments: [
+                    "--name", "node1",
+                    "--listen-client-urls", "http://127.0.0.1:12379",
+                    "--advertise-client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379",
+                    "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--max-request-bytes", "2000000",
+                    "--data-dir", "/var/lib/etcetera",
+                    "--log-level", "debug",
+                ]
+            ),
+        ])
+    }
+
+    @Test("a relative data directory is resolved against the working directory")
+    func relativeDataDirectory() throws {
+        let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
+        #expect(plan.dataDirectory == "/home/op/work/default.etcd")
+        #expect(plan.kvEndpoint == "ipc:///home/op/work/default.etcd/bus/kv.sock")
+        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-gateway"])
+    }
+
+    @Test("sockets move to a short directory under /tmp when the data directory is too deep")
+    func longPathFallback() throws {
+        let deep = "/" + String(repeating: "very-long-directory-name/", count: 4) + "data"
+        let plan = try ServicePlan(configuration: EtcdConfiguration(dataDirectory: deep), workingDirectory: "/")
+        #expect(plan.bus.usesFallback)
+        #expect(plan.bus.directory.hasPrefix("/tmp/etcetera-"))
+        #expect(plan.bus.directory.count == "/tmp/etcetera-".count + 16)
+        #expect(plan.kvEndpoint == "ipc://\(plan.bus.directory)/kv.sock")
+        #expect(plan.directories.last == plan.bus.directory)
+        #expect(plan.services[0].arguments.contains("--data-dir"))
+        #expect(plan.services[0].arguments[1] == deep + "/member/kv")
+        for name in ServicePlan.socketNames {
+            #expect(plan.bus.path(of: name).utf8.count <= BusLayout.maximumSocketPathLength)
+        }
+
+        let again = try ServicePlan(configuration: EtcdConfiguration(dataDirectory: deep), workingDirectory: "/")
+        let other = try ServicePlan(configuration: EtcdConfiguration(dataDirectory: deep + "2"), workingDirectory: "/")
+        #expect(again.bus == plan.bus)
+        #expect(other.bus.directory != plan.bus.directory)
+    }
+
+    @Test("the fallback starts exactly where a socket path would exceed 107 bytes")
+    func fallbackBoundary() {
+        let longest = "kv-events.sock".utf8.count
+        let fitting = "/" + String(repeating: "d", count: BusLayout.maximumSocketPathLength - longest - "/bus/".count - 1)
+        let fits = BusLayout(dataDirectory: fitting, socketNames: ServicePlan.socketNames)
+        #expect(!fits.usesFallback)
+        #expect(fits.path(of: "kv-events.sock").utf8.count == BusLayout.maximumSocketPathLength)
+        let tooLong = BusLayout(dataDirectory: fitting + "d", socketNames: ServicePlan.socketNames)
+        #expect(tooLong.usesFallback)
+    }
+
+    @Test("a plan needs a plaintext http listen URL")
+    func needsHTTP() throws {
+        var configuration = EtcdConfiguration()
+        configuration.listenClientURLs = [try ClientURL("https://127.0.0.1:2379")]
+        #expect(throws: LauncherError.self) {
+            try ServicePlan(configuration: configuration, workingDirectory: "/")
+        }
+    }
+}
