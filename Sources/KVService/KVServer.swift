@@ -1,0 +1,144 @@
+import Bus
+import Dispatch
+import EtceteraAPI
+import Logging
+import MVCC
+import ServiceLifecycle
+import SwiftProtobuf
+
+/// The kv service on the bus: answers `KVRequest`s from an `MVCCStore` and publishes every committed
+/// revision on the event stream, with an idle heartbeat that carries the current revision.
+public final class KVServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Where gateways send requests (request/reply).
+        public var listenEndpoint: String
+        /// Where watchers subscribe to committed revisions.
+        public var eventsEndpoint: String
+        /// How often the event stream carries a heartbeat with the current revision.
+        public var heartbeatInterval: Duration = .milliseconds(500)
+
+        public init(listenEndpoint: String, eventsEndpoint: String) {
+            self.listenEndpoint = listenEndpoint
+            self.eventsEndpoint = eventsEndpoint
+        }
+    }
+
+    private let store: MVCCStore
+    private let configuration: Configuration
+    private let logger: Logger
+    private let server: BusServer
+    private let publisher: EventPublisher
+    private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
+
+    /// Binds both endpoints; throws if either is taken.
+    public init(store: MVCCStore, configuration: Configuration, logger: Logger) throws {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
+        publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
+    }
+
+    public func run() async throws {
+        let publisher = self.publisher
+        store.onCommit { revisions in
+            for revision in revisions {
+                var message = Etcetera_Kv_StreamMessage()
+                message.revision = revision
+                publisher.publish(KVServer.encode(message))
+            }
+        }
+        logger.info("kv service serving", metadata: [
+            "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
+            "revision": "\(store.currentRevision)",
+        ])
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.server.run { self.handle($0) } }
+                group.addTask { try await self.sendHeartbeats() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.server.close()
+        }
+        publisher.close()
+    }
+
+    private func sendHeartbeats() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: configuration.heartbeatInterval)
+            var message = Etcetera_Kv_StreamMessage()
+            message.heartbeat = store.status()
+            publisher.publish(Self.encode(message))
+        }
+    }
+
+    /// Runs on the bus thread: decodes, then sends writes to the store's writer and reads to a
+    /// concurrent queue, so the bus thread never waits on storage.
+    private func handle(_ incoming: BusIncomingRequest) {
+        let request: Etcetera_Kv_KVRequest
+        do {
+            request = try Etcetera_Kv_KVRequest(serializedBytes: incoming.payload)
+        } catch {
+            logger.warning("dropping undecodable kv request", metadata: ["bytes": "\(incoming.payload.count)"])
+            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "undecodable KVRequest")))
+        }
+        let write: WriteRequest
+        switch request.request {
+        case .put(let put): write = .put(put)
+        case .deleteRange(let delete): write = .deleteRange(delete)
+        case .compact(let compaction): write = .compact(compaction)
+        case .txn(let txn) where !txn.isReadOnly: write = .txn(txn)
+        case .range, .txn, .events, .status:
+            return readers.async { incoming.reply(Self.encode(self.read(request))) }
+        case nil:
+            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
+        }
+        store.write(write) { result in
+            var reply = Etcetera_Kv_KVReply()
+            switch result {
+            case .success(.put(let response)): reply.put = response
+            case .success(.deleteRange(let response)): reply.deleteRange = response
+            case .success(.txn(let response)): reply.txn = response
+            case .success(.compact(let response)): reply.compact = response
+            case .failure(let error): reply = Self.errorReply(error)
+            }
+            incoming.reply(Self.encode(reply))
+        }
+    }
+
+    private func read(_ request: Etcetera_Kv_KVRequest) -> Etcetera_Kv_KVReply {
+        var reply = Etcetera_Kv_KVReply()
+        do {
+            switch request.request {
+            case .range(let range): reply.range = try store.range(range)
+            case .txn(let txn): reply.txn = try store.readOnlyTxn(txn)
+            case .events(let events):
+                reply.events = try store.events(
+                    from: events.startRevision, through: events.endRevision,
+                    maxRevisions: events.maxRevisions > 0 ? Int(clamping: events.maxRevisions) : 1000)
+            case .status: reply.status = store.status()
+            default: return Self.errorReply(code: "bus.malformed_request", detail: "not a read")
+            }
+        } catch {
+            return Self.errorReply(error)
+        }
+        return reply
+    }
+
+    static func errorReply(_ error: MVCCError) -> Etcetera_Kv_KVReply {
+        errorReply(code: error.code, detail: error.detail)
+    }
+
+    static func errorReply(code: String, detail: String) -> Etcetera_Kv_KVReply {
+        var reply = Etcetera_Kv_KVReply()
+        reply.error.code = code
+        reply.error.detail = detail
+        return reply
+    }
+
+    static func encode<Message: SwiftProtobuf.Message>(_ message: Message) -> [UInt8] {
+        (try? message.serializedBytes()) ?? []
+    }
+}

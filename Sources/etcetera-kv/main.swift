@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import KVService
+import Logging
+import MVCC
+import ServiceLifecycle
+import ServiceSupport
+import Storage
+
+/// etcetera-kv: the MVCC key-value store service. The one-box launcher starts it; it also runs alone
+/// for split deployments.
+@main
+struct KVServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "etcetera-kv", abstract: "Etcetera's MVCC key-value store service.")
+
+    @Option(help: "Directory of the store's LevelDB database (created if missing).")
+    var dataDir: String
+
+    @Option(help: "Request/reply bus endpoint to bind, e.g. ipc:///var/lib/etcetera/bus/kv.sock or tcp://0.0.0.0:23790.")
+    var listen: String
+
+    @Option(help: "Event stream endpoint to bind (committed revisions).")
+    var events: String
+
+    @Option(help: "Maximum compares or operations in one txn (etcd's --max-txn-ops).")
+    var maxTxnOps: Int = 128
+
+    @Option(help: "debug, info, warn or error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let logger = ServiceLogging.bootstrap(label: "etcetera-kv", level: logLevel)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        var storeConfiguration = MVCCStore.Configuration()
+        storeConfiguration.maxTxnOperations = maxTxnOps
+        let store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
+        defer { store.close() }
+        let server = try KVServer(
+            store: store, configuration: .init(listenEndpoint: listen, eventsEndpoint: events), logger: logger)
+        let group = ServiceGroup(
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
