@@ -1,0 +1,22 @@
+/// What the gateway needs to know to serve etcd's API.
+public struct GatewayConfiguration: Sendable {
+    /// Host and port to serve gRPC on (from the first `--listen-client-urls` entry).
+    public var host: String
+    public var port: Int
+    /// The kv service's request/reply endpoint.
+    public var kvEndpoint: String
+    /// etcd's `--max-request-bytes`: larger write requests get "request is too large".
+    public var maxRequestBytes: Int = 1_572_864
+    /// Member name and URLs reported by Cluster.MemberList and Status.
+    public var name: String = "default"
+    public var advertiseClientURLs: [String] = ["http://localhost:2379"]
+    public var peerURLs: [String] = ["http://localhost:2380"]
+    /// How long a backend request may take before the client gets `Unavailable`.
+    public var requestTimeout: Duration = .seconds(5)
+
+    public init(host: String, port: Int, kvEndpoint: String) {
+        self.host = host
+        self.port = port
+        self.kvEndpoint = kvEndpoint
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+
+/// etcetera-gateway: serves etcd's client API and forwards each call to the backend services.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "etcetera-gateway", abstract: "Etcetera's etcd-compatible client gateway.")
+
+    @Option(help: "URL to serve clients on; the first entry of a comma-separated list is used.")
+    var listenClientUrls: String = "http://localhost:2379"
+
+    @Option(help: "Client URLs reported to clients (comma-separated).")
+    var advertiseClientUrls: String = "http://localhost:2379"
+
+    @Option(help: "Member name reported by Cluster.MemberList.")
+    var name: String = "default"
+
+    @Option(help: "The kv service's request/reply bus endpoint.")
+    var kv: String
+
+    @Option(help: "Largest write request accepted, in bytes (etcd's --max-request-bytes).")
+    var maxRequestBytes: Int = 1_572_864
+
+    @Option(help: "Data directory of the member (reserved for gateway state).")
+    var dataDir: String?
+
+    @Option(help: "debug, info, warn or error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
+        guard let first = listenClientUrls.split(separator: ",").first,
+              let url = URL(string: String(first)), let host = url.host, let port = url.port
+        else {
+            throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
+        }
+        var configuration = GatewayConfiguration(host: host == "localhost" ? "127.0.0.1" : host, port: port, kvEndpoint: kv)
+        configuration.maxRequestBytes = maxRequestBytes
+        configuration.name = name
+        configuration.advertiseClientURLs = advertiseClientUrls.split(separator: ",").map(String.init)
+        let gateway = try GatewayServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
