@@ -38,6 +38,7 @@ public final class GatewayServer: Service, Sendable {
     }
 
     public func run() async throws {
+        try await waitForKVService()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.server.serve() }
@@ -52,5 +53,25 @@ public final class GatewayServer: Service, Sendable {
             self.server.beginGracefulShutdown()
         }
         kv.close()
+    }
+
+    /// Holds the client port closed until the kv service answers, so that a client port that accepts
+    /// connections (what the launcher's readiness check and scripts watch for) means requests work.
+    private func waitForKVService() async throws {
+        var request = Etcetera_Kv_KVRequest()
+        request.status = Etcetera_Kv_StoreStatusRequest()
+        var attempts = 0
+        while true {
+            do {
+                _ = try await kv.call(request, limitSize: false)
+                return
+            } catch {
+                attempts += 1
+                if attempts % 40 == 0 {
+                    logger.warning("waiting for the kv service", metadata: ["kv": "\(configuration.kvEndpoint)"])
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 }

@@ -27,6 +27,9 @@ public final class MVCCStore: Sendable {
     public let configuration: Configuration
     let storage: any KeyValueStorage
     private let committed: Mutex<CommittedView>
+    /// Held while a commit is written and its view published, so a refreshed snapshot never shows a
+    /// batch under the revisions of the view before it.
+    private let publishing = Mutex(())
     private let writer: GroupCommitter
     let compactor: Compactor
 
@@ -66,7 +69,7 @@ public final class MVCCStore: Sendable {
         writer = GroupCommitter()
         writer.start(store: self)
         if view.compactRevision > finishedCompaction {
-            compactor.schedule(revision: view.compactRevision, completion: nil)
+            compactor.schedule(revision: view.compactRevision) { [weak self] in self?.refreshSnapshot() }
         }
     }
 
@@ -83,8 +86,28 @@ public final class MVCCStore: Sendable {
 
     var committedView: CommittedView { committed.withLock { $0 } }
 
-    func publish(_ view: CommittedView) {
-        committed.withLock { $0 = view }
+    /// Writes a commit group's batch and publishes the view that includes it.
+    func commit(_ batch: WriteBatch, revision: Int64, compactRevision: Int64, appliedIndex: UInt64) throws(StorageError) {
+        try publishing.withLock { _ throws(StorageError) in
+            try storage.write(batch, sync: configuration.syncWrites)
+            let view = CommittedView(
+                snapshot: storage.snapshot(), revision: revision, compactRevision: compactRevision,
+                appliedIndex: appliedIndex)
+            committed.withLock { $0 = view }
+        }
+    }
+
+    /// Replaces the published snapshot with a fresh one of the same revisions, so that history removed
+    /// by compaction is released by LevelDB instead of being pinned by the old snapshot.
+    func refreshSnapshot() {
+        publishing.withLock { _ in
+            let snapshot = storage.snapshot()
+            committed.withLock { view in
+                view = CommittedView(
+                    snapshot: snapshot, revision: view.revision, compactRevision: view.compactRevision,
+                    appliedIndex: view.appliedIndex)
+            }
+        }
     }
 
     // MARK: Reads

@@ -57,6 +57,7 @@ struct PersistenceTests {
         try await store.put("c", "1")  // 6
         try await store.compact(5)
         #expect(try store.get("a", end: "z", revision: 5).kvs.map(\.valueString) == ["2"])
+        // Like etcd, compaction at 5 drops the tombstone committed at 5: a replay from 5 starts at 6.
         let events = try store.events(from: 5)
         #expect(events.revisions.map(\.revision) == [6])
         let compacted = try store.events(from: 2)

@@ -17,10 +17,10 @@ final class Compactor: Sendable {
     }
 
     /// Queues a compaction at `revision`; `completion` runs when that history is gone.
-    func schedule(revision: Int64, completion: (@Sendable () -> Void)?) {
+    func schedule(revision: Int64, completion: @escaping @Sendable () -> Void) {
         queue.async { [self] in
             compact(at: revision)
-            completion?()
+            completion()
         }
     }
 

@@ -94,15 +94,13 @@ final class GroupCommitter: Sendable {
         let state = session.state
         if session.hasChanges || state.appliedIndex != session.base.appliedIndex {
             do {
-                try store.storage.write(session.finalBatch(), sync: store.configuration.syncWrites)
+                try store.commit(session.finalBatch(), revision: state.revision,
+                                 compactRevision: state.compactRevision, appliedIndex: state.appliedIndex)
             } catch {
                 let failure = MVCCError(storage: error)
                 for (write, _) in results { write.completion(.failure(failure)) }
                 return
             }
-            store.publish(CommittedView(
-                snapshot: store.storage.snapshot(), revision: state.revision,
-                compactRevision: state.compactRevision, appliedIndex: state.appliedIndex))
         }
         if let observer, !state.committedRevisions.isEmpty {
             observer(state.committedRevisions)
@@ -118,6 +116,7 @@ final class GroupCommitter: Sendable {
         if let revision = state.scheduledCompaction {
             let waiting = physicalCompactions
             store.compactor.schedule(revision: revision) {
+                store.refreshSnapshot()
                 for (write, result) in waiting { write.completion(result) }
             }
         }

@@ -1,0 +1,91 @@
+import Foundation
+
+/// A server process started for a test (Etcetera's launcher or a real etcd) on a free loopback port
+/// with its own temporary data directory; stopped and cleaned up by `stop()`.
+public final class ServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let dataDirectory: String
+    public let process: Process
+    private let logPath: String
+
+    public var endpoint: String { "127.0.0.1:\(port)" }
+
+    private init(port: Int, dataDirectory: String, process: Process, logPath: String) {
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.process = process
+        self.logPath = logPath
+    }
+
+    /// Starts Etcetera's one-box launcher (`etcetera`) with etcd-style flags and waits until it serves.
+    public static func etcetera(extraArguments: [String] = [], dataDirectory: String? = nil) async throws -> ServerProcess {
+        let port = FreePort.pick()
+        let directory = dataDirectory ?? TestPaths.temporaryDirectory(prefix: "etcetera")
+        let url = "http://127.0.0.1:\(port)"
+        return try await start(
+            executable: TestPaths.executable("etcetera"),
+            arguments: ["--data-dir", directory, "--listen-client-urls", url, "--advertise-client-urls", url] + extraArguments,
+            port: port, dataDirectory: directory)
+    }
+
+    /// Starts a fresh real etcd 3.4 (Debian's etcd-server) on free loopback ports.
+    public static func etcd(extraArguments: [String] = []) async throws -> ServerProcess {
+        let port = FreePort.pick()
+        let peerPort = FreePort.pick()
+        let directory = TestPaths.temporaryDirectory(prefix: "etcd")
+        let url = "http://127.0.0.1:\(port)"
+        let peer = "http://127.0.0.1:\(peerPort)"
+        return try await start(
+            executable: "/usr/bin/etcd",
+            arguments: [
+                "--data-dir", directory, "--listen-client-urls", url, "--advertise-client-urls", url,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "default=\(peer)", "--log-level", "error",
+            ] + extraArguments,
+            port: port, dataDirectory: directory)
+    }
+
+    private static func start(executable: String, arguments: [String], port: Int, dataDirectory: String) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let logPath = dataDirectory + ".log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let server = ServerProcess(port: port, dataDirectory: dataDirectory, process: process, logPath: logPath)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FreePort.isAccepting(port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                server.stop()
+                throw TestFailure("\(executable) did not start serving on \(port):\n\(server.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return server
+    }
+
+    /// Everything the server printed so far.
+    public var log: String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Sends SIGTERM and waits for the process to exit (SIGKILL after 10 s).
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
