@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let grpcCore: Target.Dependency = .product(name: "GRPCCore", package: "grpc-swift-2")
+let grpcTransport: Target.Dependency = .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "Etcetera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "etcetera", targets: ["etcetera"]),
+        .executable(name: "etcetera-kv", targets: ["etcetera-kv"]),
+        .executable(name: "etcetera-gateway", targets: ["etcetera-gateway"]),
+        .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev).
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CLevelDB", path: "Sources/CLevelDB"),
+
+        // Shared libraries.
+        .target(
+            name: "EtceteraAPI",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                grpcCore,
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
+        .target(name: "Storage", dependencies: ["CLevelDB"]),
+        .target(name: "ServiceSupport", dependencies: [logging]),
+
+        // Service libraries: the logic of each executable, testable in-process.
+        .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
+        .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
+        .target(name: "Gateway", dependencies: ["Bus", "EtceteraAPI", grpcCore, grpcTransport, logging, serviceLifecycle]),
+        .target(name: "Launcher", dependencies: [logging]),
+        .target(name: "Benchmarking", dependencies: ["EtceteraAPI", grpcCore, grpcTransport]),
+
+        // Executables: thin mains that parse configuration and wire the libraries together.
+        .executableTarget(name: "etcetera", dependencies: ["Launcher", argumentParser, logging]),
+        .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["EtceteraAPI", grpcCore, grpcTransport], path: "Tests/TestSupport"),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
+    ]
+)

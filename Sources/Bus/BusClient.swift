@@ -1,0 +1,107 @@
+import Logging
+
+/// The client side of request/reply: a ZeroMQ DEALER socket connected to one `BusServer`, owned by a
+/// dedicated I/O thread. Any number of requests may be in flight at once, from any tasks; replies are
+/// matched to requests by id.
+///
+/// Failures are reported fast rather than late:
+/// - while no connection to the server exists, requests fail at once with `BusError.unavailable` (right after
+///   `init` and after a reconnect, requests wait for the first connection attempt's outcome, at most one
+///   heartbeat interval);
+/// - when the connection drops, or the server stops answering heartbeats, every request in flight fails with
+///   `BusError.unavailable`;
+/// - ZeroMQ reconnects every 100 ms, so a restarted server is used again without recreating the client.
+public final class BusClient: Sendable {
+    public struct Configuration: Sendable {
+        /// The client sends a PING after this long without sending anything.
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// The server is dead when nothing arrived from it for this many intervals while a request or a
+        /// PING was waiting for an answer.
+        public var missedHeartbeatsBeforeDead: Int = 3
+
+        public init() {}
+    }
+
+    private let shared: ClientShared
+    private let thread: IOThread
+
+    /// Connects to `endpoint` in the background; the server does not have to be running yet.
+    /// Fails with `BusError.connectFailed` only when the endpoint is malformed or its transport unsupported.
+    public init(connect endpoint: String, configuration: Configuration = .init(), logger: Logger) throws(BusError) {
+        var logger = logger
+        logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
+        do throws(SetupFailure) {
+            let shared = ClientShared(mailbox: try Mailbox<ClientCommand>())
+            let driver = try ClientDriver(
+                endpoint: endpoint, configuration: configuration, shared: shared, logger: logger)
+            thread = try IOThread(name: "bus-client") { runIOLoop(driver, mailbox: shared.mailbox) }
+            self.shared = shared
+        } catch {
+            throw .connectFailed(endpoint, error.reason)
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Sends one request and waits for its final reply.
+    ///
+    /// If the server streams its answer, the partial replies and the final one are concatenated (for
+    /// protobuf payloads, concatenation parses as the merge of the parts, with repeated fields appended).
+    ///
+    /// - Throws: `BusError.unavailable` (no connection, connection lost, server silent, or the server dropped
+    ///   the request), `.deadlineExceeded` (no final reply within `timeout`), `.cancelled` (the calling task
+    ///   was cancelled), `.closed` (this client was closed).
+    public func request(_ payload: [UInt8], timeout: Duration) async throws(BusError) -> [UInt8] {
+        if Task.isCancelled { throw .cancelled }
+        let id = shared.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let mailbox = shared.mailbox
+        let result = await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<[UInt8], BusError>, Never>) in
+                let request = ClientRequest(id: id, payload: payload, deadline: deadline, sink: .single(continuation))
+                if !mailbox.post(.request(request)) {
+                    continuation.resume(returning: .failure(.closed))
+                }
+            }
+        } onCancel: {
+            _ = mailbox.post(.cancel(requestID: id))
+        }
+        return try result.get()
+    }
+
+    /// Sends one request whose answer is streamed: the stream yields each partial reply in order, then the
+    /// final reply, then finishes. It throws a `BusError` as `request(_:timeout:)` does; `timeout` bounds the
+    /// whole stream. Partials are buffered without limit until consumed. Ending the iteration early (or
+    /// cancelling the consuming task) abandons the request: later replies are dropped.
+    public func streamingRequest(_ payload: [UInt8], timeout: Duration) -> AsyncThrowingStream<[UInt8], any Error> {
+        let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        let id = shared.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let mailbox = shared.mailbox
+        continuation.onTermination = { termination in
+            if case .cancelled = termination {
+                _ = mailbox.post(.cancel(requestID: id))
+            }
+        }
+        let request = ClientRequest(id: id, payload: payload, deadline: deadline, sink: .stream(continuation))
+        if !mailbox.post(.request(request)) {
+            continuation.finish(throwing: BusError.closed)
+        }
+        return stream
+    }
+
+    /// True once a PONG or a reply has been received recently; false before the first one, after the
+    /// connection dropped, or when the server missed its heartbeats.
+    public var isPeerAlive: Bool {
+        shared.peerAlive.load(ordering: .relaxed)
+    }
+
+    /// Fails every pending request with `BusError.closed`, closes the socket and returns when the I/O thread
+    /// has finished. Later requests fail with `BusError.closed`.
+    public func close() {
+        shared.mailbox.requestStop()
+        thread.join()
+    }
+}
