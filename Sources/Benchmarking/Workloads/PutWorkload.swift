@@ -1,0 +1,45 @@
+import EtceteraAPI
+import GRPCCore
+
+/// `put`: single-key Puts of a shared random value on random (or sequential) keys of a key space.
+public struct PutWorkload: Workload {
+    public struct Configuration: Sendable {
+        public var total = 10000
+        public var keySize = 8
+        public var valueSize = 8
+        public var keySpaceSize = 1
+        public var sequentialKeys = false
+
+        public init() {}
+    }
+
+    public let name = "put"
+    public let total: Int
+    private let requests: [Etcdserverpb_PutRequest]
+
+    public init(_ configuration: Configuration) throws {
+        guard configuration.total > 0 else {
+            throw BenchmarkError(code: .invalidConfiguration, message: "expected positive --total")
+        }
+        try KeyEncoding.validate(keySize: configuration.keySize, keySpaceSize: configuration.keySpaceSize)
+        let value = KeyEncoding.randomValue(size: configuration.valueSize)
+        var generator = SystemRandomNumberGenerator()
+        total = configuration.total
+        requests = (0..<configuration.total).map { index in
+            let number =
+                configuration.sequentialKeys
+                ? index % configuration.keySpaceSize
+                : Int.random(in: 0..<configuration.keySpaceSize, using: &generator)
+            var request = Etcdserverpb_PutRequest()
+            request.key = KeyEncoding.key(number, size: configuration.keySize)
+            request.value = value
+            return request
+        }
+    }
+
+    public func perform(_ index: Int, on client: KVClient, options: CallOptions) async throws {
+        try await client.put(requests[index], options: options) { response in
+            _ = try response.message
+        }
+    }
+}
