@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Etcetera needs, only those missing: libzmq and LevelDB to build and run;
+# with --test also real etcd (server and etcdctl), the reference the test suite compares against.
+set -euo pipefail
+packages=(libzmq3-dev libleveldb-dev)
+if [ "${1:-}" = "--test" ]; then
+    packages+=(etcd-server etcd-client)
+fi
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
