@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -46,7 +48,16 @@ let package = Package(
         // Service libraries: the logic of each executable, testable in-process.
         .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
         .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
-        .target(name: "Gateway", dependencies: ["Bus", "EtceteraAPI", grpcCore, grpcTransport, logging, serviceLifecycle]),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Bus", "EtceteraAPI", logging, serviceLifecycle,
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
+        ),
         .target(name: "Launcher", dependencies: [logging]),
         .target(name: "Benchmarking", dependencies: ["EtceteraAPI", grpcCore, grpcTransport]),
 

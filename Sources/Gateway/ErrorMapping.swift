@@ -1,11 +1,10 @@
 import Bus
-import GRPCCore
 
 /// The one place where internal failures become what etcd clients see: etcd's gRPC status code and
 /// its exact message (clients such as clientv3 match on both).
 enum ErrorMapping {
     /// Service error codes (see docs/bus.md) → etcd's status.
-    private static let table: [String: (RPCError.Code, String)] = [
+    private static let table: [String: (GRPCStatus.Code, String)] = [
         "request.empty_key": (.invalidArgument, "etcdserver: key is not provided"),
         "request.key_not_found": (.invalidArgument, "etcdserver: key not found"),
         "request.value_provided": (.invalidArgument, "etcdserver: value is provided"),
@@ -20,20 +19,20 @@ enum ErrorMapping {
         "storage.corrupt": (.dataLoss, "etcdserver: corrupt cluster"),
     ]
 
-    static func rpcError(code: String, detail: String) -> RPCError {
-        if let (status, message) = table[code] {
-            return RPCError(code: status, message: message)
+    static func status(code: String, detail: String) -> GRPCStatus {
+        if let (statusCode, message) = table[code] {
+            return GRPCStatus(code: statusCode, message: message)
         }
-        return RPCError(code: .internalError, message: "etcetera: \(code)\(detail.isEmpty ? "" : ": " + detail)")
+        return GRPCStatus(code: .internalError, message: "etcetera: \(code)\(detail.isEmpty ? "" : ": " + detail)")
     }
 
     /// A backend that is down, unreachable or too slow is `Unavailable`, the one code clients retry on.
-    static func rpcError(_ error: BusError) -> RPCError {
+    static func status(_ error: BusError) -> GRPCStatus {
         if error == .deadlineExceeded {
-            return RPCError(code: .unavailable, message: "etcdserver: request timed out")
+            return GRPCStatus(code: .unavailable, message: "etcdserver: request timed out")
         }
-        return RPCError(code: .unavailable, message: "etcdserver: no leader")
+        return GRPCStatus(code: .unavailable, message: "etcdserver: no leader")
     }
 
-    static let requestTooLarge = rpcError(code: "request.too_large", detail: "")
+    static let requestTooLarge = status(code: "request.too_large", detail: "")
 }

@@ -1,7 +1,6 @@
 import EtceteraAPI
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The client-facing server: etcd's gRPC API on the client URL, every call answered by forwarding to
@@ -10,7 +9,7 @@ public final class GatewayServer: Service, Sendable {
     private let configuration: GatewayConfiguration
     private let logger: Logger
     private let kv: KVBackend
-    private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    private let server: HTTP2GRPCServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -19,38 +18,29 @@ public final class GatewayServer: Service, Sendable {
             endpoint: configuration.kvEndpoint, timeout: configuration.requestTimeout,
             maxRequestBytes: configuration.maxRequestBytes, logger: logger)
         let identity = ClusterIdentity(configuration: configuration)
-        var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
-        // etcd clients ping every few seconds; accept that as etcd's --grpc-keepalive-min-time does.
-        transportConfig.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = .seconds(5)
-        transportConfig.connection.keepalive.clientBehavior.allowWithoutCalls = true
-        // etcd's gRPC limit is the request limit plus 512 KiB of headroom; between the two a write
-        // gets etcd's "request is too large" instead of a transport error.
-        transportConfig.rpc.maxRequestPayloadSize = configuration.maxRequestBytes + 512 * 1024
-        server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: configuration.host, port: configuration.port),
-                transportSecurity: .plaintext, config: transportConfig),
-            services: [
-                KVHandler(backend: kv, identity: identity),
-                MaintenanceHandler(backend: kv, identity: identity),
-                ClusterHandler(identity: identity, configuration: configuration),
-            ])
+        var methods = MethodTable()
+        KVHandler(backend: kv, identity: identity).register(in: &methods)
+        MaintenanceHandler(backend: kv, identity: identity).register(in: &methods)
+        ClusterHandler(identity: identity, configuration: configuration).register(in: &methods)
+        // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
+        // write gets etcd's "request is too large" instead of a transport error.
+        server = HTTP2GRPCServer(
+            configuration: .init(
+                host: configuration.host, port: configuration.port,
+                maxMessageBytes: configuration.maxRequestBytes + 512 * 1024),
+            methods: methods)
     }
 
     public func run() async throws {
         try await waitForKVService()
+        let channel = try await server.bind()
+        logger.info("gateway serving etcd gRPC API", metadata: [
+            "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
+        ])
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.server.serve() }
-                if let address = try await server.listeningAddress?.ipv4 {
-                    logger.info("gateway serving etcd gRPC API", metadata: [
-                        "address": "\(address.host):\(address.port)", "kv": "\(configuration.kvEndpoint)",
-                    ])
-                }
-                try await group.next()
-            }
+            try await channel.closeFuture.get()
         } onGracefulShutdown: {
-            self.server.beginGracefulShutdown()
+            channel.close(promise: nil)
         }
         kv.close()
     }

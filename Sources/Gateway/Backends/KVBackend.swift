@@ -1,6 +1,5 @@
 import Bus
 import EtceteraAPI
-import GRPCCore
 import Logging
 import SwiftProtobuf
 
@@ -19,33 +18,33 @@ final class KVBackend: Sendable {
 
     var isAlive: Bool { client.isPeerAlive }
 
-    /// Sends the request; returns the reply's payload, or throws the RPCError a client should see.
+    /// Sends the request; returns the reply's payload, or throws the status a client should see.
     /// With `limitSize` (writes, as etcd replicates them) a request whose encoding exceeds
     /// `--max-request-bytes` is refused; the `KVRequest` envelope stands in for etcd's raft envelope.
-    func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(RPCError) -> Etcetera_Kv_KVReply.OneOf_Reply {
+    func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {
         let payload: [UInt8]
         do {
             payload = try request.serializedBytes()
         } catch {
-            throw RPCError(code: .internalError, message: "etcetera: cannot encode kv request")
+            throw GRPCStatus(code: .internalError, message: "etcetera: cannot encode kv request")
         }
         if limitSize, payload.count > maxRequestBytes { throw ErrorMapping.requestTooLarge }
         let replyBytes: [UInt8]
         do {
             replyBytes = try await client.request(payload, timeout: timeout)
         } catch {
-            throw ErrorMapping.rpcError(error)
+            throw ErrorMapping.status(error)
         }
         let reply: Etcetera_Kv_KVReply
         do {
             reply = try Etcetera_Kv_KVReply(serializedBytes: replyBytes)
         } catch {
-            throw RPCError(code: .internalError, message: "etcetera: undecodable kv reply")
+            throw GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply")
         }
         switch reply.reply {
-        case .error(let error): throw ErrorMapping.rpcError(code: error.code, detail: error.detail)
+        case .error(let error): throw ErrorMapping.status(code: error.code, detail: error.detail)
         case .some(let payload): return payload
-        case nil: throw RPCError(code: .internalError, message: "etcetera: empty kv reply")
+        case nil: throw GRPCStatus(code: .internalError, message: "etcetera: empty kv reply")
         }
     }
 

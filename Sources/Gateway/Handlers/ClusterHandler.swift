@@ -1,13 +1,20 @@
 import EtceteraAPI
-import GRPCCore
 
 /// etcd's Cluster service for Etcetera's single member. Membership changes need replication, which
 /// Etcetera does not have, so they answer Unimplemented.
-struct ClusterHandler: Etcdserverpb_Cluster.SimpleServiceProtocol {
+struct ClusterHandler: Sendable {
     let identity: ClusterIdentity
     let configuration: GatewayConfiguration
 
-    func memberList(request: Etcdserverpb_MemberListRequest, context: ServerContext) async throws -> Etcdserverpb_MemberListResponse {
+    func register(in table: inout MethodTable) {
+        let service = "etcdserverpb.Cluster"
+        table.unary(service, "MemberList") { (request: Etcdserverpb_MemberListRequest, _) throws(GRPCStatus) in memberList(request) }
+        for method in ["MemberAdd", "MemberRemove", "MemberUpdate", "MemberPromote"] {
+            table.notYetSupported(service, method)
+        }
+    }
+
+    func memberList(_ request: Etcdserverpb_MemberListRequest) -> Etcdserverpb_MemberListResponse {
         var member = Etcdserverpb_Member()
         member.id = identity.memberID
         member.name = configuration.name
@@ -17,21 +24,5 @@ struct ClusterHandler: Etcdserverpb_Cluster.SimpleServiceProtocol {
         identity.fill(&response.header)
         response.members = [member]
         return response
-    }
-
-    func memberAdd(request: Etcdserverpb_MemberAddRequest, context: ServerContext) async throws -> Etcdserverpb_MemberAddResponse {
-        throw MaintenanceHandler.notYet("MemberAdd")
-    }
-
-    func memberRemove(request: Etcdserverpb_MemberRemoveRequest, context: ServerContext) async throws -> Etcdserverpb_MemberRemoveResponse {
-        throw MaintenanceHandler.notYet("MemberRemove")
-    }
-
-    func memberUpdate(request: Etcdserverpb_MemberUpdateRequest, context: ServerContext) async throws -> Etcdserverpb_MemberUpdateResponse {
-        throw MaintenanceHandler.notYet("MemberUpdate")
-    }
-
-    func memberPromote(request: Etcdserverpb_MemberPromoteRequest, context: ServerContext) async throws -> Etcdserverpb_MemberPromoteResponse {
-        throw MaintenanceHandler.notYet("MemberPromote")
     }
 }

@@ -1,0 +1,173 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Serves the gRPC calls of one HTTP/2 connection straight from its frames: no channel and no task
+/// per call beyond the backend request itself, which is where grpc-swift's server spends most of its
+/// time. Requests are collected per stream, handed to the method table, and answered with
+/// headers, one length-prefixed message and trailers (or trailers only, for errors).
+final class GRPCConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private struct PendingCall {
+        var path: String
+        var metadata: [String: String]
+        var body: ByteBuffer?
+    }
+
+    private let methods: MethodTable
+    private let maxMessageBytes: Int
+    private var calls: [HTTP2StreamID: PendingCall] = [:]
+    /// Bytes received since the connection window was last topped up.
+    private var unacknowledgedBytes = 0
+    static let connectionWindow = 16 << 20
+
+    init(methods: MethodTable, maxMessageBytes: Int) {
+        self.methods = methods
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        // The connection window starts at 64 KiB whatever SETTINGS say; open it to match the streams'.
+        let grow = HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - 65_535))
+        context.writeAndFlush(wrapOutboundOut(grow), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            if var call = calls[frame.streamID] {
+                // Trailers from the client end the request.
+                call.metadata.merge(Self.metadata(headers.headers)) { $1 }
+                calls[frame.streamID] = call
+                if headers.endStream { finish(frame.streamID, context: context) }
+                return
+            }
+            let path = headers.headers.first(name: ":path") ?? ""
+            calls[frame.streamID] = PendingCall(path: path, metadata: Self.metadata(headers.headers), body: nil)
+            if headers.endStream { finish(frame.streamID, context: context) }
+        case .data(let payload):
+            guard case .byteBuffer(var bytes) = payload.data else { return }
+            let count = bytes.readableBytes
+            replenishConnectionWindow(consumed: count, context: context)
+            guard var call = calls[frame.streamID] else { return }
+            if call.body == nil {
+                call.body = bytes
+            } else {
+                call.body!.writeBuffer(&bytes)
+            }
+            if let size = call.body?.readableBytes, size > maxMessageBytes + 5 {
+                calls[frame.streamID] = nil
+                respond(stream: frame.streamID, with: .failure(GRPCStatus(
+                    code: .resourceExhausted,
+                    message: "grpc: received message larger than max (\(size - 5) vs. \(maxMessageBytes))")), context: context)
+                return
+            }
+            calls[frame.streamID] = call
+            if payload.endStream { finish(frame.streamID, context: context) }
+        case .rstStream:
+            calls[frame.streamID] = nil
+        default:
+            break
+        }
+    }
+
+    /// Stream-level failures (a write to a stream the client already reset) concern one call only;
+    /// connection-level protocol errors are answered and closed by `NIOHTTP2Handler` itself.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+
+    /// Streams never need a window update: their initial window (SETTINGS) exceeds the largest accepted
+    /// message. The connection window is topped up once half of it has been used.
+    private func replenishConnectionWindow(consumed: Int, context: ChannelHandlerContext) {
+        unacknowledgedBytes += consumed
+        guard unacknowledgedBytes >= Self.connectionWindow / 2 else { return }
+        let update = HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes))
+        unacknowledgedBytes = 0
+        context.writeAndFlush(wrapOutboundOut(update), promise: nil)
+    }
+
+    private func finish(_ stream: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let call = calls.removeValue(forKey: stream) else { return }
+        let handler: MethodTable.Handler
+        switch methods.handler(for: call.path) {
+        case .success(let found): handler = found
+        case .failure(let status): return respond(stream: stream, with: .failure(status), context: context)
+        }
+        guard var body = call.body, body.readableBytes >= 5,
+              let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self),
+              body.readableBytes == Int(length)
+        else {
+            return respond(stream: stream, with: .failure(GRPCStatus(code: .internalError, message: "grpc: malformed request message")), context: context)
+        }
+        guard compressed == 0 else {
+            return respond(stream: stream, with: .failure(GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")), context: context)
+        }
+        let message = body.readBytes(length: Int(length)) ?? []
+        let loop = context.eventLoop
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let boundSelf = NIOLoopBound(self, eventLoop: loop)
+        let callContext = CallContext(metadata: call.metadata)
+        Task {
+            let result = await handler(message, callContext)
+            loop.execute {
+                boundSelf.value.respond(stream: stream, with: result, context: boundContext.value)
+            }
+        }
+    }
+
+    private func respond(stream: HTTP2StreamID, with result: Result<[UInt8], GRPCStatus>, context: ChannelHandlerContext) {
+        switch result {
+        case .success(let message):
+            var headers = HPACKHeaders()
+            headers.add(name: ":status", value: "200")
+            headers.add(name: "content-type", value: "application/grpc")
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
+            var buffer = context.channel.allocator.buffer(capacity: message.count + 5)
+            buffer.writeInteger(UInt8(0))
+            buffer.writeInteger(UInt32(message.count))
+            buffer.writeBytes(message)
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer))))), promise: nil)
+            var trailers = HPACKHeaders()
+            trailers.add(name: "grpc-status", value: "0")
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+        case .failure(let status):
+            var trailers = HPACKHeaders()
+            trailers.add(name: ":status", value: "200")
+            trailers.add(name: "content-type", value: "application/grpc")
+            trailers.add(name: "grpc-status", value: String(status.code.rawValue))
+            trailers.add(name: "grpc-message", value: Self.percentEncoded(status.message))
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+        }
+        context.flush()
+    }
+
+    private static func metadata(_ headers: HPACKHeaders) -> [String: String] {
+        var metadata: [String: String] = [:]
+        for (name, value, _) in headers where !name.hasPrefix(":") {
+            metadata[name] = value
+        }
+        return metadata
+    }
+
+    /// gRPC's percent-encoding of `grpc-message`: printable ASCII except `%` travels as is.
+    static func percentEncoded(_ message: String) -> String {
+        var encoded = ""
+        for byte in message.utf8 {
+            if byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "%") {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return encoded
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}
