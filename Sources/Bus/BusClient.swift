@@ -71,6 +71,19 @@ public final class BusClient: Sendable {
         return try result.get()
     }
 
+    /// Callback form of `request(_:timeout:)` for callers that must not hop threads: `completion` runs
+    /// exactly once, on the bus I/O thread, so it must be quick and must not block.
+    public func request(
+        _ payload: [UInt8], timeout: Duration, completion: @escaping @Sendable (Result<[UInt8], BusError>) -> Void
+    ) {
+        let id = shared.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let request = ClientRequest(id: id, payload: payload, deadline: deadline, sink: .callback(completion))
+        if !shared.mailbox.post(.request(request)) {
+            completion(.failure(.closed))
+        }
+    }
+
     /// Sends one request whose answer is streamed: the stream yields each partial reply in order, then the
     /// final reply, then finishes. It throws a `BusError` as `request(_:timeout:)` does; `timeout` bounds the
     /// whole stream. Partials are buffered without limit until consumed. Ending the iteration early (or

@@ -74,8 +74,8 @@ public final class KVServer: Service, Sendable {
         }
     }
 
-    /// Runs on the bus thread: decodes, then sends writes to the store's writer and reads to a
-    /// concurrent queue, so the bus thread never waits on storage.
+    /// Runs on the bus thread: decodes, then sends writes to the store's writer and reads that may scan
+    /// to a concurrent queue, so the bus thread never waits on a long read or on the disk.
     private func handle(_ incoming: BusIncomingRequest) {
         let request: Etcetera_Kv_KVRequest
         do {
@@ -90,6 +90,9 @@ public final class KVServer: Service, Sendable {
         case .deleteRange(let delete): write = .deleteRange(delete)
         case .compact(let compaction): write = .compact(compaction)
         case .txn(let txn) where !txn.isReadOnly: write = .txn(txn)
+        case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
+            // A point read at the head is a single lookup: cheaper to serve here than to hand over.
+            return incoming.reply(Self.encode(read(request)))
         case .range, .txn, .events, .status:
             return readers.async { incoming.reply(Self.encode(self.read(request))) }
         case nil:

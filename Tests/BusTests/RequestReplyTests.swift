@@ -50,6 +50,36 @@ extension BusTests {
             #expect(mismatches == 0)
         }
 
+        @Test("the callback form delivers each reply once, and fails fast with no server")
+        func callbackRequests() async throws {
+            let directory = try TemporaryDirectory()
+            let endpoint = directory.endpoint("kv")
+            let (server, _) = try startEchoServer(endpoint)
+            let client = try BusClient(connect: endpoint, logger: testLogger())
+            defer { client.close() }
+
+            let replies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for index in 0..<100 {
+                    group.addTask {
+                        let result = await withCheckedContinuation { continuation in
+                            client.request([UInt8]("cb-\(index)"), timeout: .seconds(5)) { continuation.resume(returning: $0) }
+                        }
+                        return try result.get()
+                    }
+                }
+                return try await group.reduce(into: Set<[UInt8]>()) { $0.insert($1) }
+            }
+            #expect(replies == Set((0..<100).map { [UInt8]("echo:cb-\($0)") }))
+
+            server.close()
+            let started = ContinuousClock.now
+            let failure = await withCheckedContinuation { continuation in
+                client.request([UInt8]("late"), timeout: .seconds(10)) { continuation.resume(returning: $0) }
+            }
+            #expect(throws: BusError.unavailable) { try failure.get() }
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+
         @Test("large payloads round-trip intact")
         func largePayload() async throws {
             let directory = try TemporaryDirectory()

@@ -23,11 +23,13 @@ struct ClientRequest: Sendable {
 /// Where the replies to one request go.
 enum ReplySink: Sendable {
     case single(UnsafeContinuation<Result<[UInt8], BusError>, Never>)
+    case callback(@Sendable (Result<[UInt8], BusError>) -> Void)
     case stream(AsyncThrowingStream<[UInt8], any Error>.Continuation)
 
     func fail(_ error: BusError) {
         switch self {
         case .single(let continuation): continuation.resume(returning: .failure(error))
+        case .callback(let completion): completion(.failure(error))
         case .stream(let continuation): continuation.finish(throwing: error)
         }
     }
@@ -279,7 +281,7 @@ final class ClientDriver: IODriver {
             return
         }
         switch entry.sink {
-        case .single:
+        case .single, .callback:
             reader.withBytes { pending[id]?.buffer.append(contentsOf: $0) }
         case .stream(let continuation):
             continuation.yield(reader.copyBytes())
@@ -295,15 +297,20 @@ final class ClientDriver: IODriver {
             entry.sink.fail(.unavailable("the server dropped the request (status \(status))"))
             return
         }
-        switch entry.sink {
-        case .single(let continuation):
+        func completeReply() -> [UInt8] {
             var reply = entry.buffer
             if reply.isEmpty {
                 reply = reader.copyBytes()
             } else {
                 reader.withBytes { reply.append(contentsOf: $0) }
             }
-            continuation.resume(returning: .success(reply))
+            return reply
+        }
+        switch entry.sink {
+        case .single(let continuation):
+            continuation.resume(returning: .success(completeReply()))
+        case .callback(let completion):
+            completion(.success(completeReply()))
         case .stream(let continuation):
             continuation.yield(reader.copyBytes())
             continuation.finish()

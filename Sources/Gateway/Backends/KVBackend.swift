@@ -18,33 +18,44 @@ final class KVBackend: Sendable {
 
     var isAlive: Bool { client.isPeerAlive }
 
-    /// Sends the request; returns the reply's payload, or throws the status a client should see.
-    /// With `limitSize` (writes, as etcd replicates them) a request whose encoding exceeds
+    /// Sends the request; `completion` gets the reply, or the status a client should see, on the bus
+    /// thread. With `limitSize` (writes, as etcd replicates them) a request whose encoding exceeds
     /// `--max-request-bytes` is refused; the `KVRequest` envelope stands in for etcd's raft envelope.
-    func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {
+    func call(
+        _ request: Etcetera_Kv_KVRequest, limitSize: Bool,
+        completion: @escaping Responder<Etcetera_Kv_KVReply.OneOf_Reply>
+    ) {
         let payload: [UInt8]
         do {
             payload = try request.serializedBytes()
         } catch {
-            throw GRPCStatus(code: .internalError, message: "etcetera: cannot encode kv request")
+            return completion(.failure(GRPCStatus(code: .internalError, message: "etcetera: cannot encode kv request")))
         }
-        if limitSize, payload.count > maxRequestBytes { throw ErrorMapping.requestTooLarge }
-        let replyBytes: [UInt8]
-        do {
-            replyBytes = try await client.request(payload, timeout: timeout)
-        } catch {
-            throw ErrorMapping.status(error)
+        if limitSize, payload.count > maxRequestBytes { return completion(.failure(ErrorMapping.requestTooLarge)) }
+        client.request(payload, timeout: timeout) { result in
+            completion(result.mapError(ErrorMapping.status).flatMap(Self.decode))
         }
+    }
+
+    /// Async form of `call(_:limitSize:completion:)`.
+    func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {
+        let result = await withCheckedContinuation { continuation in
+            call(request, limitSize: limitSize) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    private static func decode(_ bytes: [UInt8]) -> Result<Etcetera_Kv_KVReply.OneOf_Reply, GRPCStatus> {
         let reply: Etcetera_Kv_KVReply
         do {
-            reply = try Etcetera_Kv_KVReply(serializedBytes: replyBytes)
+            reply = try Etcetera_Kv_KVReply(serializedBytes: bytes)
         } catch {
-            throw GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply")
+            return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply"))
         }
         switch reply.reply {
-        case .error(let error): throw ErrorMapping.status(code: error.code, detail: error.detail)
-        case .some(let payload): return payload
-        case nil: throw GRPCStatus(code: .internalError, message: "etcetera: empty kv reply")
+        case .error(let error): return .failure(ErrorMapping.status(code: error.code, detail: error.detail))
+        case .some(let payload): return .success(payload)
+        case nil: return .failure(GRPCStatus(code: .internalError, message: "etcetera: empty kv reply"))
         }
     }
 

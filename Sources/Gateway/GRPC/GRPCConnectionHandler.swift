@@ -3,8 +3,7 @@ import NIOHPACK
 import NIOHTTP2
 
 /// Serves the gRPC calls of one HTTP/2 connection straight from its frames: no channel and no task
-/// per call beyond the backend request itself, which is where grpc-swift's server spends most of its
-/// time. Requests are collected per stream, handed to the method table, and answered with
+/// per call, which is where grpc-swift's server spends most of its time. Requests are collected per stream, handed to the method table, and answered with
 /// headers, one length-prefixed message and trailers (or trailers only, for errors).
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
@@ -21,6 +20,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var calls: [HTTP2StreamID: PendingCall] = [:]
     /// Bytes received since the connection window was last topped up.
     private var unacknowledgedBytes = 0
+    private var flushScheduled = false
     static let connectionWindow = 16 << 20
 
     init(methods: MethodTable, maxMessageBytes: Int) {
@@ -109,11 +109,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let boundSelf = NIOLoopBound(self, eventLoop: loop)
-        let callContext = CallContext(metadata: call.metadata)
-        Task {
-            let result = await handler(message, callContext)
-            loop.execute {
+        handler(message, CallContext(metadata: call.metadata)) { result in
+            if loop.inEventLoop {
                 boundSelf.value.respond(stream: stream, with: result, context: boundContext.value)
+            } else {
+                loop.execute { boundSelf.value.respond(stream: stream, with: result, context: boundContext.value) }
             }
         }
     }
@@ -141,7 +141,20 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             trailers.add(name: "grpc-message", value: Self.percentEncoded(status.message))
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
         }
-        context.flush()
+        scheduleFlush(context: context)
+    }
+
+    /// Flushes once after the answers that are ready in this turn of the event loop, so that under load
+    /// many responses leave in one write instead of one system call each.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            boundSelf.value.flushScheduled = false
+            boundContext.value.flush()
+        }
     }
 
     private static func metadata(_ headers: HPACKHeaders) -> [String: String] {

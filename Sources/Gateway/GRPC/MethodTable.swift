@@ -6,9 +6,16 @@ public struct CallContext: Sendable {
     public let metadata: [String: String]
 }
 
+/// Delivers a call's outcome exactly once, from any thread.
+typealias Responder<Response> = @Sendable (Result<Response, GRPCStatus>) -> Void
+
 /// The gRPC methods the gateway serves, by HTTP/2 path (`/etcdserverpb.KV/Range`).
+///
+/// Handlers answer through a callback rather than `async`: a call then goes from the connection's
+/// event loop to the bus thread and back, with no hop through Swift's task executor, which on two
+/// cores costs more than everything else the gateway does for a call.
 struct MethodTable: Sendable {
-    typealias Handler = @Sendable (_ request: [UInt8], _ context: CallContext) async -> Result<[UInt8], GRPCStatus>
+    typealias Handler = @Sendable (_ request: [UInt8], _ context: CallContext, _ respond: @escaping Responder<[UInt8]>) -> Void
 
     private(set) var handlers: [String: Handler] = [:]
     /// Services with at least one method here; calls to other services get gRPC's "unknown service".
@@ -17,23 +24,24 @@ struct MethodTable: Sendable {
     /// Registers a unary method whose messages are protobuf types.
     mutating func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ service: String, _ method: String,
-        _ body: @escaping @Sendable (Request, CallContext) async throws(GRPCStatus) -> Response
+        _ body: @escaping @Sendable (Request, CallContext, @escaping Responder<Response>) -> Void
     ) {
         services.insert(service)
-        handlers["/\(service)/\(method)"] = { bytes, context in
+        handlers["/\(service)/\(method)"] = { bytes, context, respond in
             let request: Request
             do {
                 request = try Request(serializedBytes: bytes)
             } catch {
-                return .failure(GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request: \(error)"))
+                return respond(.failure(GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request: \(error)")))
             }
-            do {
-                let response = try await body(request, context)
-                return .success(try response.serializedBytes())
-            } catch let status as GRPCStatus {
-                return .failure(status)
-            } catch {
-                return .failure(GRPCStatus(code: .internalError, message: "grpc: error while marshaling: \(error)"))
+            body(request, context) { result in
+                respond(result.flatMap { response in
+                    do {
+                        return .success(try response.serializedBytes())
+                    } catch {
+                        return .failure(GRPCStatus(code: .internalError, message: "grpc: error while marshaling: \(error)"))
+                    }
+                })
             }
         }
     }
@@ -43,7 +51,7 @@ struct MethodTable: Sendable {
     mutating func notYetSupported(_ service: String, _ method: String) {
         services.insert(service)
         let status = GRPCStatus(code: .unimplemented, message: "etcetera: \(service).\(method) is not supported yet")
-        handlers["/\(service)/\(method)"] = { _, _ in .failure(status) }
+        handlers["/\(service)/\(method)"] = { _, _, respond in respond(.failure(status)) }
     }
 
     /// The handler for `path`, or the status gRPC servers give for an unknown method.

@@ -8,7 +8,9 @@ struct ClusterHandler: Sendable {
 
     func register(in table: inout MethodTable) {
         let service = "etcdserverpb.Cluster"
-        table.unary(service, "MemberList") { (request: Etcdserverpb_MemberListRequest, _) throws(GRPCStatus) in memberList(request) }
+        table.unary(service, "MemberList") { (request: Etcdserverpb_MemberListRequest, _, respond) in
+            respond(.success(memberList(request)))
+        }
         for method in ["MemberAdd", "MemberRemove", "MemberUpdate", "MemberPromote"] {
             table.notYetSupported(service, method)
         }

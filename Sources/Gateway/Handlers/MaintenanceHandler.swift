@@ -10,19 +10,28 @@ struct MaintenanceHandler: Sendable {
 
     func register(in table: inout MethodTable) {
         let service = "etcdserverpb.Maintenance"
-        table.unary(service, "Status") { (request: Etcdserverpb_StatusRequest, _) throws(GRPCStatus) in try await status(request) }
+        table.unary(service, "Status") { (request: Etcdserverpb_StatusRequest, _, respond) in status(request, respond) }
         for method in ["Alarm", "Defragment", "Hash", "HashKV", "Snapshot", "MoveLeader"] {
             table.notYetSupported(service, method)
         }
     }
 
-    func status(_ request: Etcdserverpb_StatusRequest) async throws(GRPCStatus) -> Etcdserverpb_StatusResponse {
+    func status(_ request: Etcdserverpb_StatusRequest, _ respond: @escaping Responder<Etcdserverpb_StatusResponse>) {
         var kvRequest = Etcetera_Kv_KVRequest()
         kvRequest.status = Etcetera_Kv_StoreStatusRequest()
-        guard case .status(let store) = try await backend.call(kvRequest, limitSize: false) else { throw KVHandler.mismatch }
+        let identity = self.identity
+        backend.call(kvRequest, limitSize: false) { result in
+            respond(result.flatMap { reply in
+                guard case .status(let store) = reply else { return .failure(KVHandler.mismatch) }
+                return .success(Self.statusResponse(store, identity: identity))
+            })
+        }
+    }
+
+    private static func statusResponse(_ store: Etcetera_Kv_StoreStatus, identity: ClusterIdentity) -> Etcdserverpb_StatusResponse {
         var response = Etcdserverpb_StatusResponse()
         identity.fill(&response.header, revision: store.revision)
-        response.version = Self.etcdVersion
+        response.version = etcdVersion
         response.dbSize = store.dbSize
         response.dbSizeInUse = store.dbSizeInUse
         response.leader = identity.memberID
