@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Etcetera needs, only those missing: libzmq and LevelDB to build and run;
-# with --test also real etcd (server and etcdctl), the reference the test suite compares against.
+# with --test also real etcd (server and etcdctl), the reference the test suite compares against, and Go
+# with etcd's client sources, for the tests that drive Etcetera with the Go clientv3.
 set -euo pipefail
 packages=(libzmq3-dev libleveldb-dev)
 if [ "${1:-}" = "--test" ]; then
-    packages+=(etcd-server etcd-client)
+    packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need (libzmq, LevelDB, and real etcd to compare against), builds everything
-# and runs the whole suite: unit tests of each library and integration tests that start the built
-# executables on loopback and drive them with etcdctl and a gRPC client.
+# Installs what the tests need (libzmq, LevelDB, real etcd to compare against, Go with etcd's client
+# sources), builds everything and runs the whole suite: unit tests of each library and integration
+# tests that start the built executables on loopback and drive them with etcdctl, the Go clientv3 and
+# a Swift gRPC client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh --test

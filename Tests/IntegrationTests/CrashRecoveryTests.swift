@@ -47,8 +47,8 @@ struct CrashRecoveryTests {
                     }
                 }
                 try await Task.sleep(for: .seconds(1))
-                let killed = try Self.run("/usr/bin/pkill", ["-9", "-f", "\(etcetera.dataDirectory)/member/kv"])
-                #expect(killed == 0, "etcetera-kv was found and killed")
+                let killed = try Command.run("/usr/bin/pkill", ["-9", "-f", "\(etcetera.dataDirectory)/member/kv"])
+                #expect(killed.status == 0, "etcetera-kv was found and killed")
                 let ackedAtKill = outcomes.acknowledged.withLock { $0.count }
                 // Wait until writes succeed again (the launcher restarted the service), then a bit more.
                 let deadline = ContinuousClock.now + .seconds(30)
@@ -70,14 +70,5 @@ struct CrashRecoveryTests {
             #expect(acknowledged.count > 100)
         }
         #expect(etcetera.log.contains("restarting"), "the launcher reported the restart")
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Runs a program to completion and captures what it printed, for tests that drive real clients.
+public enum Command {
+    public struct Output: Sendable {
+        public let stdout: String
+        public let stderr: String
+        public let status: Int32
+    }
+
+    public static func run(
+        _ executable: String, _ arguments: [String], directory: String? = nil,
+        environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil
+    ) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for name in removed { merged.removeValue(forKey: name) }
+        process.environment = merged
+        let stdout = Pipe()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        // Read both pipes concurrently so a chatty program cannot block on a full stderr pipe.
+        let errorData = ErrorCollector(stderr.fileHandleForReading)
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = errorData.wait()
+        process.waitUntilExit()
+        return Output(
+            stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
+            status: process.terminationStatus)
+    }
+
+    private final class ErrorCollector: @unchecked Sendable {
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ handle: FileHandle) {
+            DispatchQueue.global().async {
+                self.data = handle.readDataToEndOfFile()
+                self.done.signal()
+            }
+        }
+
+        func wait() -> Data {
+            done.wait()
+            return data
+        }
+    }
+}
