@@ -8,10 +8,21 @@ struct ClusterIdentity: Sendable {
     /// A single-member cluster elects itself once per start; etcd reports term 2 after its first boot.
     let raftTerm: UInt64 = 2
 
+    /// An encoded `header` field (number 1) holding the ids and term. Protobuf merges a message field
+    /// that appears twice, so appending these bytes to an encoded etcd response completes its header
+    /// without decoding the response.
+    let headerFieldSuffix: [UInt8]
+
     init(configuration: GatewayConfiguration) {
         let memberSeed = configuration.name + "|" + configuration.peerURLs.joined(separator: ",")
         memberID = Self.fnv1a(memberSeed)
         clusterID = Self.fnv1a("cluster|" + memberSeed)
+        var header = Etcdserverpb_ResponseHeader()
+        header.clusterID = clusterID
+        header.memberID = memberID
+        header.raftTerm = raftTerm
+        let encoded: [UInt8] = (try? header.serializedBytes()) ?? []
+        headerFieldSuffix = [0x0A] + ProtobufWire.varint(UInt64(encoded.count)) + encoded
     }
 
     /// Completes a header as etcd does: ids and term always, the revision only if the backend left it 0.

@@ -9,10 +9,10 @@ import Testing
 struct GoClientTests {
     @Test("16 workers × 300 put+get pairs over one connection all succeed")
     func sustainedLoad() async throws {
-        let program = try GoProgram.build("loadcheck")
+        let program = try await GoProgram.build("loadcheck")
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        let output = try GoProgram.run(program, [etcetera.endpoint, "16", "300"])
+        let output = try await GoProgram.run(program, [etcetera.endpoint, "16", "300"])
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         #expect(output.stdout.contains("9600 requests"))
         #expect(output.stdout.contains(", 0 failed"))
@@ -27,9 +27,9 @@ enum GoProgram {
             .appendingPathComponent("GoClients").path
     }
 
-    static func build(_ name: String) throws -> String {
+    static func build(_ name: String) async throws -> String {
         let output = TestPaths.temporaryDirectory(prefix: "go-\(name)") + "/" + name
-        let result = try Command.run("/usr/bin/go", ["build", "-o", output, "./\(name)"], directory: sources, environment: [
+        let result = try await Command.run("/usr/bin/go", ["build", "-o", output, "./\(name)"], directory: sources, environment: [
             "GOPATH": TestPaths.temporaryDirectory(prefix: "gopath") + ":/usr/share/gocode",
             "GO111MODULE": "off", "GOCACHE": NSTemporaryDirectory() + "etcetera-go-cache",
         ])
@@ -37,7 +37,7 @@ enum GoProgram {
         return output
     }
 
-    static func run(_ program: String, _ arguments: [String]) throws -> Command.Output {
-        try Command.run(program, arguments)
+    static func run(_ program: String, _ arguments: [String]) async throws -> Command.Output {
+        try await Command.run(program, arguments)
     }
 }

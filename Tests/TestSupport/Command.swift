@@ -8,9 +8,25 @@ public enum Command {
         public let status: Int32
     }
 
+    /// Runs the program on a dispatch thread: waiting for a process must not occupy one of the few
+    /// threads Swift's concurrency runtime shares between all the tests running in parallel.
     public static func run(
         _ executable: String, _ arguments: [String], directory: String? = nil,
         environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil
+    ) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    try runBlocking(executable, arguments, directory: directory, environment: environment,
+                                    removingEnvironment: removed, input: input)
+                })
+            }
+        }
+    }
+
+    private static func runBlocking(
+        _ executable: String, _ arguments: [String], directory: String?,
+        environment: [String: String], removingEnvironment removed: [String], input: String?
     ) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

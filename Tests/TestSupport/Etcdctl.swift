@@ -1,7 +1,7 @@
 /// Runs the real `etcdctl` (Debian's etcd-client, API v3) against an endpoint.
 public enum Etcdctl {
-    public static func run(_ arguments: [String], endpoint: String, input: String? = nil) throws -> Command.Output {
-        try Command.run(
+    public static func run(_ arguments: [String], endpoint: String, input: String? = nil) async throws -> Command.Output {
+        try await Command.run(
             "/usr/bin/etcdctl", ["--endpoints", endpoint, "--command-timeout", "10s"] + arguments,
             environment: ["ETCDCTL_API": "3"], removingEnvironment: ["ETCDCTL_ENDPOINTS"], input: input)
     }

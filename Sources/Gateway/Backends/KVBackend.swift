@@ -8,7 +8,7 @@ import SwiftProtobuf
 final class KVBackend: Sendable {
     private let client: BusClient
     private let timeout: Duration
-    private let maxRequestBytes: Int
+    let maxRequestBytes: Int
 
     init(endpoint: String, timeout: Duration, maxRequestBytes: Int, logger: Logger) throws {
         client = try BusClient(connect: endpoint, logger: logger)
@@ -36,6 +36,28 @@ final class KVBackend: Sendable {
             completion(result.mapError(ErrorMapping.status).flatMap(Self.decode))
         }
     }
+
+    /// Forwards an encoded etcd request as `KVRequest` field `requestField` and answers with the encoded
+    /// response of `KVReply` field `replyField`, its header completed by appending `headerSuffix`, all
+    /// without decoding either message (the hot path of every KV call).
+    func forward(
+        _ request: [UInt8], requestField: Int, replyField: Int, limitSize: Bool, headerSuffix: [UInt8],
+        completion: @escaping Responder<[UInt8]>
+    ) {
+        let payload = ProtobufWire.wrap(field: requestField, request)
+        if limitSize, payload.count > maxRequestBytes { return completion(.failure(ErrorMapping.requestTooLarge)) }
+        client.request(payload, timeout: timeout) { result in
+            completion(result.mapError(ErrorMapping.status).flatMap { reply in
+                guard let (field, contents) = ProtobufWire.unwrap(reply) else {
+                    return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply"))
+                }
+                if field == replyField { return .success(Array(contents) + headerSuffix) }
+                return Self.decode(reply).flatMap { _ in .failure(KVBackend.mismatch) }
+            })
+        }
+    }
+
+    static let mismatch = GRPCStatus(code: .internalError, message: "etcetera: kv reply of the wrong kind")
 
     /// Async form of `call(_:limitSize:completion:)`.
     func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {

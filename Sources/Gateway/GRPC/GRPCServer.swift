@@ -35,6 +35,7 @@ final class HTTP2GRPCServer: Sendable {
         // Go clients (clientv3, etcdctl) ping once per round trip while estimating bandwidth, and send
         // keepalive pings; NIO's default of 200 control frames per 30 s would drop them under load.
         connection.controlFrameRateLimit.maximumCount = 1_000_000
+        let connectionConfiguration = connection
         let stream = NIOHTTP2Handler.StreamConfiguration()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -43,7 +44,7 @@ final class HTTP2GRPCServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream))
+                        NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
                     try channel.pipeline.syncOperations.addHandler(
                         GRPCConnectionHandler(methods: methods, maxMessageBytes: maxMessageBytes))
                 }

@@ -46,6 +46,12 @@ struct MethodTable: Sendable {
         }
     }
 
+    /// Registers a method that works on the encoded messages themselves.
+    mutating func raw(_ service: String, _ method: String, _ handler: @escaping Handler) {
+        services.insert(service)
+        handlers["/\(service)/\(method)"] = handler
+    }
+
     /// Registers a method of etcd's API that Etcetera does not serve yet: it answers Unimplemented
     /// with a message that says so, rather than gRPC's "unknown method".
     mutating func notYetSupported(_ service: String, _ method: String) {

@@ -1,67 +1,36 @@
 import EtceteraAPI
 
 /// etcd's KV service: forwards each call to the kv service and completes the response header.
+/// Messages pass through encoded: the gateway neither decodes requests nor re-encodes responses
+/// (see `KVBackend.forward`), except a txn too large to forward, which is decoded to tell whether it
+/// only reads (etcd exempts read-only txns from the request size limit).
 struct KVHandler: Sendable {
     let backend: KVBackend
     let identity: ClusterIdentity
 
+    /// Field numbers of each call in `KVRequest` and `KVReply` (Protos/etcetera/kv_service.proto).
+    private static let calls: [(method: String, requestField: Int, replyField: Int, limitSize: Bool)] = [
+        ("Range", 1, 2, false),
+        ("Put", 2, 3, true),
+        ("DeleteRange", 3, 4, true),
+        ("Txn", 4, 5, true),
+        ("Compact", 5, 6, false),
+    ]
+
     func register(in table: inout MethodTable) {
-        let service = "etcdserverpb.KV"
-        table.unary(service, "Range") { (request: Etcdserverpb_RangeRequest, _, respond) in
-            var kvRequest = Etcetera_Kv_KVRequest()
-            kvRequest.range = request
-            forward(kvRequest, limitSize: false, respond) { if case .range(let response) = $0 { response } else { nil } }
-        }
-        table.unary(service, "Put") { (request: Etcdserverpb_PutRequest, _, respond) in
-            var kvRequest = Etcetera_Kv_KVRequest()
-            kvRequest.put = request
-            forward(kvRequest, limitSize: true, respond) { if case .put(let response) = $0 { response } else { nil } }
-        }
-        table.unary(service, "DeleteRange") { (request: Etcdserverpb_DeleteRangeRequest, _, respond) in
-            var kvRequest = Etcetera_Kv_KVRequest()
-            kvRequest.deleteRange = request
-            forward(kvRequest, limitSize: true, respond) { if case .deleteRange(let response) = $0 { response } else { nil } }
-        }
-        table.unary(service, "Txn") { (request: Etcdserverpb_TxnRequest, _, respond) in
-            var kvRequest = Etcetera_Kv_KVRequest()
-            kvRequest.txn = request
-            forward(kvRequest, limitSize: !request.isReadOnly, respond) { if case .txn(let response) = $0 { response } else { nil } }
-        }
-        table.unary(service, "Compact") { (request: Etcdserverpb_CompactionRequest, _, respond) in
-            var kvRequest = Etcetera_Kv_KVRequest()
-            kvRequest.compact = request
-            forward(kvRequest, limitSize: false, respond) { if case .compact(let response) = $0 { response } else { nil } }
+        let backend = self.backend
+        let suffix = identity.headerFieldSuffix
+        for call in Self.calls {
+            table.raw("etcdserverpb.KV", call.method) { request, _, respond in
+                var limitSize = call.limitSize
+                if call.method == "Txn", limitSize, request.count + 16 > backend.maxRequestBytes,
+                   let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request), txn.isReadOnly {
+                    limitSize = false
+                }
+                backend.forward(
+                    request, requestField: call.requestField, replyField: call.replyField,
+                    limitSize: limitSize, headerSuffix: suffix, completion: respond)
+            }
         }
     }
-
-    /// Sends `request` to the kv service and answers with the reply of the expected kind, its header
-    /// completed with the member's ids and term.
-    private func forward<Response: EtcdResponse>(
-        _ request: Etcetera_Kv_KVRequest, limitSize: Bool, _ respond: @escaping Responder<Response>,
-        extract: @escaping @Sendable (Etcetera_Kv_KVReply.OneOf_Reply) -> Response?
-    ) {
-        let identity = self.identity
-        backend.call(request, limitSize: limitSize) { result in
-            respond(result.flatMap { reply in
-                guard var response = extract(reply) else { return .failure(Self.mismatch) }
-                identity.fill(&response.header)
-                return .success(response)
-            })
-        }
-    }
-
-    static let mismatch = GRPCStatus(code: .internalError, message: "etcetera: kv reply of the wrong kind")
 }
-
-/// etcd responses that carry a `ResponseHeader`.
-protocol EtcdResponse: SwiftProtobuf.Message {
-    var header: Etcdserverpb_ResponseHeader { get set }
-}
-
-extension Etcdserverpb_RangeResponse: EtcdResponse {}
-extension Etcdserverpb_PutResponse: EtcdResponse {}
-extension Etcdserverpb_DeleteRangeResponse: EtcdResponse {}
-extension Etcdserverpb_TxnResponse: EtcdResponse {}
-extension Etcdserverpb_CompactionResponse: EtcdResponse {}
-
-import SwiftProtobuf

@@ -22,7 +22,7 @@ struct MaintenanceHandler: Sendable {
         let identity = self.identity
         backend.call(kvRequest, limitSize: false) { result in
             respond(result.flatMap { reply in
-                guard case .status(let store) = reply else { return .failure(KVHandler.mismatch) }
+                guard case .status(let store) = reply else { return .failure(KVBackend.mismatch) }
                 return .success(Self.statusResponse(store, identity: identity))
             })
         }
