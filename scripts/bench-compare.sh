@@ -15,7 +15,8 @@
 #   BENCH_KEY_SIZE [8] BENCH_VAL_SIZE [256] BENCH_KEY_SPACE [100000]
 #   BENCH_RUN_TIMEOUT [300]                    seconds before one workload run is abandoned
 #   BENCH_SERVERS ["etcd etcetera"]            which servers to run, in order
-#   BENCH_ROUNDS [1]                           rounds (fresh servers each); the table shows medians
+#   BENCH_ROUNDS [1]                           rounds (fresh servers each, order reversed in even
+#                                              rounds); the table shows medians
 #   BENCH_SCRATCH_PATH [.build-bench]          SwiftPM scratch path for both builds
 #   BENCH_SKIP_BUILD [0]                       1 = use the binaries already in the scratch path
 #   BENCH_KEEP [0]                             1 = keep the temporary directory (logs, data dirs)
@@ -223,8 +224,13 @@ run_server() {
 }
 
 LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
+# Even rounds run the servers in reverse order, so that neither always runs right after the other's
+# disk writeback or always on a cold machine.
+REVERSED=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
 for round in $(seq 1 "$ROUNDS"); do
-    for server in $SERVERS; do run_server "$server" "$round"; done
+    order=$SERVERS
+    (( round % 2 == 0 )) && order=$REVERSED
+    for server in $order; do run_server "$server" "$round"; done
 done
 
 # --- Report ----------------------------------------------------------------------------------------
@@ -260,7 +266,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *
 echo
 echo "### Results $(date -u +%Y-%m-%d) — $(nproc) cores (${cpu:-unknown CPU}), $(uname -sr), etcd $("$ETCD_BIN" --version | sed -n 's/^etcd Version: //p'), load average before runs: $LOAD_BEFORE"
 echo
-echo "Median of $ROUNDS round(s), each starting fresh servers in the order: $SERVERS."
+echo "Median of $ROUNDS round(s), each starting fresh servers, in the order $SERVERS (reversed in even rounds)."
 echo "Client: etcetera-bench --conns $CONNS --clients $CLIENTS; put/txn-put --key-size $KEY_SIZE --val-size $VAL_SIZE --key-space-size $KEY_SPACE (put --total $PUT_TOTAL, txn-put --total $TXN_TOTAL --txn-ops $TXN_OPS); range --total $RANGE_TOTAL on one ${VAL_SIZE}-byte key."
 echo
 echo "| Workload | etcd req/s | Etcetera req/s | × | etcd p50 ms | Etcetera p50 ms | × | etcd p99 ms | Etcetera p99 ms | × |"
