@@ -52,7 +52,7 @@ extension MVCCStore {
         status.revision = view.revision
         status.compactRevision = view.compactRevision
         status.appliedIndex = view.appliedIndex
-        let size = Int64(clamping: approximateSize)
+        let size = Int64(clamping: sizeOnDisk)
         status.dbSize = size
         status.dbSizeInUse = size
         return status

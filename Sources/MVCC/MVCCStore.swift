@@ -129,10 +129,8 @@ public final class MVCCStore: Sendable {
         return try transaction.txn(request, isWrite: false)
     }
 
-    /// Estimated bytes the store occupies on disk.
-    public var approximateSize: UInt64 {
-        storage.approximateSize(from: [], to: [UInt8](repeating: 0xFF, count: 8))
-    }
+    /// Bytes the store occupies on disk, log included.
+    public var sizeOnDisk: UInt64 { storage.sizeOnDisk }
 
     // MARK: Writes
 

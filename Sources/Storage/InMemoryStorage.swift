@@ -34,6 +34,12 @@ public final class InMemoryStorage: KeyValueStorage {
         }
     }
 
+    public var sizeOnDisk: UInt64 {
+        entries.withLock { entries in
+            UInt64(zip(entries.keys, entries.values).reduce(0) { $0 + $1.0.count + $1.1.count })
+        }
+    }
+
     public func compact(from start: [UInt8]?, to end: [UInt8]?) {}
 }
 

@@ -12,6 +12,9 @@ public protocol KeyValueStorage: Sendable {
     /// Estimated bytes on disk used by keys in `[start, end)`.
     func approximateSize(from start: [UInt8], to end: [UInt8]) -> UInt64
 
+    /// Bytes the store occupies on disk now, write-ahead log included (etcd's "db size").
+    var sizeOnDisk: UInt64 { get }
+
     /// Asks the engine to rewrite the key range so deleted entries stop taking space.
     func compact(from start: [UInt8]?, to end: [UInt8]?)
 }

@@ -1,4 +1,5 @@
 import CLevelDB
+import Foundation
 
 /// LevelDB through its C API. LevelDB is safe for concurrent use, and merges concurrent synced writes
 /// into one log sync on its own; this type only owns the handles.
@@ -105,6 +106,14 @@ public final class LevelDBStorage: KeyValueStorage {
             }
         }
         return size
+    }
+
+    public var sizeOnDisk: UInt64 {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return files.reduce(0) { total, file in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + file)
+            return total + ((attributes?[.size] as? NSNumber)?.uint64Value ?? 0)
+        }
     }
 
     public func compact(from start: [UInt8]?, to end: [UInt8]?) {

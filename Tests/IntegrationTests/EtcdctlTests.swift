@@ -74,6 +74,7 @@ struct EtcdctlTests {
         #expect(status.status == 0)
         #expect(status.stdout.contains("\"version\":\"3.4"))
         #expect(status.stdout.contains("\"revision\":2"))
+        #expect(status.stdout.contains("\"dbSize\":"), "a non-zero database size is reported")
     }
 
     /// etcdctl's own error lines; its client-side retry logs carry timestamps and random ids.

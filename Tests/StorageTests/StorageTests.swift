@@ -63,6 +63,19 @@ struct StorageTests {
         }
         let reopened = try LevelDBStorage(path: path)
         #expect(try reopened.snapshot().get(Array("key".utf8)) == Array("value".utf8))
-        #expect(reopened.approximateSize(from: [], to: [0xFF]) >= 0)
+        #expect(reopened.sizeOnDisk > 0)
+    }
+
+    @Test("sizes grow with the data: on disk, and per key range once compacted into tables")
+    func sizes() throws {
+        let storage = try LevelDBStorage(path: NSTemporaryDirectory() + "etcetera-storage-" + UUID().uuidString)
+        let empty = storage.sizeOnDisk
+        var batch = WriteBatch()
+        for index in 0..<2000 { batch.put(Array("key-\(index)".utf8), (0..<512).map { _ in UInt8.random(in: 0...255) }) }
+        try storage.write(batch, sync: true)
+        #expect(storage.sizeOnDisk > empty + 500_000)
+        storage.compact(from: nil, to: nil)
+        #expect(storage.approximateSize(from: Array("key-".utf8), to: Array("key.".utf8)) > 500_000)
+        #expect(storage.approximateSize(from: Array("zzz".utf8), to: Array("zzzz".utf8)) == 0)
     }
 }
