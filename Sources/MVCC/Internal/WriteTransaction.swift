@@ -177,22 +177,10 @@ struct TxnPath {
             var expected = Data()
             if case .value(let value) = compare.targetUnion { expected = value }
             order = kv.value.lexicographicallyPrecedes(expected) ? -1 : (expected.lexicographicallyPrecedes(kv.value) ? 1 : 0)
-        case .create:
-            var expected: Int64 = 0
-            if case .createRevision(let value) = compare.targetUnion { expected = value }
-            order = compareInt64(kv.createRevision, expected)
-        case .mod:
-            var expected: Int64 = 0
-            if case .modRevision(let value) = compare.targetUnion { expected = value }
-            order = compareInt64(kv.modRevision, expected)
-        case .version:
-            var expected: Int64 = 0
-            if case .version(let value) = compare.targetUnion { expected = value }
-            order = compareInt64(kv.version, expected)
-        case .lease:
-            var expected: Int64 = 0
-            if case .lease(let value) = compare.targetUnion { expected = value }
-            order = compareInt64(kv.lease, expected)
+        case .create: order = compareInt64(kv.createRevision, integerOperand(compare))
+        case .mod: order = compareInt64(kv.modRevision, integerOperand(compare))
+        case .version: order = compareInt64(kv.version, integerOperand(compare))
+        case .lease: order = compareInt64(kv.lease, integerOperand(compare))
         case .UNRECOGNIZED:
             order = 0
         }
@@ -202,6 +190,17 @@ struct TxnPath {
         case .greater: return order > 0
         case .less: return order < 0
         case .UNRECOGNIZED: return true
+        }
+    }
+
+    /// The compare's number when it matches the target (etcd compares against 0 otherwise).
+    private static func integerOperand(_ compare: Etcdserverpb_Compare) -> Int64 {
+        switch (compare.target, compare.targetUnion) {
+        case (.version, .version(let value)?), (.create, .createRevision(let value)?),
+             (.mod, .modRevision(let value)?), (.lease, .lease(let value)?):
+            value
+        default:
+            0
         }
     }
 
