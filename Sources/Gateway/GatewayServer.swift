@@ -53,7 +53,7 @@ public final class GatewayServer: Service, Sendable {
         var attempts = 0
         while true {
             do {
-                _ = try await kv.call(request, limitSize: false)
+                _ = try await kv.call(request)
                 return
             } catch {
                 attempts += 1

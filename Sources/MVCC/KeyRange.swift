@@ -40,28 +40,4 @@ public enum KeyRange: Sendable, Hashable {
         case .between(_, let end): key.lexicographicallyPrecedes(end)
         }
     }
-
-    /// Whether the two ranges share a key; used to reject txns that write one key twice.
-    func intersects(_ other: KeyRange) -> Bool {
-        switch (self, other) {
-        case (.single(let key), _): other.contains(key)
-        case (_, .single(let key)): contains(key)
-        default:
-            !isEmpty && !other.isEmpty
-                && upperBoundIsAbove(other.start) && other.upperBoundIsAbove(start)
-        }
-    }
-
-    private var isEmpty: Bool {
-        if case .between(let start, let end) = self { return !start.lexicographicallyPrecedes(end) }
-        return false
-    }
-
-    private func upperBoundIsAbove(_ key: [UInt8]) -> Bool {
-        switch self {
-        case .single(let only): !only.lexicographicallyPrecedes(key)
-        case .from: true
-        case .between(_, let end): key.lexicographicallyPrecedes(end)
-        }
-    }
 }

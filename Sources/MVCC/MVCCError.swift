@@ -50,12 +50,6 @@ public struct MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stable identifier sent over the bus (see docs/bus.md).
     public var code: String { kind.rawValue }
 
-    /// Rebuilds an error from its bus code; nil for codes this library does not define.
-    public init?(code: String, detail: String = "") {
-        guard let kind = Kind(rawValue: code) else { return nil }
-        self.init(kind, detail: detail)
-    }
-
     public var description: String { detail.isEmpty ? code : "\(code): \(detail)" }
 
     public static func == (lhs: MVCCError, rhs: MVCCError) -> Bool { lhs.kind == rhs.kind }

@@ -173,8 +173,9 @@ struct PendingWrite: Sendable {
         return false
     }
 
-    var physicalCompaction: Int64? {
-        if case .compact(let compaction) = request, compaction.physical { return compaction.revision }
-        return nil
+    /// A physical compaction completes only once the compacted history is gone.
+    var isPhysicalCompaction: Bool {
+        if case .compact(let compaction) = request { return compaction.physical }
+        return false
     }
 }

@@ -124,13 +124,6 @@ public final class LevelDBStorage: KeyValueStorage {
         }
     }
 
-    /// A LevelDB statistics property such as `leveldb.stats`, for logs and metrics.
-    public func property(_ name: String) -> String? {
-        guard let value = leveldb_property_value(db, name) else { return nil }
-        defer { leveldb_free(value) }
-        return String(cString: value)
-    }
-
     fileprivate var handle: OpaquePointer { db }
 
     private static func withOptionalBytes(_ bytes: [UInt8]?, _ body: (UnsafePointer<CChar>?, Int) -> Void) {

@@ -20,9 +20,4 @@ public struct WriteBatch: Sendable {
     public mutating func delete(_ key: [UInt8]) {
         operations.append(.delete(key: key))
     }
-
-    /// Appends another batch's operations after this one's.
-    public mutating func append(_ other: WriteBatch) {
-        operations.append(contentsOf: other.operations)
-    }
 }

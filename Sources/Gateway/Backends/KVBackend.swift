@@ -16,22 +16,15 @@ final class KVBackend: Sendable {
         self.maxRequestBytes = maxRequestBytes
     }
 
-    var isAlive: Bool { client.isPeerAlive }
-
-    /// Sends the request; `completion` gets the reply, or the status a client should see, on the bus
-    /// thread. With `limitSize` (writes, as etcd replicates them) a request whose encoding exceeds
-    /// `--max-request-bytes` is refused; the `KVRequest` envelope stands in for etcd's raft envelope.
-    func call(
-        _ request: Etcetera_Kv_KVRequest, limitSize: Bool,
-        completion: @escaping Responder<Etcetera_Kv_KVReply.OneOf_Reply>
-    ) {
+    /// Sends a request the gateway builds itself (status probes); `completion` gets the decoded reply,
+    /// or the status a client should see, on the bus thread.
+    func call(_ request: Etcetera_Kv_KVRequest, completion: @escaping Responder<Etcetera_Kv_KVReply.OneOf_Reply>) {
         let payload: [UInt8]
         do {
             payload = try request.serializedBytes()
         } catch {
             return completion(.failure(GRPCStatus(code: .internalError, message: "etcetera: cannot encode kv request")))
         }
-        if limitSize, payload.count > maxRequestBytes { return completion(.failure(ErrorMapping.requestTooLarge)) }
         client.request(payload, timeout: timeout) { result in
             completion(result.mapError(ErrorMapping.status).flatMap(Self.decode))
         }
@@ -39,7 +32,9 @@ final class KVBackend: Sendable {
 
     /// Forwards an encoded etcd request as `KVRequest` field `requestField` and answers with the encoded
     /// response of `KVReply` field `replyField`, its header completed by appending `headerSuffix`, all
-    /// without decoding either message (the hot path of every KV call).
+    /// without decoding either message (the hot path of every KV call). With `limitSize` (writes, as
+    /// etcd replicates them) a request whose encoding exceeds `--max-request-bytes` is refused; the
+    /// `KVRequest` envelope stands in for etcd's raft envelope.
     func forward(
         _ request: [UInt8], requestField: Int, replyField: Int, limitSize: Bool, headerSuffix: [UInt8],
         completion: @escaping Responder<[UInt8]>
@@ -59,10 +54,10 @@ final class KVBackend: Sendable {
 
     static let mismatch = GRPCStatus(code: .internalError, message: "etcetera: kv reply of the wrong kind")
 
-    /// Async form of `call(_:limitSize:completion:)`.
-    func call(_ request: Etcetera_Kv_KVRequest, limitSize: Bool) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {
+    /// Async form of `call(_:completion:)`.
+    func call(_ request: Etcetera_Kv_KVRequest) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {
         let result = await withCheckedContinuation { continuation in
-            call(request, limitSize: limitSize) { continuation.resume(returning: $0) }
+            call(request) { continuation.resume(returning: $0) }
         }
         return try result.get()
     }

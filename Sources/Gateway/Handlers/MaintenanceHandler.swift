@@ -20,7 +20,7 @@ struct MaintenanceHandler: Sendable {
         var kvRequest = Etcetera_Kv_KVRequest()
         kvRequest.status = Etcetera_Kv_StoreStatusRequest()
         let identity = self.identity
-        backend.call(kvRequest, limitSize: false) { result in
+        backend.call(kvRequest) { result in
             respond(result.flatMap { reply in
                 guard case .status(let store) = reply else { return .failure(KVBackend.mismatch) }
                 return .success(Self.statusResponse(store, identity: identity))

@@ -30,11 +30,6 @@ final class Compactor: Sendable {
         queue.sync {}
     }
 
-    /// Blocks until every compaction scheduled so far has finished (tests, defragmentation).
-    func waitUntilIdle() {
-        queue.sync {}
-    }
-
     private func compact(at revision: Int64) {
         guard !state.withLock({ $0.stopped }), revision > state.withLock({ $0.finished }) else { return }
         let snapshot = storage.snapshot()
@@ -43,20 +38,21 @@ final class Compactor: Sendable {
         var deletes = 0
         var currentKey: [UInt8]?
         var newestKept: (storageKey: [UInt8], revision: Revision, isTombstone: Bool)?
+        var failed = false
 
         func drop(_ entry: (storageKey: [UInt8], revision: Revision, isTombstone: Bool)) {
             batch.delete(entry.storageKey)
             batch.delete(StorageLayout.revisionKey(entry.revision))
             deletes += 1
             if deletes >= Self.deletesPerBatch {
-                try? storage.write(batch, sync: false)
+                do { try storage.write(batch, sync: false) } catch { failed = true }
                 batch = WriteBatch()
                 deletes = 0
             }
         }
 
         cursor.seek([StorageLayout.historyPrefix])
-        while cursor.isValid {
+        while cursor.isValid, !failed {
             let storageKey = cursor.key
             guard let (key, entryRevision) = StorageLayout.decodeHistoryKey(storageKey) else { break }
             if key != currentKey {
@@ -70,9 +66,12 @@ final class Compactor: Sendable {
             }
             cursor.next()
         }
+        // A failed write leaves the compaction unrecorded, so the next start runs it again; reads are
+        // unaffected either way, as they check the compaction point, not what is left on disk.
+        guard !failed else { return }
         if let newest = newestKept, newest.isTombstone { drop(newest) }
         batch.put(StorageLayout.Meta.finishedCompactRevision.storageKey, StorageLayout.encodeInt64(revision))
-        try? storage.write(batch, sync: true)
+        do { try storage.write(batch, sync: true) } catch { return }
         state.withLock { $0.finished = revision }
         storage.compact(from: [StorageLayout.historyPrefix], to: StorageLayout.revisionEnd)
     }

@@ -107,7 +107,7 @@ final class GroupCommitter: Sendable {
         }
         var physicalCompactions: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
         for (write, result) in results {
-            if write.physicalCompaction != nil, case .success = result {
+            if write.isPhysicalCompaction, case .success = result {
                 physicalCompactions.append((write, result))
             } else {
                 write.completion(result)

@@ -39,10 +39,6 @@ enum StorageLayout {
     /// The first storage key after every head key (for `from` ranges).
     static let headEnd: [UInt8] = [headPrefix + 1]
 
-    static func userKey(fromHeadKey storageKey: [UInt8]) -> [UInt8] {
-        Array(storageKey.dropFirst())
-    }
-
     static func escapedKey(_ key: [UInt8]) -> [UInt8] {
         var result = [historyPrefix]
         result.reserveCapacity(key.count + 20)
@@ -79,8 +75,6 @@ enum StorageLayout {
         }
         return (key, revision)
     }
-
-    static let historyEnd: [UInt8] = [historyPrefix + 1]
 
     static func revisionKey(_ revision: Revision) -> [UInt8] {
         [revisionPrefix] + revision.encoded
