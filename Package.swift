@@ -5,6 +5,7 @@ let grpcCore: Target.Dependency = .product(name: "GRPCCore", package: "grpc-swif
 let grpcTransport: Target.Dependency = .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -44,6 +45,7 @@ let package = Package(
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB"]),
         .target(name: "ServiceSupport", dependencies: [logging]),
+        .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.
         .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
@@ -51,15 +53,22 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "EtceteraAPI", logging, serviceLifecycle,
-                .product(name: "NIOCore", package: "swift-nio"),
+                "Bus", "EtceteraAPI", "GRPCWire", logging, serviceLifecycle, nioCore,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
         .target(name: "Launcher", dependencies: [logging]),
-        .target(name: "Benchmarking", dependencies: ["EtceteraAPI", grpcCore, grpcTransport]),
+        .target(
+            name: "Benchmarking",
+            dependencies: [
+                "EtceteraAPI", "GRPCWire", nioCore,
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
+        ),
 
         // Executables: thin mains that parse configuration and wire the libraries together.
         .executableTarget(name: "etcetera", dependencies: ["Launcher", argumentParser, logging]),

@@ -1,5 +1,3 @@
-import GRPCNIOTransportHTTP2
-
 /// A gRPC endpoint as etcd's tools spell it: `host:port`, optionally with an `http://` scheme.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public let host: String
@@ -21,15 +19,6 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
             throw BenchmarkError(code: .invalidConfiguration, message: "bad endpoint \"\(text)\", want host:port")
         }
         self.init(host: String(rest[..<colon]), port: port)
-    }
-
-    /// The name-resolver target: an IPv4 literal is dialled directly, anything else through DNS.
-    var target: any ResolvableTarget {
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        if octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) {
-            return ResolvableTargets.IPv4(addresses: [SocketAddress.IPv4(host: host, port: port)])
-        }
-        return ResolvableTargets.DNS(host: host, port: port)
     }
 
     public var description: String { "\(host):\(port)" }

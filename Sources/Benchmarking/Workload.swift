@@ -1,12 +1,7 @@
-import EtceteraAPI
-import GRPCCore
-import GRPCNIOTransportHTTP2
+import SwiftProtobuf
 
-/// The KV client every workload drives: etcd's API over one HTTP/2 connection.
-public typealias KVClient = Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix>
-
-/// One benchmark: a fixed number of requests, all built before the clock starts so that the timed
-/// loop only sends them.
+/// One benchmark: a fixed number of requests to one KV method, all encoded before the clock starts so
+/// that the timed loop only sends them.
 public protocol Workload: Sendable {
     /// Name used in reports (`put`, `range`, `txn-put`).
     var name: String { get }
@@ -14,8 +9,10 @@ public protocol Workload: Sendable {
     var total: Int { get }
     /// A line etcd's tool prints before the run, if any (`bench with linearizable range`).
     var banner: String? { get }
-    /// Sends request number `index` (0 ..< total) and waits for its response.
-    func perform(_ index: Int, on client: KVClient, options: CallOptions) async throws
+    /// The gRPC method every request calls (`/etcdserverpb.KV/Put`).
+    var path: String { get }
+    /// Request number `index` (0 ..< total).
+    func request(_ index: Int) -> any SwiftProtobuf.Message
 }
 
 extension Workload {

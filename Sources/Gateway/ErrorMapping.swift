@@ -1,4 +1,5 @@
 import Bus
+import GRPCWire
 
 /// The one place where internal failures become what etcd clients see: etcd's gRPC status code and
 /// its exact message (clients such as clientv3 match on both).

@@ -1,5 +1,5 @@
 import EtceteraAPI
-import GRPCCore
+import SwiftProtobuf
 
 /// `put`: single-key Puts of a shared random value on random (or sequential) keys of a key space.
 public struct PutWorkload: Workload {
@@ -37,9 +37,9 @@ public struct PutWorkload: Workload {
         }
     }
 
-    public func perform(_ index: Int, on client: KVClient, options: CallOptions) async throws {
-        try await client.put(requests[index], options: options) { response in
-            _ = try response.message
-        }
+    public let path = "/etcdserverpb.KV/Put"
+
+    public func request(_ index: Int) -> any SwiftProtobuf.Message {
+        requests[index]
     }
 }

@@ -1,6 +1,6 @@
 import EtceteraAPI
 import Foundation
-import GRPCCore
+import SwiftProtobuf
 
 /// `range KEY [END]`: the same Range request sent `total` times, linearizable or serializable.
 public struct RangeWorkload: Workload {
@@ -23,7 +23,7 @@ public struct RangeWorkload: Workload {
     public let name = "range"
     public let total: Int
     public let banner: String?
-    private let request: Etcdserverpb_RangeRequest
+    private let rangeRequest: Etcdserverpb_RangeRequest
 
     public init(_ configuration: Configuration) throws {
         guard configuration.total > 0 else {
@@ -37,16 +37,16 @@ public struct RangeWorkload: Workload {
         if let end = configuration.rangeEnd { request.rangeEnd = Data(end.utf8) }
         request.serializable = configuration.consistency == .serializable
         request.limit = configuration.limit
-        self.request = request
+        rangeRequest = request
         total = configuration.total
         banner =
             configuration.consistency == .serializable
             ? "bench with serializable range" : "bench with linearizable range"
     }
 
-    public func perform(_ index: Int, on client: KVClient, options: CallOptions) async throws {
-        try await client.range(request, options: options) { response in
-            _ = try response.message
-        }
+    public let path = "/etcdserverpb.KV/Range"
+
+    public func request(_ index: Int) -> any SwiftProtobuf.Message {
+        rangeRequest
     }
 }

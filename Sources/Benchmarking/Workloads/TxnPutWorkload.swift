@@ -1,5 +1,5 @@
 import EtceteraAPI
-import GRPCCore
+import SwiftProtobuf
 
 /// `txn-put`: unconditional Txns of `--txn-ops` Puts each, on keys that walk the key space in order.
 public struct TxnPutWorkload: Workload {
@@ -43,9 +43,9 @@ public struct TxnPutWorkload: Workload {
         }
     }
 
-    public func perform(_ index: Int, on client: KVClient, options: CallOptions) async throws {
-        try await client.txn(requests[index], options: options) { response in
-            _ = try response.message
-        }
+    public let path = "/etcdserverpb.KV/Txn"
+
+    public func request(_ index: Int) -> any SwiftProtobuf.Message {
+        requests[index]
     }
 }

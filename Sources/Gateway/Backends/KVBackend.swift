@@ -1,5 +1,6 @@
 import Bus
 import EtceteraAPI
+import GRPCWire
 import Logging
 import SwiftProtobuf
 

@@ -1,3 +1,4 @@
+import GRPCWire
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -18,10 +19,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private let methods: MethodTable
     private let maxMessageBytes: Int
     private var calls: [HTTP2StreamID: PendingCall] = [:]
-    /// Bytes received since the connection window was last topped up.
-    private var unacknowledgedBytes = 0
+    private var receiveWindow = ConnectionReceiveWindow()
     private var flushScheduled = false
-    static let connectionWindow = 16 << 20
 
     init(methods: MethodTable, maxMessageBytes: Int) {
         self.methods = methods
@@ -29,9 +28,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        // The connection window starts at 64 KiB whatever SETTINGS say; open it to match the streams'.
-        let grow = HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - 65_535))
-        context.writeAndFlush(wrapOutboundOut(grow), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ConnectionReceiveWindow.openingUpdate), promise: nil)
         context.fireChannelActive()
     }
 
@@ -51,8 +48,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             if headers.endStream { finish(frame.streamID, context: context) }
         case .data(let payload):
             guard case .byteBuffer(var bytes) = payload.data else { return }
-            let count = bytes.readableBytes
-            replenishConnectionWindow(consumed: count, context: context)
+            if let update = receiveWindow.received(bytes.readableBytes) {
+                context.writeAndFlush(wrapOutboundOut(update), promise: nil)
+            }
             guard var call = calls[frame.streamID] else { return }
             if call.body == nil {
                 call.body = bytes
@@ -79,16 +77,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// connection-level protocol errors are answered and closed by `NIOHTTP2Handler` itself.
     func errorCaught(context: ChannelHandlerContext, error: Error) {}
 
-    /// Streams never need a window update: their initial window (SETTINGS) exceeds the largest accepted
-    /// message. The connection window is topped up once half of it has been used.
-    private func replenishConnectionWindow(consumed: Int, context: ChannelHandlerContext) {
-        unacknowledgedBytes += consumed
-        guard unacknowledgedBytes >= Self.connectionWindow / 2 else { return }
-        let update = HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes))
-        unacknowledgedBytes = 0
-        context.writeAndFlush(wrapOutboundOut(update), promise: nil)
-    }
-
     private func finish(_ stream: HTTP2StreamID, context: ChannelHandlerContext) {
         guard let call = calls.removeValue(forKey: stream) else { return }
         let handler: MethodTable.Handler
@@ -96,16 +84,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case .success(let found): handler = found
         case .failure(let status): return respond(stream: stream, with: .failure(status), context: context)
         }
-        guard var body = call.body, body.readableBytes >= 5,
-              let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self),
-              body.readableBytes == Int(length)
-        else {
+        let message: [UInt8]
+        switch GRPCFraming.singleMessage(in: call.body) {
+        case .success(let bytes): message = bytes
+        case .failure(.malformed):
             return respond(stream: stream, with: .failure(GRPCStatus(code: .internalError, message: "grpc: malformed request message")), context: context)
-        }
-        guard compressed == 0 else {
+        case .failure(.compressed):
             return respond(stream: stream, with: .failure(GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")), context: context)
         }
-        let message = body.readBytes(length: Int(length)) ?? []
         let loop = context.eventLoop
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let boundSelf = NIOLoopBound(self, eventLoop: loop)
@@ -125,10 +111,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             headers.add(name: ":status", value: "200")
             headers.add(name: "content-type", value: "application/grpc")
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
-            var buffer = context.channel.allocator.buffer(capacity: message.count + 5)
-            buffer.writeInteger(UInt8(0))
-            buffer.writeInteger(UInt32(message.count))
-            buffer.writeBytes(message)
+            let buffer = GRPCFraming.framed(message, allocator: context.channel.allocator)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer))))), promise: nil)
             var trailers = HPACKHeaders()
             trailers.add(name: "grpc-status", value: "0")
@@ -138,7 +121,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             trailers.add(name: ":status", value: "200")
             trailers.add(name: "content-type", value: "application/grpc")
             trailers.add(name: "grpc-status", value: String(status.code.rawValue))
-            trailers.add(name: "grpc-message", value: Self.percentEncoded(status.message))
+            trailers.add(name: "grpc-message", value: GRPCFraming.percentEncoded(status.message))
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
         }
         scheduleFlush(context: context)
@@ -163,24 +146,5 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             metadata[name] = value
         }
         return metadata
-    }
-
-    /// gRPC's percent-encoding of `grpc-message`: printable ASCII except `%` travels as is.
-    static func percentEncoded(_ message: String) -> String {
-        var encoded = ""
-        for byte in message.utf8 {
-            if byte >= 0x20, byte <= 0x7E, byte != UInt8(ascii: "%") {
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return encoded
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }

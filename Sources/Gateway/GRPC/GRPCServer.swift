@@ -1,3 +1,4 @@
+import GRPCWire
 import NIOCore
 import NIOHTTP2
 import NIOPosix
@@ -26,16 +27,9 @@ final class HTTP2GRPCServer: Sendable {
     func bind() async throws -> Channel {
         let methods = self.methods
         let maxMessageBytes = configuration.maxMessageBytes
-        var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 10_000),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
-            HTTP2Setting(parameter: .initialWindowSize, value: max(4 << 20, maxMessageBytes + 1024)),
-        ]
-        // Go clients (clientv3, etcdctl) ping once per round trip while estimating bandwidth, and send
-        // keepalive pings; NIO's default of 200 control frames per 30 s would drop them under load.
-        connection.controlFrameRateLimit.maximumCount = 1_000_000
-        let connectionConfiguration = connection
+        let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
+            maxMessageBytes: maxMessageBytes,
+            extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 10_000)])
         let stream = NIOHTTP2Handler.StreamConfiguration()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

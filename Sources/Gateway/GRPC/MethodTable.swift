@@ -1,4 +1,5 @@
 import Foundation
+import GRPCWire
 import SwiftProtobuf
 
 /// What a call carries besides its message: the request headers clients set (such as etcd's `token`).

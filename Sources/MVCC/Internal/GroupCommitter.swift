@@ -102,9 +102,6 @@ final class GroupCommitter: Sendable {
                 return
             }
         }
-        if let observer, !state.committedRevisions.isEmpty {
-            observer(state.committedRevisions)
-        }
         var physicalCompactions: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
         for (write, result) in results {
             if write.isPhysicalCompaction, case .success = result {
@@ -112,6 +109,10 @@ final class GroupCommitter: Sendable {
             } else {
                 write.completion(result)
             }
+        }
+        // Clients first: publishing the events is not on their path.
+        if let observer, !state.committedRevisions.isEmpty {
+            observer(state.committedRevisions)
         }
         if let revision = state.scheduledCompaction {
             let waiting = physicalCompactions

@@ -1,5 +1,5 @@
-/// A gRPC status as the gateway sends it in trailers: one of gRPC's codes and a message. etcd clients
-/// match on both, so every failure the gateway reports is one of these.
+/// A gRPC status as it travels in trailers: one of gRPC's codes and a message. etcd clients match on
+/// both, so every failure the gateway reports is one of these, and the benchmark client reads them back.
 public struct GRPCStatus: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         public let rawValue: Int
@@ -22,6 +22,23 @@ public struct GRPCStatus: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unavailable = Code(14)
         public static let dataLoss = Code(15)
         public static let unauthenticated = Code(16)
+
+        public init?(rawValue: Int) {
+            guard (0...16).contains(rawValue) else { return nil }
+            self.rawValue = rawValue
+        }
+
+        /// The name grpc-go prints (`rpc error: code = Unavailable desc = …`), which is how etcd's tools
+        /// report failures.
+        public var name: String {
+            Self.names[rawValue]
+        }
+
+        private static let names = [
+            "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
+            "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
+            "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+        ]
 
         public var description: String { String(rawValue) }
     }

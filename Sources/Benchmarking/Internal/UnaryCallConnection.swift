@@ -1,0 +1,157 @@
+import GRPCWire
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// A failed call, described as grpc-go describes it (`rpc error: code = Unavailable desc = …`) so the
+/// report's error distribution reads like etcd's tool's.
+struct CallFailure: Error, Sendable, CustomStringConvertible {
+    let status: GRPCStatus
+
+    init(_ code: GRPCStatus.Code, _ message: String) {
+        status = GRPCStatus(code: code, message: message)
+    }
+
+    var description: String { "rpc error: code = \(status.code.name) desc = \(status.message)" }
+}
+
+/// The client end of one HTTP/2 connection carrying unary gRPC calls, driven straight from frames.
+///
+/// A load generator on the same two cores as the server takes CPU from the server it measures;
+/// grpc-swift's client spends a channel, a task and several allocations per call, more than the
+/// servers spend answering it. This handler writes a HEADERS and a DATA frame per call and reads back
+/// only the status. It also answers the server's PINGs without limit, which grpc-go servers (etcd) send
+/// about once per round trip.
+final class UnaryCallConnection: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+    typealias Completion = (Result<Void, CallFailure>) -> Void
+
+    private struct PendingCall {
+        var completion: Completion
+        var deadline: Scheduled<Void>?
+    }
+
+    private let authority: String
+    private let eventLoop: any EventLoop
+    private var context: ChannelHandlerContext?
+    private var nextStreamID = 1
+    private var calls: [HTTP2StreamID: PendingCall] = [:]
+    private var receiveWindow = ConnectionReceiveWindow()
+    private var reading = false
+    private var needsFlush = false
+
+    init(authority: String, eventLoop: any EventLoop) {
+        self.authority = authority
+        self.eventLoop = eventLoop
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        context.writeAndFlush(wrapOutboundOut(ConnectionReceiveWindow.openingUpdate), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
+        let pending = calls
+        calls = [:]
+        for call in pending.values {
+            call.deadline?.cancel()
+            call.completion(.failure(Self.closed))
+        }
+        context.fireChannelInactive()
+    }
+
+    private static let closed = CallFailure(.unavailable, "transport is closing")
+
+    /// Starts a call of `path` with an already framed request message. Must be called on the
+    /// connection's event loop; `completion` runs there too, never inside this call, so a worker that
+    /// sends again from its completion cannot recurse.
+    func call(path: String, framedRequest: ByteBuffer, timeout: TimeAmount?, completion: @escaping Completion) {
+        guard let context else {
+            eventLoop.assumeIsolated().execute { completion(.failure(Self.closed)) }
+            return
+        }
+        let stream = HTTP2StreamID(nextStreamID)
+        nextStreamID += 2
+        var headers = HPACKHeaders()
+        headers.add(name: ":method", value: "POST")
+        headers.add(name: ":scheme", value: "http")
+        headers.add(name: ":path", value: path)
+        headers.add(name: ":authority", value: authority)
+        headers.add(name: "content-type", value: "application/grpc")
+        headers.add(name: "te", value: "trailers")
+        var call = PendingCall(completion: completion)
+        if let timeout {
+            call.deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) { self.expire(stream) }
+        }
+        calls[stream] = call
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
+        context.write(
+            wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedRequest), endStream: true)))),
+            promise: nil)
+        if reading {
+            needsFlush = true
+        } else {
+            context.flush()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers) where headers.endStream:
+            // Trailers, or a trailers-only response carrying an error.
+            let code = headers.headers.first(name: "grpc-status").flatMap { Int($0) }.flatMap(GRPCStatus.Code.init(rawValue:))
+            switch code {
+            case .some(.ok):
+                complete(frame.streamID, with: .success(()))
+            case .some(let code):
+                let message = GRPCFraming.percentDecoded(headers.headers.first(name: "grpc-message") ?? "")
+                complete(frame.streamID, with: .failure(CallFailure(code, message)))
+            case .none:
+                let status = headers.headers.first(name: ":status") ?? "none"
+                complete(frame.streamID, with: .failure(CallFailure(.unknown, "response without grpc-status (HTTP status \(status))")))
+            }
+        case .data(let payload):
+            if let update = receiveWindow.received(payload.data.readableBytes) {
+                context.write(wrapOutboundOut(update), promise: nil)
+                needsFlush = true
+            }
+            if payload.endStream {
+                complete(frame.streamID, with: .failure(CallFailure(.internalError, "server closed the stream without trailers")))
+            }
+        case .rstStream(let reason):
+            complete(frame.streamID, with: .failure(CallFailure(.unavailable, "stream terminated by RST_STREAM with error code: \(reason)")))
+        default:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Stream-level errors (a frame for a stream already reset) concern one call, which its timeout or
+    /// RST_STREAM completes; connection errors close the channel, which fails every call.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+
+    private func complete(_ stream: HTTP2StreamID, with result: Result<Void, CallFailure>) {
+        guard let call = calls.removeValue(forKey: stream) else { return }
+        call.deadline?.cancel()
+        call.completion(result)
+    }
+
+    private func expire(_ stream: HTTP2StreamID) {
+        guard let call = calls.removeValue(forKey: stream), let context else { return }
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.cancel))), promise: nil)
+        call.completion(.failure(CallFailure(.deadlineExceeded, "context deadline exceeded")))
+    }
+}
