@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "etcetera", targets: ["etcetera"]),
         .executable(name: "etcetera-kv", targets: ["etcetera-kv"]),
         .executable(name: "etcetera-gateway", targets: ["etcetera-gateway"]),
+        .executable(name: "etcetera-watch", targets: ["etcetera-watch"]),
         .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
     ],
     dependencies: [
@@ -49,6 +50,8 @@ let package = Package(
 
         // Service libraries: the logic of each executable, testable in-process.
         .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
+        .target(name: "Watch", dependencies: ["EtceteraAPI"]),
+        .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", logging, serviceLifecycle]),
         .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
@@ -73,6 +76,7 @@ let package = Package(
         // Executables: thin mains that parse configuration and wire the libraries together.
         .executableTarget(name: "etcetera", dependencies: ["Launcher", argumentParser, logging]),
         .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-watch", dependencies: ["WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
@@ -81,6 +85,7 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
+        .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]

@@ -9,6 +9,7 @@ public final class GatewayServer: Service, Sendable {
     private let configuration: GatewayConfiguration
     private let logger: Logger
     private let kv: KVBackend
+    private let watch: WatchBackend
     private let server: HTTP2GRPCServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
@@ -22,6 +23,12 @@ public final class GatewayServer: Service, Sendable {
         KVHandler(backend: kv, identity: identity).register(in: &methods)
         MaintenanceHandler(backend: kv, identity: identity).register(in: &methods)
         ClusterHandler(identity: identity, configuration: configuration).register(in: &methods)
+        watch = try WatchBackend(
+            endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
+            timeout: configuration.requestTimeout, logger: logger)
+        if !watch.isEmpty {
+            WatchHandler(backend: watch, identity: identity).register(in: &methods)
+        }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
         server = HTTP2GRPCServer(
@@ -37,11 +44,14 @@ public final class GatewayServer: Service, Sendable {
         logger.info("gateway serving etcd gRPC API", metadata: [
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
         ])
+        let keepAlive = Task { await watch.runKeepAlive() }
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {
             channel.close(promise: nil)
         }
+        keepAlive.cancel()
+        watch.close()
         kv.close()
     }
 

@@ -74,6 +74,7 @@ private struct FlagDefinition {
         .init(name: "auto-compaction-mode", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
+        .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
     ]
@@ -224,10 +225,37 @@ private struct FlagParser {
             configuration.autoCompactionRetention = raw.text
         }
         if let raw = values["watch-processes"] {
-            guard let count = Int(raw.text), count >= 1 else { throw invalid(raw, "expected a positive integer") }
+            guard let count = Int(raw.text), (1...ServicePlan.maximumWatchProcesses).contains(count) else {
+                throw invalid(raw, "expected an integer from 1 to \(ServicePlan.maximumWatchProcesses)")
+            }
             configuration.watchProcesses = count
         }
+        if let raw = values["experimental-watch-progress-notify-interval"] {
+            guard let milliseconds = Self.goDurationMilliseconds(raw.text), milliseconds > 0 else {
+                throw invalid(raw, "expected a positive duration such as 10m, 5s or 500ms")
+            }
+            configuration.watchProgressNotifyIntervalMilliseconds = milliseconds
+        }
         return configuration
+    }
+
+    /// A Go `time.Duration` string (`1h30m`, `5s`, `250ms`) in whole milliseconds.
+    static func goDurationMilliseconds(_ text: String) -> Int? {
+        let units: [(String, Double)] = [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("ms", 1), ("s", 1e3), ("m", 60e3), ("h", 3600e3)]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let (unit, scale) = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) }) else {
+                return nil
+            }
+            rest = rest.dropFirst(unit.count)
+            total += value * scale
+        }
+        return Int(total.rounded())
     }
 
     private func urls(_ raw: RawValue) throws -> [ClientURL] {

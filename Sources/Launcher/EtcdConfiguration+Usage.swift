@@ -42,9 +42,13 @@ extension EtcdConfiguration {
           --log-level 'info'
             Configures log level. Only supports debug, info, warn, error.
 
+        Experimental:
+          --experimental-watch-progress-notify-interval '10m0s'
+            Duration of periodic watch progress notifications.
+
         Etcetera:
           --watch-processes '1'
-            Number of watch fan-out processes to run.
+            Number of watch fan-out processes to run (1 to 64).
 
         Environment:
           ETCETERA_BIN_DIR

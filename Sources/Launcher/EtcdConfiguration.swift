@@ -28,6 +28,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var autoCompactionRetention: String
     /// `--watch-processes`: Etcetera's own flag, how many watch fan-out processes to run.
     public var watchProcesses: Int
+    /// `--experimental-watch-progress-notify-interval` (a Go duration, default `10m`), in milliseconds.
+    public var watchProgressNotifyIntervalMilliseconds: Int
 
     /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
     public init(
@@ -41,7 +43,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
         quotaBackendBytes: Int64 = 0,
         autoCompactionMode: AutoCompactionMode = .periodic,
         autoCompactionRetention: String = "0",
-        watchProcesses: Int = 1
+        watchProcesses: Int = 1,
+        watchProgressNotifyIntervalMilliseconds: Int = 600_000
     ) {
         self.name = name
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
@@ -54,6 +57,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.autoCompactionMode = autoCompactionMode
         self.autoCompactionRetention = autoCompactionRetention
         self.watchProcesses = watchProcesses
+        self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
     }
 
     /// etcd's default for both client URL flags.

@@ -2,15 +2,23 @@
 ///
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
-/// gateway last. Later services (lease, watch ×N, auth, maintenance) are added to ``services`` between the
-/// two, with their sockets listed in ``socketNames``.
+/// gateway last, with the watch fan-out processes between them. Later services (lease, auth, maintenance)
+/// go between the kv store and the gateway too, with their sockets listed in ``socketNames``.
 public struct ServicePlan: Sendable, Hashable {
     /// The kv store's request/reply socket.
     public static let kvSocket = "kv.sock"
     /// The kv store's event stream (one message per committed revision).
     public static let kvEventsSocket = "kv-events.sock"
-    /// Every socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
+    /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
+    /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
     public static let socketNames = [kvSocket, kvEventsSocket]
+    /// Most watch fan-out processes one box runs.
+    public static let maximumWatchProcesses = 64
+
+    /// The request/reply socket of watch fan-out process `index`.
+    public static func watchSocket(_ index: Int) -> String {
+        "watch-\(index).sock"
+    }
 
     /// The absolute data directory.
     public let dataDirectory: String
@@ -55,10 +63,11 @@ public struct ServicePlan: Sendable, Hashable {
         self.bus = bus
         self.directories = directories
         self.clientURL = clientURL
-        self.services = [
-            Self.kvService(configuration, dataDirectory: dataDirectory, bus: bus),
-            Self.gatewayService(configuration, dataDirectory: dataDirectory, bus: bus, clientURL: clientURL),
-        ]
+        let watchProcesses = min(max(configuration.watchProcesses, 1), Self.maximumWatchProcesses)
+        self.services =
+            [Self.kvService(configuration, dataDirectory: dataDirectory, bus: bus)]
+            + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus) }
+            + [Self.gatewayService(configuration, dataDirectory: dataDirectory, bus: bus, clientURL: clientURL, watchProcesses: watchProcesses)]
     }
 
     /// `ipc://…/kv.sock`.
@@ -88,15 +97,29 @@ public struct ServicePlan: Sendable, Hashable {
         )
     }
 
+    private static func watchService(_ configuration: EtcdConfiguration, index: Int, bus: BusLayout) -> ServiceSpec {
+        ServiceSpec(
+            executable: "etcetera-watch",
+            arguments: [
+                "--listen", bus.endpoint(of: watchSocket(index)),
+                "--kv", bus.endpoint(of: kvSocket),
+                "--kv-events", bus.endpoint(of: kvEventsSocket),
+                "--progress-notify-interval-ms", String(configuration.watchProgressNotifyIntervalMilliseconds),
+                "--log-level", configuration.logLevel.rawValue,
+            ]
+        )
+    }
+
     private static func gatewayService(
         _ configuration: EtcdConfiguration,
         dataDirectory: String,
         bus: BusLayout,
-        clientURL: ClientURL
+        clientURL: ClientURL,
+        watchProcesses: Int
     ) -> ServiceSpec {
         ServiceSpec(
             executable: "etcetera-gateway",
-            arguments: [
+            arguments: (0..<watchProcesses).flatMap { ["--watch", bus.endpoint(of: watchSocket($0))] } + [
                 "--name", configuration.name,
                 "--listen-client-urls", clientURL.string,
                 "--advertise-client-urls", configuration.advertiseClientURLs.map(\.string).joined(separator: ","),

@@ -52,7 +52,7 @@ struct ServicePlanTests {
         let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
         #expect(plan.dataDirectory == "/home/op/work/default.etcd")
         #expect(plan.kvEndpoint == "ipc:///home/op/work/default.etcd/bus/kv.sock")
-        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-gateway"])
+        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-watch", "etcetera-gateway"])
     }
 
     @Test("sockets move to a short directory under /tmp when the data directory is too deep")

@@ -16,9 +16,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         var body: ByteBuffer?
     }
 
+    private struct OpenStream {
+        let call: StreamingCall
+        var assembler = MessageAssembler()
+        var headersSent = false
+    }
+
     private let methods: MethodTable
     private let maxMessageBytes: Int
     private var calls: [HTTP2StreamID: PendingCall] = [:]
+    private var streams: [HTTP2StreamID: OpenStream] = [:]
+    private var context: ChannelHandlerContext?
     private var receiveWindow = ConnectionReceiveWindow()
     private var flushScheduled = false
 
@@ -28,12 +36,24 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        self.context = context
         context.writeAndFlush(wrapOutboundOut(ConnectionReceiveWindow.openingUpdate), promise: nil)
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
+        let open = streams
+        streams = [:]
+        for stream in open.values { stream.call.cancelled() }
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if streams[frame.streamID] != nil {
+            return streamRead(frame, context: context)
+        }
         switch frame.payload {
         case .headers(let headers):
             if var call = calls[frame.streamID] {
@@ -44,6 +64,13 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 return
             }
             let path = headers.headers.first(name: ":path") ?? ""
+            if let open = methods.streamingMethod(for: path) {
+                let writer = StreamWriter(
+                    eventLoop: context.eventLoop, connection: NIOLoopBound(self, eventLoop: context.eventLoop),
+                    stream: frame.streamID)
+                streams[frame.streamID] = OpenStream(call: open(CallContext(metadata: Self.metadata(headers.headers)), writer))
+                return
+            }
             calls[frame.streamID] = PendingCall(path: path, metadata: Self.metadata(headers.headers), body: nil)
             if headers.endStream { finish(frame.streamID, context: context) }
         case .data(let payload):
@@ -76,6 +103,72 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// Stream-level failures (a write to a stream the client already reset) concern one call only;
     /// connection-level protocol errors are answered and closed by `NIOHTTP2Handler` itself.
     func errorCaught(context: ChannelHandlerContext, error: Error) {}
+
+    private func streamRead(_ frame: HTTP2Frame, context: ChannelHandlerContext) {
+        switch frame.payload {
+        case .data(let payload):
+            guard case .byteBuffer(var bytes) = payload.data else { return }
+            if let update = receiveWindow.received(bytes.readableBytes) {
+                context.writeAndFlush(wrapOutboundOut(update), promise: nil)
+            }
+            streams[frame.streamID]?.assembler.append(&bytes)
+            while let stream = streams[frame.streamID] {
+                var assembler = stream.assembler
+                let message: [UInt8]?
+                do {
+                    message = try assembler.next(maxMessageBytes: maxMessageBytes)
+                } catch {
+                    stream.call.cancelled()
+                    let status = error == .compressed
+                        ? GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")
+                        : GRPCStatus(code: .resourceExhausted, message: "grpc: received message larger than max")
+                    return finishStream(frame.streamID, status: status)
+                }
+                streams[frame.streamID]?.assembler = assembler
+                guard let message else { break }
+                stream.call.received(message)
+            }
+            if payload.endStream { streams[frame.streamID]?.call.clientFinished() }
+        case .headers(let headers) where headers.endStream:
+            streams[frame.streamID]?.call.clientFinished()
+        case .rstStream:
+            streams.removeValue(forKey: frame.streamID)?.call.cancelled()
+        default:
+            break
+        }
+    }
+
+    func sendStreamMessage(_ message: [UInt8], on stream: HTTP2StreamID, written: (@Sendable () -> Void)?) {
+        guard let context, streams[stream] != nil else { return }
+        if streams[stream]?.headersSent == false {
+            streams[stream]?.headersSent = true
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: Self.responseHeaders)))), promise: nil)
+        }
+        let promise = written.map { callback in
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenSuccess { callback() }
+            return promise
+        }
+        let buffer = GRPCFraming.framed(message, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer))))), promise: promise)
+        scheduleFlush(context: context)
+    }
+
+    func finishStream(_ stream: HTTP2StreamID, status: GRPCStatus) {
+        guard let context, let open = streams.removeValue(forKey: stream) else { return }
+        var trailers = HPACKHeaders()
+        if !open.headersSent {
+            trailers = Self.responseHeaders
+        }
+        trailers.add(name: "grpc-status", value: String(status.code.rawValue))
+        if !status.message.isEmpty {
+            trailers.add(name: "grpc-message", value: GRPCFraming.percentEncoded(status.message))
+        }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    private static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
 
     private func finish(_ stream: HTTP2StreamID, context: ChannelHandlerContext) {
         guard let call = calls.removeValue(forKey: stream) else { return }

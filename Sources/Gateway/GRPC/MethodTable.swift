@@ -18,7 +18,11 @@ typealias Responder<Response> = @Sendable (Result<Response, GRPCStatus>) -> Void
 struct MethodTable: Sendable {
     typealias Handler = @Sendable (_ request: [UInt8], _ context: CallContext, _ respond: @escaping Responder<[UInt8]>) -> Void
 
+    /// Opens the server end of a bidirectional stream.
+    typealias StreamOpener = @Sendable (_ context: CallContext, _ writer: StreamWriter) -> StreamingCall
+
     private(set) var handlers: [String: Handler] = [:]
+    private var streamingMethods: [String: StreamOpener] = [:]
     /// Services with at least one method here; calls to other services get gRPC's "unknown service".
     private(set) var services: Set<String> = []
 
@@ -59,6 +63,16 @@ struct MethodTable: Sendable {
         services.insert(service)
         let status = GRPCStatus(code: .unimplemented, message: "etcetera: \(service).\(method) is not supported yet")
         handlers["/\(service)/\(method)"] = { _, _, respond in respond(.failure(status)) }
+    }
+
+    /// Registers a bidirectional streaming method.
+    mutating func streaming(_ service: String, _ method: String, _ open: @escaping StreamOpener) {
+        services.insert(service)
+        streamingMethods["/\(service)/\(method)"] = open
+    }
+
+    func streamingMethod(for path: String) -> StreamOpener? {
+        streamingMethods[path]
     }
 
     /// The handler for `path`, or the status gRPC servers give for an unknown method.

@@ -1,0 +1,217 @@
+import Bus
+import EtceteraAPI
+import Foundation
+import GRPCWire
+import Synchronization
+
+/// One client Watch stream, homed on one watch process. It forwards the client's requests, passes
+/// the process's responses through (adding the cluster header fields), and remembers each watcher
+/// and how far it has been served, so that when its process dies the session moves to another one
+/// and every watcher resumes at the first revision its client has not seen: no event lost, none
+/// repeated, and the client sees nothing but a pause.
+final class WatchSession: StreamingCall, Sendable {
+    private struct State {
+        var process: Int?
+        /// Bumped on every (re)open; outputs of an older home are ignored.
+        var generation = 0
+        /// Created watchers as they would be re-created: `startRevision` is the first unseen revision.
+        var watchers: [Int64: Etcetera_Watch_AddWatcher] = [:]
+        /// Create requests sent but not answered yet, in order.
+        var pendingCreates: [Etcetera_Watch_AddWatcher] = []
+        var nextWatchID: Int64 = 0
+        /// Outputs written to the client since the last credit.
+        var delivered = 0
+        var failedOpens = 0
+        var closed = false
+        var streamTask: Task<Void, Never>?
+    }
+
+    /// Credits go back in batches of this many delivered outputs (and every second).
+    private static let creditBatch = 64
+    /// A session that finds no watch process for this many attempts (200 ms apart) fails its stream
+    /// with Unavailable, which clientv3 answers by watching again from its last revision.
+    private static let maxFailedOpens = 25
+
+    let id = UInt64.random(in: 1...UInt64.max)
+    private let backend: WatchBackend
+    private let writer: StreamWriter
+    private let headerSuffix: [UInt8]
+    private let state = Mutex(State())
+
+    init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8]) {
+        self.backend = backend
+        self.writer = writer
+        self.headerSuffix = headerSuffix
+        backend.register(self)
+        home(on: backend.chooseProcess())
+    }
+
+    var currentProcess: Int? { state.withLock { $0.closed ? nil : $0.process } }
+
+    // MARK: Client side
+
+    func received(_ message: [UInt8]) {
+        guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: message) else { return }
+        var forwarded = Etcetera_Watch_WatchServiceRequest()
+        switch request.requestUnion {
+        case .createRequest(let create):
+            var add = Etcetera_Watch_AddWatcher()
+            add.session = id
+            add.watchID = create.watchID
+            add.key = create.key.isEmpty ? Data([0]) : create.key
+            add.rangeEnd = create.rangeEnd
+            add.startRevision = create.startRevision
+            add.prevKv = create.prevKv
+            add.progressNotify = create.progressNotify
+            add.fragment = create.fragment
+            add.noPut = create.filters.contains(.noput)
+            add.noDelete = create.filters.contains(.nodelete)
+            state.withLock { $0.pendingCreates.append(add) }
+            forwarded.add = add
+        case .cancelRequest(let cancel):
+            forwarded.cancel.session = id
+            forwarded.cancel.watchID = cancel.watchID
+        case .progressRequest:
+            forwarded.progress.session = id
+        case nil:
+            return
+        }
+        sendToHome(forwarded)
+    }
+
+    func clientFinished() {}
+
+    func cancelled() {
+        let (process, task) = state.withLock { state -> (Int?, Task<Void, Never>?) in
+            state.closed = true
+            return (state.process, state.streamTask)
+        }
+        task?.cancel()
+        backend.unregister(self)
+        if let process {
+            var request = Etcetera_Watch_WatchServiceRequest()
+            request.close.session = id
+            backend.send(request, to: process)
+        }
+    }
+
+    // MARK: Process side
+
+    private func sendToHome(_ request: Etcetera_Watch_WatchServiceRequest) {
+        guard let (process, generation) = state.withLock({ state in
+            state.closed ? nil : state.process.map { ($0, state.generation) }
+        }) else { return }
+        backend.send(request, to: process) { [self] _, sessionKnown in
+            if !sessionKnown { rehome(from: generation) }
+        }
+    }
+
+    /// Opens the session on `process` and re-creates every known watcher there.
+    private func home(on process: Int) {
+        let (generation, open, resumed, pending) = state.withLock { state in
+            state.generation += 1
+            state.process = process
+            var open = Etcetera_Watch_OpenSession()
+            open.session = id
+            open.maxResponseBytes = Int64(backend.maxResponseBytes)
+            open.nextWatchID = state.nextWatchID
+            return (state.generation, open, Array(state.watchers.values), state.pendingCreates)
+        }
+        let outputs = backend.open(open, on: process)
+        let task = Task { [self] in
+            do {
+                for try await payload in outputs {
+                    guard let output = try? Etcetera_Watch_SessionOutput(serializedBytes: payload) else { continue }
+                    handle(output, generation: generation)
+                }
+            } catch {}
+            rehome(from: generation)
+        }
+        state.withLock { $0.streamTask = task }
+        for watcher in resumed.sorted(by: { $0.watchID < $1.watchID }) {
+            var request = Etcetera_Watch_WatchServiceRequest()
+            request.add = watcher
+            backend.send(request, to: process)
+        }
+        for create in pending {
+            var request = Etcetera_Watch_WatchServiceRequest()
+            request.add = create
+            backend.send(request, to: process)
+        }
+    }
+
+    /// The home process is gone (or forgot the session): move to another one.
+    private func rehome(from generation: Int) {
+        let decision = state.withLock { state -> (previous: Int?, giveUp: Bool)? in
+            guard !state.closed, state.generation == generation else { return nil }
+            state.failedOpens += 1
+            if state.failedOpens > Self.maxFailedOpens {
+                state.closed = true
+                return (state.process, true)
+            }
+            return (state.process, false)
+        }
+        guard let decision else { return }
+        if decision.giveUp {
+            backend.unregister(self)
+            return writer.finish(GRPCStatus(code: .unavailable, message: "etcdserver: no leader"))
+        }
+        backend.logger.info("moving watch session", metadata: ["session": "\(id)", "from": "\(decision.previous.map(backend.endpoint) ?? "-")"])
+        Task { [self] in
+            try? await Task.sleep(for: .milliseconds(200))
+            let stillCurrent = state.withLock { !$0.closed && $0.generation == generation }
+            if stillCurrent { home(on: backend.chooseProcess(excluding: decision.previous)) }
+        }
+    }
+
+    private func handle(_ output: Etcetera_Watch_SessionOutput, generation: Int) {
+        let forward = state.withLock { state -> Bool in
+            guard state.generation == generation, !state.closed else { return false }
+            state.failedOpens = 0
+            if output.hasProgress {
+                let behind = Set(output.progress.behind)
+                for (watchID, watcher) in state.watchers where !behind.contains(watchID) {
+                    state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
+                }
+            }
+            if output.created, !state.pendingCreates.isEmpty {
+                var created = state.pendingCreates.removeFirst()
+                if output.watchID >= 0, !output.removed {
+                    if created.watchID == 0 { state.nextWatchID = max(state.nextWatchID, output.watchID + 1) }
+                    created.watchID = output.watchID
+                    created.startRevision = output.nextRevision
+                    created.resumed = true
+                    state.watchers[output.watchID] = created
+                }
+            } else if output.removed {
+                state.watchers[output.watchID] = nil
+            } else if output.nextRevision > 0, let watcher = state.watchers[output.watchID] {
+                state.watchers[output.watchID]?.startRevision = max(watcher.startRevision, output.nextRevision)
+            }
+            return !output.response.isEmpty
+        }
+        guard forward else { return }
+        writer.send(Array(output.response) + headerSuffix) { [self] in delivered() }
+    }
+
+    private func delivered() {
+        let due = state.withLock { state -> Bool in
+            state.delivered += 1
+            return state.delivered >= Self.creditBatch
+        }
+        if due { flushCredit() }
+    }
+
+    /// Hands the process back the credit for outputs the client has received.
+    func flushCredit() {
+        guard let (process, count) = state.withLock({ state -> (Int, Int)? in
+            guard !state.closed, let process = state.process, state.delivered > 0 else { return nil }
+            defer { state.delivered = 0 }
+            return (process, state.delivered)
+        }) else { return }
+        var request = Etcetera_Watch_WatchServiceRequest()
+        request.credit.session = id
+        request.credit.delivered = Int64(count)
+        backend.send(request, to: process)
+    }
+}

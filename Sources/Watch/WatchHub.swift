@@ -1,0 +1,404 @@
+import EtceteraAPI
+import Foundation
+import SwiftProtobuf
+
+/// The watch fan-out's logic: sessions and their watchers, matching each committed revision to the
+/// watchers in step, and bringing watchers that are behind (a past start revision, a paused session,
+/// a gap in the event stream) up to date from the store's history, as etcd's synced/unsynced groups do.
+///
+/// Not thread-safe: its owner calls it from one serial queue. It never blocks; history is asked for
+/// through `fetchHistory` and handed back with ``historyArrived(_:)`` or ``historyFailed()``.
+public final class WatchHub {
+    public struct Configuration: Sendable {
+        /// Outputs a session may have on their way to the client before it is paused.
+        public var sessionWindow = 1024
+        /// Revisions asked for per history request (etcd's `watchBatchMaxRevs`).
+        public var revisionsPerFetch: Int64 = 1000
+        /// A session not kept alive for this long belongs to a gateway that is gone.
+        public var sessionTimeout: Duration = .seconds(10)
+
+        public init() {}
+    }
+
+    public enum Failure: Error, Equatable {
+        case unknownSession
+    }
+
+    public private(set) var currentRevision: Int64
+    public private(set) var compactRevision: Int64
+    private let configuration: Configuration
+    private let fetchHistory: (_ from: Int64, _ through: Int64) -> Void
+    private var sessions: [UInt64: Session] = [:]
+    private var inStep = WatcherIndex()
+    private var behind: [ObjectIdentifier: Watcher] = [:]
+    private var fetching = false
+
+    /// Starts at the store's revision; `fetchHistory(from, through)` asks the store for the committed
+    /// revisions in `[from, through]`.
+    public init(
+        currentRevision: Int64, compactRevision: Int64, configuration: Configuration = .init(),
+        fetchHistory: @escaping (_ from: Int64, _ through: Int64) -> Void
+    ) {
+        self.currentRevision = currentRevision
+        self.compactRevision = compactRevision
+        self.configuration = configuration
+        self.fetchHistory = fetchHistory
+    }
+
+    public var sessionCount: Int { sessions.count }
+    public var watcherCount: Int { sessions.values.reduce(0) { $0 + $1.watchers.count } }
+
+    // MARK: Sessions
+
+    public func openSession(
+        _ request: Etcetera_Watch_OpenSession, now: ContinuousClock.Instant = .now,
+        output: @escaping (Etcetera_Watch_SessionOutput) -> Void
+    ) {
+        if let existing = sessions[request.session] { close(existing) }
+        sessions[request.session] = Session(
+            id: request.session, maxResponseBytes: Int(clamping: request.maxResponseBytes),
+            nextWatchID: request.nextWatchID, now: now, output: output)
+    }
+
+    public func closeSession(_ id: UInt64) {
+        if let session = sessions[id] { close(session) }
+    }
+
+    public func keep(_ ids: [UInt64], now: ContinuousClock.Instant = .now) {
+        for id in ids { sessions[id]?.lastKept = now }
+    }
+
+    /// Closes sessions whose gateway stopped keeping them; returns their ids.
+    @discardableResult
+    public func closeAbandonedSessions(now: ContinuousClock.Instant = .now) -> [UInt64] {
+        let abandoned = sessions.values.filter { $0.lastKept.duration(to: now) > configuration.sessionTimeout }
+        abandoned.forEach(close)
+        return abandoned.map(\.id)
+    }
+
+    private func close(_ session: Session) {
+        for watcher in session.watchers.values { detach(watcher) }
+        session.watchers = [:]
+        sessions[session.id] = nil
+    }
+
+    // MARK: Client requests
+
+    public func addWatcher(_ request: Etcetera_Watch_AddWatcher) throws(Failure) {
+        guard let session = sessions[request.session] else { throw .unknownSession }
+        let range = WatchKeyRange(key: request.key, rangeEnd: request.rangeEnd)
+        if range.isEmpty {
+            return refuseCreation(in: session, reason: "mvcc: watcher range is empty")
+        }
+        let id: Int64
+        if request.watchID == 0 && !request.resumed {
+            id = session.takeWatchID()
+        } else if session.watchers[request.watchID] != nil {
+            return refuseCreation(in: session, reason: "mvcc: duplicate watch ID provided on the WatchStream")
+        } else {
+            id = request.watchID
+        }
+        let start = request.startRevision == 0 ? currentRevision + 1 : request.startRevision
+        let watcher = Watcher(id: id, session: session, request: request, startRevision: start, inStep: start > currentRevision)
+        session.watchers[id] = watcher
+        if !request.resumed {
+            var response = Etcdserverpb_WatchResponse()
+            response.header.revision = currentRevision
+            response.watchID = id
+            response.created = true
+            send(response, to: session, watchID: id, created: true, nextRevision: start)
+        }
+        if watcher.isInStep {
+            inStep.insert(watcher)
+        } else {
+            behind[ObjectIdentifier(watcher)] = watcher
+            catchUp()
+        }
+    }
+
+    private func refuseCreation(in session: Session, reason: String) {
+        var response = Etcdserverpb_WatchResponse()
+        response.header.revision = currentRevision
+        response.watchID = -1
+        response.created = true
+        response.canceled = true
+        response.cancelReason = reason
+        send(response, to: session, watchID: -1, created: true)
+    }
+
+    public func cancelWatcher(_ request: Etcetera_Watch_CancelWatcher) throws(Failure) {
+        guard let session = sessions[request.session] else { throw .unknownSession }
+        guard let watcher = session.watchers[request.watchID] else { return }
+        remove(watcher)
+        var response = Etcdserverpb_WatchResponse()
+        response.header.revision = currentRevision
+        response.watchID = watcher.id
+        response.canceled = true
+        send(response, to: session, watchID: watcher.id, removed: true)
+    }
+
+    /// The client's WatchProgressRequest: the current revision, for no watcher in particular.
+    public func requestProgress(_ request: Etcetera_Watch_SessionProgressRequest) throws(Failure) {
+        guard let session = sessions[request.session] else { throw .unknownSession }
+        var response = Etcdserverpb_WatchResponse()
+        response.header.revision = currentRevision
+        response.watchID = -1
+        send(response, to: session, watchID: -1)
+    }
+
+    public func credit(_ request: Etcetera_Watch_Credit) throws(Failure) {
+        guard let session = sessions[request.session] else { throw .unknownSession }
+        session.undelivered = max(0, session.undelivered - Int(clamping: request.delivered))
+        if session.isPaused, session.undelivered <= configuration.sessionWindow / 2 {
+            session.isPaused = false
+            catchUp()
+        }
+    }
+
+    // MARK: The store
+
+    /// One committed revision from the kv event stream. Revisions at or below the current one are
+    /// duplicates and ignored; a revision past the next one means some were missed, and every watcher
+    /// catches up from history.
+    public func apply(_ revision: Etcetera_Kv_RevisionEvents) {
+        guard revision.revision > currentRevision else { return }
+        if revision.revision > currentRevision + 1 {
+            fallBehindAll(from: currentRevision + 1)
+            currentRevision = revision.revision
+            catchUp()
+            return
+        }
+        currentRevision = revision.revision
+        var matches: [ObjectIdentifier: (watcher: Watcher, events: [Mvccpb_Event])] = [:]
+        var order: [ObjectIdentifier] = []
+        for event in revision.events {
+            inStep.forEachWatcher(of: event.kv.key) { watcher in
+                guard revision.revision >= watcher.nextRevision, let view = watcher.view(of: event) else { return }
+                let key = ObjectIdentifier(watcher)
+                if matches[key] == nil {
+                    matches[key] = (watcher, [view])
+                    order.append(key)
+                } else {
+                    matches[key]!.events.append(view)
+                }
+            }
+        }
+        for key in order {
+            let (watcher, events) = matches[key]!
+            if watcher.session.isPaused {
+                fallBehind(watcher, from: revision.revision)
+                continue
+            }
+            var response = Etcdserverpb_WatchResponse()
+            response.header.revision = revision.revision
+            response.watchID = watcher.id
+            response.events = events
+            deliver(response, from: watcher, nextRevision: revision.revision + 1)
+        }
+        if !behind.isEmpty { catchUp() }
+    }
+
+    /// A heartbeat from the store: its revision and compaction point. A revision past ours means
+    /// messages were lost.
+    public func storeStatus(revision: Int64, compactRevision: Int64) {
+        self.compactRevision = max(self.compactRevision, compactRevision)
+        if revision > currentRevision {
+            fallBehindAll(from: currentRevision + 1)
+            currentRevision = revision
+            catchUp()
+        }
+    }
+
+    // MARK: Progress
+
+    /// etcd's progress notification: every watcher that asked for it and was sent nothing since the
+    /// last tick gets the current revision, if it is in step.
+    public func progressTick() {
+        for session in sessions.values where !session.isPaused {
+            for watcher in session.watchers.values where watcher.wantsProgress {
+                if !watcher.sentSinceProgressTick, watcher.isInStep {
+                    var response = Etcdserverpb_WatchResponse()
+                    response.header.revision = currentRevision
+                    response.watchID = watcher.id
+                    send(response, to: session, watchID: watcher.id, nextRevision: max(currentRevision + 1, watcher.nextRevision))
+                }
+                watcher.sentSinceProgressTick = false
+            }
+        }
+    }
+
+    /// Tells each gateway how far its sessions' watchers are, so a session moved to another process
+    /// resumes from there instead of from the last event.
+    public func reportSessionProgress() {
+        for session in sessions.values where !session.watchers.isEmpty {
+            var progress = Etcetera_Watch_SessionProgress()
+            progress.syncedThrough = currentRevision
+            progress.behind = session.watchers.values.filter { !$0.isInStep }.map(\.id).sorted()
+            guard progress != session.lastReportedProgress else { continue }
+            session.lastReportedProgress = progress
+            var output = Etcetera_Watch_SessionOutput()
+            output.progress = progress
+            session.output(output)
+        }
+    }
+
+    // MARK: Catching up
+
+    private func fallBehindAll(from revision: Int64) {
+        for watcher in inStep.allWatchers { fallBehind(watcher, from: revision) }
+    }
+
+    private func fallBehind(_ watcher: Watcher, from revision: Int64) {
+        guard watcher.isInStep else { return }
+        inStep.remove(watcher)
+        watcher.isInStep = false
+        watcher.nextRevision = max(revision, watcher.nextRevision)
+        behind[ObjectIdentifier(watcher)] = watcher
+    }
+
+    private var watchersReadyToCatchUp: [Watcher] {
+        behind.values.filter { !$0.session.isPaused }
+    }
+
+    /// Asks for the history the furthest-behind watcher needs, or moves watchers that need none back
+    /// in step. One request at a time; each answer serves every watcher behind.
+    private func catchUp() {
+        guard !fetching else { return }
+        let ready = watchersReadyToCatchUp
+        for watcher in ready where watcher.nextRevision > currentRevision {
+            rejoin(watcher)
+        }
+        guard let from = ready.filter({ !$0.isInStep }).map(\.nextRevision).min() else { return }
+        if from < compactRevision {
+            return reportCompaction(compactRevision)
+        }
+        fetching = true
+        fetchHistory(from, min(currentRevision, from + configuration.revisionsPerFetch - 1))
+    }
+
+    /// History for the last request: each watcher behind gets its events from it in one response
+    /// (etcd's unsynced watchers get the same), then the next request goes out.
+    public func historyArrived(_ batch: Etcetera_Kv_EventBatch) {
+        fetching = false
+        compactRevision = max(compactRevision, batch.compactRevision)
+        if batch.revisions.isEmpty, batch.compactRevision > 0, watchersReadyToCatchUp.contains(where: { $0.nextRevision < batch.compactRevision }) {
+            reportCompaction(batch.compactRevision)
+            return catchUp()
+        }
+        guard let last = batch.revisions.last?.revision else {
+            // Nothing was committed in the asked range: every watcher behind is past it.
+            for watcher in watchersReadyToCatchUp { watcher.nextRevision = max(watcher.nextRevision, currentRevision + 1) }
+            return catchUp()
+        }
+        for watcher in watchersReadyToCatchUp where watcher.nextRevision <= last {
+            var events: [Mvccpb_Event] = []
+            for revision in batch.revisions where revision.revision >= watcher.nextRevision {
+                for event in revision.events where watcher.range.contains(event.kv.key) {
+                    if let view = watcher.view(of: event) { events.append(view) }
+                }
+            }
+            if !events.isEmpty {
+                var response = Etcdserverpb_WatchResponse()
+                response.header.revision = max(currentRevision, last)
+                response.watchID = watcher.id
+                response.events = events
+                deliver(response, from: watcher, nextRevision: last + 1)
+            }
+            watcher.nextRevision = last + 1
+        }
+        catchUp()
+    }
+
+    /// The store could not be asked; the owner retries with ``retryCatchUp()``.
+    public func historyFailed() {
+        fetching = false
+    }
+
+    public func retryCatchUp() {
+        catchUp()
+    }
+
+    private func reportCompaction(_ compactRevision: Int64) {
+        for watcher in watchersReadyToCatchUp where watcher.nextRevision < compactRevision {
+            remove(watcher)
+            var response = Etcdserverpb_WatchResponse()
+            response.watchID = watcher.id
+            response.compactRevision = compactRevision
+            response.canceled = true
+            send(response, to: watcher.session, watchID: watcher.id, removed: true)
+        }
+    }
+
+    private func rejoin(_ watcher: Watcher) {
+        behind[ObjectIdentifier(watcher)] = nil
+        watcher.isInStep = true
+        inStep.insert(watcher)
+    }
+
+    // MARK: Output
+
+    private func remove(_ watcher: Watcher) {
+        detach(watcher)
+        watcher.session.watchers[watcher.id] = nil
+    }
+
+    private func detach(_ watcher: Watcher) {
+        if watcher.isInStep {
+            inStep.remove(watcher)
+        } else {
+            behind[ObjectIdentifier(watcher)] = nil
+        }
+    }
+
+    /// Sends a watcher's events, split into fragments when it asked for them and the response is too
+    /// large, exactly as etcd splits.
+    private func deliver(_ response: Etcdserverpb_WatchResponse, from watcher: Watcher, nextRevision: Int64) {
+        watcher.sentSinceProgressTick = true
+        let session = watcher.session
+        guard watcher.wantsFragments, response.events.count > 1,
+              (try? response.serializedBytes() as [UInt8])?.count ?? 0 >= session.maxResponseBytes
+        else {
+            return send(response, to: session, watchID: watcher.id, nextRevision: nextRevision)
+        }
+        for fragment in Self.fragments(of: response, limit: session.maxResponseBytes) {
+            send(fragment, to: session, watchID: watcher.id, nextRevision: fragment.fragment ? 0 : nextRevision)
+        }
+    }
+
+    static func fragments(of response: Etcdserverpb_WatchResponse, limit: Int) -> [Etcdserverpb_WatchResponse] {
+        var fragments: [Etcdserverpb_WatchResponse] = []
+        var remaining = response.events[...]
+        while !remaining.isEmpty {
+            var fragment = response
+            fragment.events = []
+            fragment.fragment = true
+            while let event = remaining.first {
+                fragment.events.append(event)
+                let size = (try? fragment.serializedBytes() as [UInt8])?.count ?? 0
+                if fragment.events.count > 1, size >= limit {
+                    fragment.events.removeLast()
+                    break
+                }
+                remaining = remaining.dropFirst()
+            }
+            if remaining.isEmpty { fragment.fragment = false }
+            fragments.append(fragment)
+        }
+        return fragments
+    }
+
+    private func send(
+        _ response: Etcdserverpb_WatchResponse, to session: Session, watchID: Int64,
+        created: Bool = false, removed: Bool = false, nextRevision: Int64 = 0
+    ) {
+        var output = Etcetera_Watch_SessionOutput()
+        output.response = (try? response.serializedData()) ?? Data()
+        output.watchID = watchID
+        output.created = created
+        output.removed = removed
+        output.nextRevision = nextRevision
+        session.undelivered += 1
+        if session.undelivered >= configuration.sessionWindow { session.isPaused = true }
+        session.output(output)
+    }
+}

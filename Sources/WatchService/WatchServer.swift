@@ -1,0 +1,195 @@
+import Bus
+import Dispatch
+import EtceteraAPI
+import Logging
+import ServiceLifecycle
+import SwiftProtobuf
+import Watch
+
+/// The watch fan-out on the bus: serves gateway sessions from a ``WatchHub`` fed by the kv event
+/// stream, with history from the kv service for watchers that are behind.
+///
+/// Everything the hub sees happens on one serial queue: bus requests, stream messages, history
+/// answers and timers are posted to it in arrival order, so the bus threads never wait on matching.
+public final class WatchServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Where gateways open sessions (request/reply).
+        public var listenEndpoint: String
+        /// The kv service's request/reply endpoint (history and status).
+        public var kvEndpoint: String
+        /// The kv service's event stream.
+        public var kvEventsEndpoint: String
+        /// etcd's `--experimental-watch-progress-notify-interval` (default 10 minutes).
+        public var progressNotifyInterval: Duration = .seconds(600)
+        public var hub = WatchHub.Configuration()
+
+        public init(listenEndpoint: String, kvEndpoint: String, kvEventsEndpoint: String) {
+            self.listenEndpoint = listenEndpoint
+            self.kvEndpoint = kvEndpoint
+            self.kvEventsEndpoint = kvEventsEndpoint
+        }
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let server: BusServer
+    private let kv: BusClient
+    private let events: EventSubscriber
+    private let queue = DispatchQueue(label: "watch-hub")
+    private let state: QueueConfinedState
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger)
+        kv = try BusClient(connect: configuration.kvEndpoint, logger: logger)
+        server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
+        state = QueueConfinedState()
+    }
+
+    public func run() async throws {
+        // Subscribe first, then read where the store is: nothing committed in between is missed.
+        let status = try await storeStatus()
+        queue.sync {
+            state.hub = WatchHub(
+                currentRevision: status.revision, compactRevision: status.compactRevision,
+                configuration: configuration.hub
+            ) { [self] from, through in fetchHistory(from: from, through: through) }
+        }
+        logger.info("watch service serving", metadata: [
+            "listen": "\(configuration.listenEndpoint)", "kv": "\(configuration.kvEndpoint)",
+            "revision": "\(status.revision)",
+        ])
+        let timers = startTimers()
+        defer { timers.forEach { $0.cancel() } }
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.server.run { self.handle($0) } }
+                group.addTask { await self.consumeEvents() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.server.close()
+            self.events.close()
+        }
+        kv.close()
+    }
+
+    private func storeStatus() async throws -> Etcetera_Kv_StoreStatus {
+        var request = Etcetera_Kv_KVRequest()
+        request.status = .init()
+        let payload: [UInt8] = try request.serializedBytes()
+        while true {
+            do {
+                let reply = try Etcetera_Kv_KVReply(serializedBytes: try await kv.request(payload, timeout: .seconds(2)))
+                if case .status(let status) = reply.reply { return status }
+            } catch {
+                logger.info("waiting for the kv service", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    private func consumeEvents() async {
+        for await payload in events.messages {
+            queue.async { [state] in
+                guard let hub = state.hub, let message = try? Etcetera_Kv_StreamMessage(serializedBytes: payload) else { return }
+                switch message.message {
+                case .revision(let revision): hub.apply(revision)
+                case .heartbeat(let status): hub.storeStatus(revision: status.revision, compactRevision: status.compactRevision)
+                case nil: break
+                }
+            }
+        }
+    }
+
+    private func fetchHistory(from: Int64, through: Int64) {
+        var request = Etcetera_Kv_KVRequest()
+        request.events.startRevision = from
+        request.events.endRevision = through
+        request.events.maxRevisions = configuration.hub.revisionsPerFetch
+        let payload: [UInt8] = (try? request.serializedBytes()) ?? []
+        kv.request(payload, timeout: .seconds(5)) { [self] result in
+            queue.async { [self] in
+                guard let hub = state.hub else { return }
+                if case .success(let bytes) = result, let reply = try? Etcetera_Kv_KVReply(serializedBytes: bytes),
+                   case .events(let batch) = reply.reply {
+                    return hub.historyArrived(batch)
+                }
+                logger.warning("history request failed; retrying", metadata: ["from": "\(from)", "result": "\(result)"])
+                hub.historyFailed()
+                queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [state] in state.hub?.retryCatchUp() }
+            }
+        }
+    }
+
+    private func startTimers() -> [DispatchSourceTimer] {
+        let housekeeping = DispatchSource.makeTimerSource(queue: queue)
+        housekeeping.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
+        housekeeping.setEventHandler { [state, logger] in
+            guard let hub = state.hub else { return }
+            hub.reportSessionProgress()
+            for id in hub.closeAbandonedSessions() {
+                logger.info("closing abandoned session", metadata: ["session": "\(id)"])
+                state.sessionStreams.removeValue(forKey: id)?.reply([])
+            }
+        }
+        let progress = DispatchSource.makeTimerSource(queue: queue)
+        let interval = configuration.progressNotifyInterval
+        let milliseconds = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        progress.schedule(deadline: .now() + .milliseconds(milliseconds), repeating: .milliseconds(max(milliseconds, 1)))
+        progress.setEventHandler { [state] in state.hub?.progressTick() }
+        housekeeping.resume()
+        progress.resume()
+        return [housekeeping, progress]
+    }
+
+    /// Runs on the bus thread: decodes and posts to the hub's queue in arrival order.
+    private func handle(_ incoming: BusIncomingRequest) {
+        guard let request = try? Etcetera_Watch_WatchServiceRequest(serializedBytes: incoming.payload), let body = request.request else {
+            logger.warning("dropping undecodable watch request", metadata: ["bytes": "\(incoming.payload.count)"])
+            return incoming.reply(Self.reply(errorCode: "bus.malformed_request"))
+        }
+        queue.async { [state] in
+            guard let hub = state.hub else { return incoming.reply(Self.reply(errorCode: "watch.not_ready")) }
+            do {
+                switch body {
+                case .open(let open):
+                    state.sessionStreams.removeValue(forKey: open.session)?.reply([])
+                    state.sessionStreams[open.session] = incoming
+                    hub.openSession(open) { output in incoming.sendPartial((try? output.serializedBytes()) ?? []) }
+                    return
+                case .close(let close):
+                    hub.closeSession(close.session)
+                    state.sessionStreams.removeValue(forKey: close.session)?.reply([])
+                case .add(let add): try hub.addWatcher(add)
+                case .cancel(let cancel): try hub.cancelWatcher(cancel)
+                case .progress(let progress): try hub.requestProgress(progress)
+                case .credit(let credit): try hub.credit(credit)
+                case .keep(let keep): hub.keep(keep.sessions)
+                }
+                incoming.reply(Self.reply(errorCode: nil))
+            } catch {
+                incoming.reply(Self.reply(errorCode: "watch.unknown_session"))
+            }
+        }
+    }
+
+    private static func reply(errorCode: String?) -> [UInt8] {
+        var reply = Etcetera_Watch_WatchServiceReply()
+        if let errorCode {
+            reply.error.code = errorCode
+        } else {
+            reply.ack = .init()
+        }
+        return (try? reply.serializedBytes()) ?? []
+    }
+}
+
+/// What only the hub's queue touches.
+private final class QueueConfinedState: @unchecked Sendable {
+    var hub: WatchHub?
+    /// The open request of each session, answered (FINAL) when the session ends.
+    var sessionStreams: [UInt64: BusIncomingRequest] = [:]
+}
