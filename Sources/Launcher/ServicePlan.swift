@@ -99,6 +99,7 @@ public struct ServicePlan: Sendable, Hashable {
 
     private static func watchService(_ configuration: EtcdConfiguration, index: Int, bus: BusLayout) -> ServiceSpec {
         ServiceSpec(
+            name: "etcetera-watch-\(index)",
             executable: "etcetera-watch",
             arguments: [
                 "--listen", bus.endpoint(of: watchSocket(index)),

@@ -33,6 +33,16 @@ struct EtcdConfigurationTests {
         #expect(configuration == EtcdConfiguration())
     }
 
+    @Test("the watch progress interval takes Go durations, as etcd's flag does")
+    func progressInterval() throws {
+        #expect(try configuration([]).watchProgressNotifyIntervalMilliseconds == 600_000)
+        #expect(try configuration(["--experimental-watch-progress-notify-interval", "5s"]).watchProgressNotifyIntervalMilliseconds == 5000)
+        #expect(try configuration(["--experimental-watch-progress-notify-interval=1m30s"]).watchProgressNotifyIntervalMilliseconds == 90_000)
+        #expect(try configuration(["--experimental-watch-progress-notify-interval=250ms"]).watchProgressNotifyIntervalMilliseconds == 250)
+        #expect(throws: LauncherError.self) { try configuration(["--experimental-watch-progress-notify-interval", "soon"]) }
+        #expect(throws: LauncherError.self) { try configuration(["--watch-processes", "65"]) }
+    }
+
     @Test("--flag value and --flag=value give the same configuration")
     func bothSyntaxes() throws {
         let separate = try configuration([

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Service plan")
 struct ServicePlanTests {
-    @Test("kv then gateway, with etcd's settings and ipc sockets in the data directory")
+    @Test("kv, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
     func childCommandLines() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
         configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:12379")]
@@ -32,9 +32,21 @@ struct ServicePlanTests {
                 ]
             ),
             ServiceSpec(
+                name: "etcetera-watch-0",
+                executable: "etcetera-watch",
+                arguments: [
+                    "--listen", "ipc:///var/lib/etcetera/bus/watch-0.sock",
+                    "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--kv-events", "ipc:///var/lib/etcetera/bus/kv-events.sock",
+                    "--progress-notify-interval-ms", "600000",
+                    "--log-level", "debug",
+                ]
+            ),
+            ServiceSpec(
                 name: "etcetera-gateway",
                 executable: "etcetera-gateway",
                 arguments: [
+                    "--watch", "ipc:///var/lib/etcetera/bus/watch-0.sock",
                     "--name", "node1",
                     "--listen-client-urls", "http://127.0.0.1:12379",
                     "--advertise-client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379",
@@ -44,6 +56,21 @@ struct ServicePlanTests {
                     "--log-level", "debug",
                 ]
             ),
+        ])
+    }
+
+    @Test("--watch-processes runs that many watch processes, each on its own socket, all given to the gateway")
+    func severalWatchProcesses() throws {
+        var configuration = EtcdConfiguration(dataDirectory: "/d")
+        configuration.watchProcesses = 3
+        configuration.watchProgressNotifyIntervalMilliseconds = 5000
+        let plan = try ServicePlan(configuration: configuration, workingDirectory: "/")
+        #expect(plan.services.map(\.name) == ["etcetera-kv", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2", "etcetera-gateway"])
+        #expect(plan.services[2].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
+        #expect(plan.services[2].arguments.contains("5000"))
+        let gateway = plan.services[4].arguments
+        #expect(Array(gateway.prefix(6)) == [
+            "--watch", "ipc:///d/bus/watch-0.sock", "--watch", "ipc:///d/bus/watch-1.sock", "--watch", "ipc:///d/bus/watch-2.sock",
         ])
     }
 
