@@ -43,4 +43,17 @@ struct WatchDifferentialTests {
             #expect(actual == expected, "etcdctl \(arguments.joined(separator: " "))")
         }
     }
+
+    @Test("kill -9 of one of two watch processes: every watcher still gets every event exactly once, in order")
+    func watchProcessFailover() async throws {
+        let program = try await GoProgram.build("watchfailover")
+        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--watch-processes", "2"])
+        defer { etcetera.stop() }
+        let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/bus/watch-1.sock"])
+        let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "watch process 1 is running")
+        let output = try await GoProgram.run(program, [etcetera.endpoint, "20", "1500", victim])
+        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+        #expect(output.stdout.contains("20 watchers, 1500 puts, 0 failed"))
+        #expect(etcetera.log.contains("moving watch session"), "sessions of the killed process moved")
+    }
 }
