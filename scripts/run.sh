@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build -c release --product etcetera-kv
+swift build -c release --product etcetera-watch
 swift build -c release --product etcetera-gateway
 swift build -c release --product etcetera
 defaults=(--data-dir default.etcetera --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379)
