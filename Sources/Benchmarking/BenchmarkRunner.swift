@@ -92,7 +92,7 @@ public struct BenchmarkRunner: Sendable {
         }
         let plan = LoadPlan(
             path: workload.path, requests: requests, rate: configuration.rate,
-            timeout: configuration.requestTimeout.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) },
+            timeout: configuration.requestTimeout.map(TimeAmount.init),
             start: .now())
         let clock = ContinuousClock()
         let start = clock.now

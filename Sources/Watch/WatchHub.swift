@@ -355,10 +355,9 @@ public final class WatchHub {
     private func deliver(_ response: Etcdserverpb_WatchResponse, from watcher: Watcher, nextRevision: Int64) {
         watcher.sentSinceProgressTick = true
         let session = watcher.session
-        guard watcher.wantsFragments, response.events.count > 1,
-              (try? response.serializedBytes() as [UInt8])?.count ?? 0 >= session.maxResponseBytes
-        else {
-            return send(response, to: session, watchID: watcher.id, nextRevision: nextRevision)
+        let encoded = Self.encode(response)
+        guard watcher.wantsFragments, response.events.count > 1, encoded.count >= session.maxResponseBytes else {
+            return send(encoded: encoded, to: session, watchID: watcher.id, nextRevision: nextRevision)
         }
         for fragment in Self.fragments(of: response, limit: session.maxResponseBytes) {
             send(fragment, to: session, watchID: watcher.id, nextRevision: fragment.fragment ? 0 : nextRevision)
@@ -374,8 +373,7 @@ public final class WatchHub {
             fragment.fragment = true
             while let event = remaining.first {
                 fragment.events.append(event)
-                let size = (try? fragment.serializedBytes() as [UInt8])?.count ?? 0
-                if fragment.events.count > 1, size >= limit {
+                if fragment.events.count > 1, encode(fragment).count >= limit {
                     fragment.events.removeLast()
                     break
                 }
@@ -391,8 +389,19 @@ public final class WatchHub {
         _ response: Etcdserverpb_WatchResponse, to session: Session, watchID: Int64,
         created: Bool = false, removed: Bool = false, nextRevision: Int64 = 0
     ) {
+        send(encoded: Self.encode(response), to: session, watchID: watchID, created: created, removed: removed, nextRevision: nextRevision)
+    }
+
+    private static func encode(_ response: Etcdserverpb_WatchResponse) -> Data {
+        (try? response.serializedData()) ?? Data()
+    }
+
+    private func send(
+        encoded response: Data, to session: Session, watchID: Int64,
+        created: Bool = false, removed: Bool = false, nextRevision: Int64 = 0
+    ) {
         var output = Etcetera_Watch_SessionOutput()
-        output.response = (try? response.serializedData()) ?? Data()
+        output.response = response
         output.watchID = watchID
         output.created = created
         output.removed = removed

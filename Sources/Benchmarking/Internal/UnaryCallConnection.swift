@@ -37,6 +37,7 @@ final class UnaryCallConnection: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var nextStreamID = 1
     private var calls: [HTTP2StreamID: PendingCall] = [:]
+    private var headersByPath: [String: HPACKHeaders] = [:]
     private var receiveWindow = ConnectionReceiveWindow()
     private var reading = false
     private var needsFlush = false
@@ -75,13 +76,7 @@ final class UnaryCallConnection: ChannelInboundHandler {
         }
         let stream = HTTP2StreamID(nextStreamID)
         nextStreamID += 2
-        var headers = HPACKHeaders()
-        headers.add(name: ":method", value: "POST")
-        headers.add(name: ":scheme", value: "http")
-        headers.add(name: ":path", value: path)
-        headers.add(name: ":authority", value: authority)
-        headers.add(name: "content-type", value: "application/grpc")
-        headers.add(name: "te", value: "trailers")
+        let headers = requestHeaders(path: path)
         var call = PendingCall(completion: completion)
         if let timeout {
             call.deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) { self.expire(stream) }
@@ -96,6 +91,17 @@ final class UnaryCallConnection: ChannelInboundHandler {
         } else {
             context.flush()
         }
+    }
+
+    /// A workload calls one method, so its request headers are built once.
+    private func requestHeaders(path: String) -> HPACKHeaders {
+        if let cached = headersByPath[path] { return cached }
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
+            "content-type": "application/grpc", "te": "trailers",
+        ]
+        headersByPath[path] = headers
+        return headers
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -51,6 +51,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if case .data(let payload) = frame.payload, let update = receiveWindow.received(payload.data.readableBytes) {
+            context.writeAndFlush(wrapOutboundOut(update), promise: nil)
+        }
         if streams[frame.streamID] != nil {
             return streamRead(frame, context: context)
         }
@@ -75,9 +78,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             if headers.endStream { finish(frame.streamID, context: context) }
         case .data(let payload):
             guard case .byteBuffer(var bytes) = payload.data else { return }
-            if let update = receiveWindow.received(bytes.readableBytes) {
-                context.writeAndFlush(wrapOutboundOut(update), promise: nil)
-            }
             guard var call = calls[frame.streamID] else { return }
             if call.body == nil {
                 call.body = bytes
@@ -107,26 +107,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func streamRead(_ frame: HTTP2Frame, context: ChannelHandlerContext) {
         switch frame.payload {
         case .data(let payload):
-            guard case .byteBuffer(var bytes) = payload.data else { return }
-            if let update = receiveWindow.received(bytes.readableBytes) {
-                context.writeAndFlush(wrapOutboundOut(update), promise: nil)
-            }
+            guard case .byteBuffer(var bytes) = payload.data, let call = streams[frame.streamID]?.call else { return }
             streams[frame.streamID]?.assembler.append(&bytes)
-            while let stream = streams[frame.streamID] {
-                var assembler = stream.assembler
-                let message: [UInt8]?
-                do {
-                    message = try assembler.next(maxMessageBytes: maxMessageBytes)
-                } catch {
-                    stream.call.cancelled()
-                    let status = error == .compressed
-                        ? GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")
-                        : GRPCStatus(code: .resourceExhausted, message: "grpc: received message larger than max")
-                    return finishStream(frame.streamID, status: status)
+            do {
+                while let message = try streams[frame.streamID]?.assembler.next(maxMessageBytes: maxMessageBytes) {
+                    call.received(message)
                 }
-                streams[frame.streamID]?.assembler = assembler
-                guard let message else { break }
-                stream.call.received(message)
+            } catch {
+                call.cancelled()
+                let status = error == .compressed
+                    ? GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")
+                    : GRPCStatus(code: .resourceExhausted, message: "grpc: received message larger than max")
+                return finishStream(frame.streamID, status: status)
             }
             if payload.endStream { streams[frame.streamID]?.call.clientFinished() }
         case .headers(let headers) where headers.endStream:
@@ -156,16 +148,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func finishStream(_ stream: HTTP2StreamID, status: GRPCStatus) {
         guard let context, let open = streams.removeValue(forKey: stream) else { return }
-        var trailers = HPACKHeaders()
-        if !open.headersSent {
-            trailers = Self.responseHeaders
-        }
+        writeTrailers(status, on: stream, afterHeaders: open.headersSent, context: context)
+        scheduleFlush(context: context)
+    }
+
+    /// Ends a stream with `status`; without response headers before it, the trailers carry them too
+    /// (gRPC's trailers-only response).
+    private func writeTrailers(_ status: GRPCStatus, on stream: HTTP2StreamID, afterHeaders: Bool, context: ChannelHandlerContext) {
+        var trailers = afterHeaders ? HPACKHeaders() : Self.responseHeaders
         trailers.add(name: "grpc-status", value: String(status.code.rawValue))
         if !status.message.isEmpty {
             trailers.add(name: "grpc-message", value: GRPCFraming.percentEncoded(status.message))
         }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
-        scheduleFlush(context: context)
     }
 
     private static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
@@ -200,22 +195,12 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func respond(stream: HTTP2StreamID, with result: Result<[UInt8], GRPCStatus>, context: ChannelHandlerContext) {
         switch result {
         case .success(let message):
-            var headers = HPACKHeaders()
-            headers.add(name: ":status", value: "200")
-            headers.add(name: "content-type", value: "application/grpc")
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: Self.responseHeaders)))), promise: nil)
             let buffer = GRPCFraming.framed(message, allocator: context.channel.allocator)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer))))), promise: nil)
-            var trailers = HPACKHeaders()
-            trailers.add(name: "grpc-status", value: "0")
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+            writeTrailers(GRPCStatus(code: .ok, message: ""), on: stream, afterHeaders: true, context: context)
         case .failure(let status):
-            var trailers = HPACKHeaders()
-            trailers.add(name: ":status", value: "200")
-            trailers.add(name: "content-type", value: "application/grpc")
-            trailers.add(name: "grpc-status", value: String(status.code.rawValue))
-            trailers.add(name: "grpc-message", value: GRPCFraming.percentEncoded(status.message))
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+            writeTrailers(status, on: stream, afterHeaders: false, context: context)
         }
         scheduleFlush(context: context)
     }
