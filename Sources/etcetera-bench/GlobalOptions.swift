@@ -45,6 +45,27 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// Runs a watch benchmark over the global endpoints and connections (--clients are put workers),
+    /// prints its report and fails unless delivery was exact.
+    func run(watch configuration: WatchBenchmark.Configuration) async throws {
+        var configuration = configuration
+        let runner = try runnerConfiguration(rate: 0)
+        configuration.endpoints = runner.endpoints
+        configuration.connections = conns
+        configuration.putClients = configuration.lockstep ? 1 : clients
+        let benchmark = try WatchBenchmark(configuration)
+        let report = try await benchmark.run { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        if json {
+            FileHandle.standardError.write(Data((report.text(precise: precise) + "\n").utf8))
+            print(report.jsonLine())
+        } else {
+            print(report.text(precise: precise))
+        }
+        if !report.exact { throw ExitCode(3) }
+    }
+
     private func emit(_ line: String) {
         if json {
             FileHandle.standardError.write(Data((line + "\n").utf8))

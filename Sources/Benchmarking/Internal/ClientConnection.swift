@@ -3,6 +3,18 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 
+/// What a streaming call's owner hears, on the connection's event loop.
+protocol StreamObserver: AnyObject {
+    func received(_ message: [UInt8])
+    /// The server ended the stream (or the connection closed); nothing follows.
+    func streamClosed(_ status: GRPCStatus)
+}
+
+private struct OpenStream {
+    let observer: any StreamObserver
+    var assembler = MessageAssembler()
+}
+
 /// A failed call, described as grpc-go describes it (`rpc error: code = Unavailable desc = …`) so the
 /// report's error distribution reads like etcd's tool's.
 struct CallFailure: Error, Sendable, CustomStringConvertible {
@@ -15,14 +27,15 @@ struct CallFailure: Error, Sendable, CustomStringConvertible {
     var description: String { "rpc error: code = \(status.code.name) desc = \(status.message)" }
 }
 
-/// The client end of one HTTP/2 connection carrying unary gRPC calls, driven straight from frames.
+/// The client end of one HTTP/2 connection carrying gRPC calls, unary and streaming, driven straight
+/// from frames.
 ///
 /// A load generator on the same two cores as the server takes CPU from the server it measures;
 /// grpc-swift's client spends a channel, a task and several allocations per call, more than the
 /// servers spend answering it. This handler writes a HEADERS and a DATA frame per call and reads back
 /// only the status. It also answers the server's PINGs without limit, which grpc-go servers (etcd) send
 /// about once per round trip.
-final class UnaryCallConnection: ChannelInboundHandler {
+final class ClientConnection: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
     typealias Completion = (Result<Void, CallFailure>) -> Void
@@ -37,6 +50,7 @@ final class UnaryCallConnection: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var nextStreamID = 1
     private var calls: [HTTP2StreamID: PendingCall] = [:]
+    private var streams: [HTTP2StreamID: OpenStream] = [:]
     private var headersByPath: [String: HPACKHeaders] = [:]
     private var receiveWindow = ConnectionReceiveWindow()
     private var reading = false
@@ -61,6 +75,9 @@ final class UnaryCallConnection: ChannelInboundHandler {
             call.deadline?.cancel()
             call.completion(.failure(Self.closed))
         }
+        let open = streams
+        streams = [:]
+        for stream in open.values { stream.observer.streamClosed(Self.closed.status) }
         context.fireChannelInactive()
     }
 
@@ -86,11 +103,34 @@ final class UnaryCallConnection: ChannelInboundHandler {
         context.write(
             wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedRequest), endStream: true)))),
             promise: nil)
+        flushUnlessReading(context)
+    }
+
+    private func flushUnlessReading(_ context: ChannelHandlerContext) {
         if reading {
             needsFlush = true
         } else {
             context.flush()
         }
+    }
+
+    /// Opens a streaming call of `path`; `observer` gets each response message and then the status,
+    /// on the connection's event loop. Must be called on that loop.
+    func openStream(path: String, observer: any StreamObserver) -> HTTP2StreamID? {
+        guard let context else { return nil }
+        let stream = HTTP2StreamID(nextStreamID)
+        nextStreamID += 2
+        streams[stream] = OpenStream(observer: observer)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: requestHeaders(path: path))))), promise: nil)
+        flushUnlessReading(context)
+        return stream
+    }
+
+    /// Sends one already framed message on an open streaming call.
+    func send(_ framedMessage: ByteBuffer, on stream: HTTP2StreamID) {
+        guard let context, streams[stream] != nil else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedMessage))))), promise: nil)
+        flushUnlessReading(context)
     }
 
     /// A workload calls one method, so its request headers are built once.
@@ -126,6 +166,9 @@ final class UnaryCallConnection: ChannelInboundHandler {
                 context.write(wrapOutboundOut(update), promise: nil)
                 needsFlush = true
             }
+            if case .byteBuffer(var bytes) = payload.data, streams[frame.streamID] != nil {
+                deliver(&bytes, on: frame.streamID)
+            }
             if payload.endStream {
                 complete(frame.streamID, with: .failure(CallFailure(.internalError, "server closed the stream without trailers")))
             }
@@ -150,9 +193,33 @@ final class UnaryCallConnection: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {}
 
     private func complete(_ stream: HTTP2StreamID, with result: Result<Void, CallFailure>) {
+        if let open = streams.removeValue(forKey: stream) {
+            switch result {
+            case .success: open.observer.streamClosed(GRPCStatus(code: .ok, message: ""))
+            case .failure(let failure): open.observer.streamClosed(failure.status)
+            }
+            return
+        }
         guard let call = calls.removeValue(forKey: stream) else { return }
         call.deadline?.cancel()
         call.completion(result)
+    }
+
+    private func deliver(_ bytes: inout ByteBuffer, on stream: HTTP2StreamID) {
+        guard var open = streams[stream] else { return }
+        open.assembler.append(&bytes)
+        var messages: [[UInt8]] = []
+        do {
+            while let message = try open.assembler.next(maxMessageBytes: Int(Int32.max)) { messages.append(message) }
+        } catch {
+            streams[stream] = nil
+            context?.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.protocolError))), promise: nil)
+            needsFlush = true
+            open.observer.streamClosed(GRPCStatus(code: .internalError, message: "compressed response"))
+            return
+        }
+        streams[stream] = open
+        for message in messages { open.observer.received(message) }
     }
 
     private func expire(_ stream: HTTP2StreamID) {
