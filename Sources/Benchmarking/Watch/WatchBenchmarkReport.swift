@@ -119,9 +119,14 @@ public struct WatchBenchmarkReport: Sendable {
         return text
     }
 
-    /// One JSON object on one line for scripts: put and delivery statistics and the exactness check.
+    /// One JSON object on one line for scripts. The nested put and delivery reports come first; the
+    /// top-level summary after them uses the names of ``BenchmarkReport/jsonLine()`` (throughput is
+    /// events delivered per second, latencies are delivery latencies, failures are events missing,
+    /// duplicated or out of order), so the compare script reads both kinds of line alike.
     public func jsonLine() -> String {
         var fields = [
+            "\"puts\":\(puts.jsonLine())",
+            "\"delivery\":\(delivery.jsonLine())",
             "\"exact\":\(exact)",
             "\"watchers\":\(watchers.watchers)",
             "\"events_expected\":\(watchers.expected)",
@@ -130,8 +135,9 @@ public struct WatchBenchmarkReport: Sendable {
             "\"events_duplicated\":\(watchers.extra)",
             "\"events_out_of_order\":\(watchers.outOfOrder)",
             "\"creation_secs\":\(creationSeconds)",
-            "\"puts\":\(puts.jsonLine())",
-            "\"delivery\":\(delivery.jsonLine())",
+            "\"put_p50_secs\":\(puts.percentile(50))",
+            "\"put_p99_secs\":\(puts.percentile(99))",
+            "\"put_average_secs\":\(puts.average)",
         ]
         if let stalled {
             fields.append("\"stalled_exact\":\(stalled.exact)")
@@ -139,6 +145,14 @@ public struct WatchBenchmarkReport: Sendable {
             fields.append("\"stalled_expected\":\(stalled.expected)")
             if let stalledCatchUpSeconds { fields.append("\"stalled_catch_up_secs\":\(stalledCatchUpSeconds)") }
         }
+        let failed = watchers.missing + watchers.extra + watchers.outOfOrder + watchers.foreign
+            + (stalled.map { $0.missing + $0.extra + $0.outOfOrder + $0.foreign } ?? 0)
+        fields += [
+            "\"requests_per_sec\":\(delivery.requestsPerSecond)",
+            "\"p50_secs\":\(delivery.percentile(50))",
+            "\"p99_secs\":\(delivery.percentile(99))",
+            "\"failed\":\(failed + failures.values.reduce(0, +))",
+        ]
         return "{" + fields.joined(separator: ",") + "}"
     }
 }
