@@ -18,6 +18,8 @@ final class Watcher {
     var isInStep: Bool
     /// Whether anything was sent since the last progress tick (etcd sends progress only to quiet watchers).
     var sentSinceProgressTick = false
+    /// Where the watcher sits in its `WatcherGroup` while in step, so leaving takes constant time.
+    var groupPosition = 0
 
     init(id: Int64, session: Session, request: Etcetera_Watch_AddWatcher, startRevision: Int64, inStep: Bool) {
         self.id = id

@@ -57,6 +57,29 @@ struct WatchHubTests {
         #expect(try harness.events(1) == ["1:4:PUT:a", "1:5:PUT:a"])
     }
 
+    @Test("watchers of one key leave in any order (cancels, a closed session) and the rest keep getting events")
+    func leavingWatchersOfOneKey() async throws {
+        let harness = try HubHarness()
+        harness.open(1)
+        harness.open(2)
+        for _ in 0..<6 { try harness.add(1, key: "k") }
+        for _ in 0..<3 { try harness.add(2, key: "k") }
+        for watchID in [Int64(2), 0, 5] {
+            var cancel = Etcetera_Watch_CancelWatcher()
+            cancel.session = 1
+            cancel.watchID = watchID
+            try harness.hub.cancelWatcher(cancel)
+        }
+        harness.hub.closeSession(2)
+        try await harness.put("k", "v")
+        try harness.pump()
+        #expect(try harness.events(1).sorted() == ["1:2:PUT:k", "3:2:PUT:k", "4:2:PUT:k"])
+        try harness.add(1, key: "k")
+        try await harness.put("k", "w")
+        try harness.pump()
+        #expect(try harness.events(1).filter { $0.contains(":3:") }.sorted() == ["1:3:PUT:k", "3:3:PUT:k", "4:3:PUT:k", "6:3:PUT:k"])
+    }
+
     @Test("duplicate ids and empty ranges are refused as etcd refuses them; auto ids count on")
     func creationErrors() throws {
         let harness = try HubHarness()
