@@ -84,25 +84,22 @@ public final class BusClient: Sendable {
         }
     }
 
-    /// Sends one request whose answer is streamed: the stream yields each partial reply in order, then the
-    /// final reply, then finishes. It throws a `BusError` as `request(_:timeout:)` does; `timeout` bounds the
-    /// whole stream. Partials are buffered without limit until consumed. Ending the iteration early (or
-    /// cancelling the consuming task) abandons the request: later replies are dropped.
-    public func streamingRequest(_ payload: [UInt8], timeout: Duration) -> AsyncThrowingStream<[UInt8], any Error> {
-        let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+    /// Sends one request whose answer is streamed: `onReply` gets each partial reply in order, then the
+    /// final reply, or a failure (a `BusError` as `request(_:timeout:)` fails); nothing follows the
+    /// final reply or the failure. `timeout` bounds the whole exchange. Like the callback form of
+    /// `request`, `onReply` runs on the bus I/O thread, so it must be quick and must not block: a
+    /// long-lived stream (a watch session) hands each reply on without a hop through a task.
+    @discardableResult
+    public func streamingRequest(
+        _ payload: [UInt8], timeout: Duration, onReply: @escaping @Sendable (StreamedReply) -> Void
+    ) -> StreamingRequestHandle {
         let id = shared.nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        let mailbox = shared.mailbox
-        continuation.onTermination = { termination in
-            if case .cancelled = termination {
-                _ = mailbox.post(.cancel(requestID: id))
-            }
+        let request = ClientRequest(id: id, payload: payload, deadline: deadline, sink: .streamed(onReply))
+        if !shared.mailbox.post(.request(request)) {
+            onReply(.failed(.closed))
         }
-        let request = ClientRequest(id: id, payload: payload, deadline: deadline, sink: .stream(continuation))
-        if !mailbox.post(.request(request)) {
-            continuation.finish(throwing: BusError.closed)
-        }
-        return stream
+        return StreamingRequestHandle(requestID: id, mailbox: shared.mailbox)
     }
 
     /// True once a PONG or a reply has been received recently; false before the first one, after the
@@ -116,5 +113,22 @@ public final class BusClient: Sendable {
     public func close() {
         shared.mailbox.requestStop()
         thread.join()
+    }
+}
+
+/// One reply of a streaming request.
+public enum StreamedReply: Sendable {
+    case partial([UInt8])
+    case final([UInt8])
+    case failed(BusError)
+}
+
+/// Abandons a streaming request: later replies are dropped and its callback hears `cancelled`.
+public struct StreamingRequestHandle: Sendable {
+    let requestID: UInt64
+    let mailbox: Mailbox<ClientCommand>
+
+    public func cancel() {
+        _ = mailbox.post(.cancel(requestID: requestID))
     }
 }

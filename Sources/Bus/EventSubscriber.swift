@@ -10,22 +10,26 @@ public final class EventSubscriber: Sendable {
     private let thread: IOThread
     private let mailbox: Mailbox<Never>
 
-    /// Every message received, in publication order. Meant for a single consumer; messages are buffered
-    /// without limit until consumed. Finishes after `close()`.
-    public let messages: AsyncStream<[UInt8]>
-
     /// Connects to `endpoint` in the background; the publisher does not have to be running yet.
     /// Fails with `BusError.connectFailed` only when the endpoint is malformed or its transport unsupported.
-    public init(connect endpoint: String, logger: Logger) throws(BusError) {
+    ///
+    /// - Parameters:
+    ///   - onMessage: every message received, in publication order, called on the subscriber's I/O
+    ///     thread. A callback rather than an async stream because events are on the watch latency
+    ///     path: the consumer posts straight to its own queue, without a hop through a task. It must
+    ///     not block.
+    ///   - onClose: called once on the I/O thread after `close()`; no message follows.
+    public init(
+        connect endpoint: String, logger: Logger,
+        onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void = {}
+    ) throws(BusError) {
         var logger = logger
         logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
-        let (messages, output) = AsyncStream<[UInt8]>.makeStream()
         do throws(SetupFailure) {
             let mailbox = try Mailbox<Never>()
-            let driver = try SubscriberDriver(endpoint: endpoint, output: output, logger: logger)
+            let driver = try SubscriberDriver(endpoint: endpoint, onMessage: onMessage, onClose: onClose, logger: logger)
             thread = try IOThread(name: "bus-subscriber") { runIOLoop(driver, mailbox: mailbox) }
             self.mailbox = mailbox
-            self.messages = messages
         } catch {
             throw .connectFailed(endpoint, error.reason)
         }
@@ -35,7 +39,7 @@ public final class EventSubscriber: Sendable {
         close()
     }
 
-    /// Closes the socket, finishes `messages` and returns when the I/O thread has finished.
+    /// Closes the socket, calls `onClose` and returns when the I/O thread has finished.
     public func close() {
         mailbox.requestStop()
         thread.join()

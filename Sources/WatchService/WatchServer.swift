@@ -41,20 +41,24 @@ public final class WatchServer: Service, Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger)
+        let queue = self.queue
+        let state = QueueConfinedState()
+        self.state = state
+        events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger) { payload in
+            queue.async { state.eventArrived(payload) }
+        }
         kv = try BusClient(connect: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
-        state = QueueConfinedState()
     }
 
     public func run() async throws {
         // Subscribe first, then read where the store is: nothing committed in between is missed.
         let status = try await storeStatus()
         queue.sync {
-            state.hub = WatchHub(
+            state.start(WatchHub(
                 currentRevision: status.revision, compactRevision: status.compactRevision,
                 configuration: configuration.hub
-            ) { [self] from, through in fetchHistory(from: from, through: through) }
+            ) { [self] from, through in fetchHistory(from: from, through: through) })
         }
         logger.info("watch service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "kv": "\(configuration.kvEndpoint)",
@@ -63,12 +67,7 @@ public final class WatchServer: Service, Sendable {
         let timers = startTimers()
         defer { timers.forEach { $0.cancel() } }
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.server.run { self.handle($0) } }
-                group.addTask { await self.consumeEvents() }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await server.run { self.handle($0) }
         } onGracefulShutdown: {
             self.server.close()
             self.events.close()
@@ -88,19 +87,6 @@ public final class WatchServer: Service, Sendable {
                 logger.info("waiting for the kv service", metadata: ["error": "\(error)"])
             }
             try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
-    private func consumeEvents() async {
-        for await payload in events.messages {
-            queue.async { [state] in
-                guard let hub = state.hub, let message = try? Etcetera_Kv_StreamMessage(serializedBytes: payload) else { return }
-                switch message.message {
-                case .revision(let revision): hub.apply(revision)
-                case .heartbeat(let status): hub.storeStatus(revision: status.revision, compactRevision: status.compactRevision)
-                case nil: break
-                }
-            }
         }
     }
 
@@ -189,7 +175,32 @@ public final class WatchServer: Service, Sendable {
 
 /// What only the hub's queue touches.
 private final class QueueConfinedState: @unchecked Sendable {
-    var hub: WatchHub?
+    private(set) var hub: WatchHub?
+    /// Events that arrived before the hub existed, applied when it starts (it ignores the ones at or
+    /// below the revision it starts from).
+    private var early: [[UInt8]] = []
     /// The open request of each session, answered (FINAL) when the session ends.
     var sessionStreams: [UInt64: BusIncomingRequest] = [:]
+
+    func start(_ hub: WatchHub) {
+        self.hub = hub
+        for payload in early { eventArrived(payload) }
+        early = []
+    }
+
+    /// A message of the kv's event stream: a committed revision or a heartbeat with the store's status.
+    func eventArrived(_ payload: [UInt8]) {
+        guard let hub else {
+            // Past this many, the hub is better off catching up from history (it notices the gap).
+            if early.count == 100_000 { early = [] }
+            early.append(payload)
+            return
+        }
+        guard let message = try? Etcetera_Kv_StreamMessage(serializedBytes: payload) else { return }
+        switch message.message {
+        case .revision(let revision): hub.apply(revision)
+        case .heartbeat(let status): hub.storeStatus(revision: status.revision, compactRevision: status.compactRevision)
+        case nil: break
+        }
+    }
 }

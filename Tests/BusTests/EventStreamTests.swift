@@ -11,7 +11,9 @@ extension BusTests {
             let endpoint = directory.endpoint("events")
             let publisher = try EventPublisher(bind: endpoint, logger: testLogger())
             defer { publisher.close() }
-            let subscriber = try EventSubscriber(connect: endpoint, logger: testLogger())
+            let (messages, output) = AsyncStream<[UInt8]>.makeStream()
+            let subscriber = try EventSubscriber(
+                connect: endpoint, logger: testLogger(), onMessage: { output.yield($0) }, onClose: { output.finish() })
 
             // Beat ZeroMQ's slow joiner: publish probes until one arrives.
             let probe = Task {
@@ -20,7 +22,7 @@ extension BusTests {
                     try await Task.sleep(for: .milliseconds(10))
                 }
             }
-            var iterator = subscriber.messages.makeAsyncIterator()
+            var iterator = messages.makeAsyncIterator()
             let first = await iterator.next()
             probe.cancel()
             _ = await probe.result
@@ -49,7 +51,8 @@ extension BusTests {
         func subscriberFirst() async throws {
             let directory = try TemporaryDirectory()
             let endpoint = directory.endpoint("events")
-            let subscriber = try EventSubscriber(connect: endpoint, logger: testLogger())
+            let (messages, output) = AsyncStream<[UInt8]>.makeStream()
+            let subscriber = try EventSubscriber(connect: endpoint, logger: testLogger(), onMessage: { output.yield($0) })
             defer { subscriber.close() }
             let publisher = try EventPublisher(bind: endpoint, logger: testLogger())
             defer { publisher.close() }
@@ -60,7 +63,7 @@ extension BusTests {
                 }
             }
             defer { probe.cancel() }
-            var iterator = subscriber.messages.makeAsyncIterator()
+            var iterator = messages.makeAsyncIterator()
             #expect(await iterator.next() == [UInt8]("revision 1"))
         }
     }

@@ -23,6 +23,38 @@ extension BusTests {
             #expect(!client.isPeerAlive)
         }
 
+        @Test("a server that holds every request while the client keeps sending is alive, not dead")
+        func busyServerIsAlive() async throws {
+            let directory = try TemporaryDirectory()
+            let endpoint = directory.endpoint("busy")
+            let server = try BusServer(bind: endpoint, logger: testLogger())
+            defer { server.close() }
+            let held = HeldRequests()
+            Task { try await server.run { held.append($0) } }
+            let client = try BusClient(connect: endpoint, configuration: fastClientConfiguration(), logger: testLogger())
+            defer { client.close() }
+            #expect(await eventually { client.isPeerAlive })
+
+            // A request every 30 ms for a second, none answered meanwhile: the client never goes a
+            // heartbeat interval (100 ms) without sending, and hears no reply for ten intervals.
+            let calls = (0..<33).map { index in
+                Task { () async -> BusError? in
+                    try? await Task.sleep(for: .milliseconds(30 * index))
+                    do throws(BusError) {
+                        _ = try await client.request([UInt8]("\(index)"), timeout: .seconds(10))
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(client.isPeerAlive)
+            #expect(await eventually { held.count == 33 })
+            for request in held.removeAll() { request.reply([UInt8]("late")) }
+            for call in calls { #expect(await call.value == nil) }
+        }
+
         @Test("a closed server fails the requests in flight, and a new server on the same endpoint is used")
         func serverRestart() async throws {
             let directory = try TemporaryDirectory()

@@ -24,13 +24,13 @@ struct ClientRequest: Sendable {
 enum ReplySink: Sendable {
     case single(UnsafeContinuation<Result<[UInt8], BusError>, Never>)
     case callback(@Sendable (Result<[UInt8], BusError>) -> Void)
-    case stream(AsyncThrowingStream<[UInt8], any Error>.Continuation)
+    case streamed(@Sendable (StreamedReply) -> Void)
 
     func fail(_ error: BusError) {
         switch self {
         case .single(let continuation): continuation.resume(returning: .failure(error))
         case .callback(let completion): completion(.failure(error))
-        case .stream(let continuation): continuation.finish(throwing: error)
+        case .streamed(let onReply): onReply(.failed(error))
         }
     }
 }
@@ -283,8 +283,8 @@ final class ClientDriver: IODriver {
         switch entry.sink {
         case .single, .callback:
             reader.withBytes { pending[id]?.buffer.append(contentsOf: $0) }
-        case .stream(let continuation):
-            continuation.yield(reader.copyBytes())
+        case .streamed(let onReply):
+            onReply(.partial(reader.copyBytes()))
         }
     }
 
@@ -311,9 +311,8 @@ final class ClientDriver: IODriver {
             continuation.resume(returning: .success(completeReply()))
         case .callback(let completion):
             completion(.success(completeReply()))
-        case .stream(let continuation):
-            continuation.yield(reader.copyBytes())
-            continuation.finish()
+        case .streamed(let onReply):
+            onReply(.final(reader.copyBytes()))
         }
     }
 
@@ -401,15 +400,26 @@ final class ClientDriver: IODriver {
 
         if lastSent.map({ now - $0 >= heartbeatInterval }) ?? true {
             sendPing(now)
+        } else if let silentSince = unansweredSince, now - silentSince >= heartbeatInterval {
+            // Busy sending but hearing nothing: ask the server's I/O thread directly, so that a server
+            // slow to answer requests is not taken for a dead one.
+            sendPing(now)
         }
 
         var wake = (lastSent ?? now) + heartbeatInterval
+        if let silentSince = unansweredSince { wake = min(wake, silentSince + heartbeatInterval) }
         if let earliest = deadlines.earliest { wake = min(wake, earliest.deadline) }
         if case .connecting(let since) = state { wake = min(wake, since + heartbeatInterval) }
         if sentCount > 0 || pingOutstanding, let expectingSince {
             wake = min(wake, max(expectingSince, lastReceived ?? expectingSince) + deadAfter)
         }
         return wake - now
+    }
+
+    /// Since when requests have been waiting with nothing heard and no PING out, if they have.
+    private var unansweredSince: ContinuousClock.Instant? {
+        guard sentCount > 0, !pingOutstanding, let expectingSince else { return nil }
+        return max(expectingSince, lastReceived ?? expectingSince)
     }
 
     private func sendPing(_ now: ContinuousClock.Instant) {

@@ -1,7 +1,8 @@
 import CZeroMQ
 import Logging
 
-/// The I/O-thread side of an `EventSubscriber`: a SUB socket subscribed to everything, feeding a stream.
+/// The I/O-thread side of an `EventSubscriber`: a SUB socket subscribed to everything, handing each
+/// message to the subscriber's callback.
 final class SubscriberDriver: IODriver {
     typealias Command = Never
 
@@ -9,12 +10,16 @@ final class SubscriberDriver: IODriver {
 
     private let context: ZMQContext
     private let socket: ZMQSocket
-    private let output: AsyncStream<[UInt8]>.Continuation
+    private let onMessage: @Sendable ([UInt8]) -> Void
+    private let onClose: @Sendable () -> Void
     private let reader = FrameReader()
     private var drops: DropReporter
     private let logger: Logger
 
-    init(endpoint: String, output: AsyncStream<[UInt8]>.Continuation, logger: Logger) throws(SetupFailure) {
+    init(
+        endpoint: String, onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void,
+        logger: Logger
+    ) throws(SetupFailure) {
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, type: ZMQ_SUB)
         try socket.setOption(ZMQ_LINGER, 0)
@@ -22,7 +27,8 @@ final class SubscriberDriver: IODriver {
         try socket.setOption(ZMQ_RECONNECT_IVL, 100)
         try socket.setOption(ZMQ_SUBSCRIBE, bytes: [])
         try socket.connect(endpoint)
-        self.output = output
+        self.onMessage = onMessage
+        self.onClose = onClose
         self.logger = logger
         self.drops = DropReporter(logger: logger)
     }
@@ -46,7 +52,7 @@ final class SubscriberDriver: IODriver {
                 drops.drop("event message of \(extra + 1) frames, expected 1", now: now)
                 continue
             }
-            output.yield(reader.copyBytes())
+            onMessage(reader.copyBytes())
         }
     }
 
@@ -55,6 +61,6 @@ final class SubscriberDriver: IODriver {
     func shutdown(leftovers: [Never]) {
         socket.close()
         context.terminate()
-        output.finish()
+        onClose()
     }
 }

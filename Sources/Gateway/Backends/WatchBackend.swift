@@ -39,11 +39,13 @@ final class WatchBackend: Sendable {
     func endpoint(of process: Int) -> String { endpoints[process] }
 
     /// Opens a session: the stream of its outputs.
-    func open(_ open: Etcetera_Watch_OpenSession, on process: Int) -> AsyncThrowingStream<[UInt8], any Error> {
+    func open(
+        _ open: Etcetera_Watch_OpenSession, on process: Int, onReply: @escaping @Sendable (StreamedReply) -> Void
+    ) -> StreamingRequestHandle {
         var request = Etcetera_Watch_WatchServiceRequest()
         request.open = open
         // A session lasts as long as its client stream; the bus notices a dead process by heartbeats.
-        return clients[process].streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400))
+        return clients[process].streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400), onReply: onReply)
     }
 
     /// Sends a unary session request; `completion` says whether the process still has the session.

@@ -23,7 +23,7 @@ final class WatchSession: StreamingCall, Sendable {
         var delivered = 0
         var failedOpens = 0
         var closed = false
-        var streamTask: Task<Void, Never>?
+        var openRequest: StreamingRequestHandle?
     }
 
     /// Credits go back in batches of this many delivered outputs (and every second).
@@ -82,11 +82,11 @@ final class WatchSession: StreamingCall, Sendable {
     func clientFinished() {}
 
     func cancelled() {
-        let (process, task) = state.withLock { state -> (Int?, Task<Void, Never>?) in
+        let (process, openRequest) = state.withLock { state -> (Int?, StreamingRequestHandle?) in
             state.closed = true
-            return (state.process, state.streamTask)
+            return (state.process, state.openRequest)
         }
-        task?.cancel()
+        openRequest?.cancel()
         backend.unregister(self)
         if let process {
             var request = Etcetera_Watch_WatchServiceRequest()
@@ -117,17 +117,16 @@ final class WatchSession: StreamingCall, Sendable {
             open.nextWatchID = state.nextWatchID
             return (state.generation, open, Array(state.watchers.values), state.pendingCreates)
         }
-        let outputs = backend.open(open, on: process)
-        let task = Task { [self] in
-            do {
-                for try await payload in outputs {
-                    guard let output = try? Etcetera_Watch_SessionOutput(serializedBytes: payload) else { continue }
-                    handle(output, generation: generation)
-                }
-            } catch {}
-            rehome(from: generation)
+        // Outputs are handled on the bus thread as they arrive: straight on to the client's event loop.
+        let openRequest = backend.open(open, on: process) { [self] reply in
+            switch reply {
+            case .partial(let payload):
+                if let output = try? Etcetera_Watch_SessionOutput(serializedBytes: payload) { handle(output, generation: generation) }
+            case .final, .failed:
+                rehome(from: generation)
+            }
         }
-        state.withLock { $0.streamTask = task }
+        state.withLock { $0.openRequest = openRequest }
         for watcher in resumed.sorted(by: { $0.watchID < $1.watchID }) {
             var request = Etcetera_Watch_WatchServiceRequest()
             request.add = watcher

@@ -80,3 +80,23 @@ final class HeldRequests: Sendable {
 extension Array where Element == UInt8 {
     init(_ string: String) { self = Array(string.utf8) }
 }
+
+extension BusClient {
+    /// Every reply of a streaming request, partials then the final one, or its failure.
+    func streamedReplies(_ payload: [UInt8], timeout: Duration) async throws(BusError) -> [[UInt8]] {
+        let collected = Mutex<[[UInt8]]>([])
+        let outcome: Result<[[UInt8]], BusError> = await withCheckedContinuation { continuation in
+            streamingRequest(payload, timeout: timeout) { reply in
+                switch reply {
+                case .partial(let bytes):
+                    collected.withLock { $0.append(bytes) }
+                case .final(let bytes):
+                    continuation.resume(returning: .success(collected.withLock { $0 + [bytes] }))
+                case .failed(let error):
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try outcome.get()
+    }
+}
