@@ -31,7 +31,8 @@ public final class WatchHub {
     private var sessions: [UInt64: Session] = [:]
     private var inStep = WatcherIndex()
     private var behind: [ObjectIdentifier: Watcher] = [:]
-    private var fetching = false
+    /// The revisions of the history request in flight, if one is.
+    private var fetching: ClosedRange<Int64>?
 
     /// Starts at the store's revision; `fetchHistory(from, through)` asks the store for the committed
     /// revisions in `[from, through]`.
@@ -263,7 +264,7 @@ public final class WatchHub {
     /// Asks for the history the furthest-behind watcher needs, or moves watchers that need none back
     /// in step. One request at a time; each answer serves every watcher behind.
     private func catchUp() {
-        guard !fetching else { return }
+        guard fetching == nil else { return }
         let ready = watchersReadyToCatchUp
         for watcher in ready where watcher.nextRevision > currentRevision {
             rejoin(watcher)
@@ -272,25 +273,31 @@ public final class WatchHub {
         if from < compactRevision {
             return reportCompaction(compactRevision)
         }
-        fetching = true
-        fetchHistory(from, min(currentRevision, from + configuration.revisionsPerFetch - 1))
+        let through = min(currentRevision, from + configuration.revisionsPerFetch - 1)
+        fetching = from...through
+        fetchHistory(from, through)
     }
 
     /// History for the last request: each watcher behind gets its events from it in one response
     /// (etcd's unsynced watchers get the same), then the next request goes out.
     public func historyArrived(_ batch: Etcetera_Kv_EventBatch) {
-        fetching = false
+        guard let asked = fetching else { return }
+        fetching = nil
         compactRevision = max(compactRevision, batch.compactRevision)
         if batch.revisions.isEmpty, batch.compactRevision > 0, watchersReadyToCatchUp.contains(where: { $0.nextRevision < batch.compactRevision }) {
             reportCompaction(batch.compactRevision)
             return catchUp()
         }
+        // Only watchers that need nothing before the batch can be served from it: one that fell behind
+        // further back while it was on its way (a session resumed from a dead process) waits for the
+        // next request, which starts where it needs.
+        let served = watchersReadyToCatchUp.filter { $0.nextRevision >= asked.lowerBound }
         guard let last = batch.revisions.last?.revision else {
-            // Nothing was committed in the asked range: every watcher behind is past it.
-            for watcher in watchersReadyToCatchUp { watcher.nextRevision = max(watcher.nextRevision, currentRevision + 1) }
+            // Nothing was committed in the asked range: the watchers it serves are past it.
+            for watcher in served { watcher.nextRevision = max(watcher.nextRevision, asked.upperBound + 1) }
             return catchUp()
         }
-        for watcher in watchersReadyToCatchUp where watcher.nextRevision <= last {
+        for watcher in served where watcher.nextRevision <= last {
             var events: [Mvccpb_Event] = []
             for revision in batch.revisions where revision.revision >= watcher.nextRevision {
                 for event in revision.events where watcher.range.contains(event.kv.key) {
@@ -311,7 +318,7 @@ public final class WatchHub {
 
     /// The store could not be asked; the owner retries with ``retryCatchUp()``.
     public func historyFailed() {
-        fetching = false
+        fetching = nil
     }
 
     public func retryCatchUp() {

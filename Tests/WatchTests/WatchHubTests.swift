@@ -38,6 +38,22 @@ struct WatchHubTests {
         #expect(try harness.events(1) == ["0:3:PUT:k0", "0:4:PUT:k1", "0:5:PUT:k0", "0:6:PUT:k1", "0:7:PUT:k1", "0:8:PUT:k0", "0:9:PUT:k1"])
     }
 
+    @Test("a watcher that starts further back than the history request in flight still gets every event")
+    func resumedBehindFetchInFlight() async throws {
+        let harness = try HubHarness()
+        for value in 1...9 { try await harness.put("k", "v\(value)") }
+        harness.deliverLive()
+        harness.open(1)
+        // The first watcher makes the hub ask for history from revision 7 …
+        try harness.add(1, key: "k", start: 7, id: 1)
+        #expect(harness.pendingFetches == 1)
+        // … and a session moved from a dead process resumes a watcher at 3 before the answer comes.
+        try harness.add(1, key: "k", start: 3, id: 2) { $0.resumed = true }
+        try harness.pump()
+        #expect(try harness.events(1).filter { $0.hasPrefix("2:") } == (3...10).map { "2:\($0):PUT:k" })
+        #expect(try harness.events(1).filter { $0.hasPrefix("1:") } == (7...10).map { "1:\($0):PUT:k" })
+    }
+
     @Test("a start revision below the compaction point is cancelled with the compact revision")
     func compactedStart() async throws {
         let harness = try HubHarness()
