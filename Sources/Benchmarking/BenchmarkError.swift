@@ -1,9 +1,11 @@
-/// Why a benchmark could not run: bad flags or an endpoint that never answered.
+/// Why a benchmark could not run: bad flags, an endpoint that never answered, or watchers the server
+/// never created.
 public struct BenchmarkError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: Sendable, Hashable {
             case invalidConfiguration
             case endpointUnreachable
+            case watchersNotCreated
         }
 
         private let wrapped: Wrapped
@@ -13,11 +15,14 @@ public struct BenchmarkError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The warm-up request on a connection failed.
         public static let endpointUnreachable = Code(.endpointUnreachable)
+        /// Watch creates went unanswered, so no delivery could be measured.
+        public static let watchersNotCreated = Code(.watchersNotCreated)
 
         public var description: String {
             switch wrapped {
             case .invalidConfiguration: "invalid configuration"
             case .endpointUnreachable: "endpoint unreachable"
+            case .watchersNotCreated: "watchers not created"
             }
         }
     }

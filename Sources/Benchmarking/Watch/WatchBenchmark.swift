@@ -43,6 +43,8 @@ public struct WatchBenchmark: Sendable {
 
     public let configuration: Configuration
     private let keySpace: WatchKeySpace
+    /// How long all watchers may take to be created before the run is abandoned.
+    static let creationTimeout: Duration = .seconds(120)
 
     public init(_ configuration: Configuration) throws {
         guard !configuration.endpoints.isEmpty else {
@@ -113,7 +115,14 @@ public struct WatchBenchmark: Sendable {
             }
             stalled = try await open(on: stalledConnection, tallies: tallies, progress: progress)
         }
-        for stream in streams + (stalled.map { [$0] } ?? []) { try await stream.created.futureResult.get() }
+        for (index, stream) in (streams + (stalled.map { [$0] } ?? [])).enumerated() {
+            let remaining = Self.creationTimeout - creationStart.duration(to: clock.now)
+            guard try await stream.created.futureResult.wait(upTo: .nanoseconds(max(0, Int64(Self.seconds(remaining) * 1e9)))) else {
+                throw BenchmarkError(
+                    code: .watchersNotCreated,
+                    message: "stream \(index) of \(streams.count) did not have all its watchers created within \(Self.creationTimeout)")
+            }
+        }
         let creationSeconds = Self.seconds(creationStart.duration(to: clock.now))
         let watcherCount = configuration.streams * configuration.watchersPerStream
         log("watchers created: \(watcherCount) over \(configuration.streams) streams in \(String(format: "%.2f", creationSeconds)) s")

@@ -51,6 +51,8 @@ public struct WatchBenchmarkReport: Sendable {
     public let stalledCatchUpSeconds: Double?
     /// Stream failures (cancellations, closed streams) by description.
     public let failures: [String: Int]
+    /// A few watchers that did not get exactly their events, described for diagnosis.
+    public let inexactSample: [String]
 
     /// Every watcher, stalled ones included, got exactly its events and no stream failed.
     public var exact: Bool { watchers.exact && (stalled?.exact ?? true) && failures.isEmpty }
@@ -69,8 +71,16 @@ public struct WatchBenchmarkReport: Sendable {
         var latencies = LatencyRecorder(expectedCount: streams.reduce(0) { $0 + $1.arrivals.count })
         var watchers = Delivery()
         var failures: [String: Int] = [:]
-        for stream in streams {
+        var inexactSample: [String] = []
+        for (index, stream) in streams.enumerated() {
             watchers.add(stream.tallies)
+            for (position, tally) in stream.tallies.enumerated()
+            where inexactSample.count < 10 && (tally.received != tally.expected || tally.outOfOrder > 0 || tally.foreign > 0) {
+                inexactSample.append(
+                    "stream \(index) watcher \(position) (key \(tally.key.map(String.init) ?? "all")): "
+                        + "\(tally.received) of \(tally.expected) events, last revision \(tally.lastRevision), "
+                        + "\(tally.outOfOrder) out of order, \(tally.foreign) foreign")
+            }
             for failure in stream.failures { failures[failure, default: 0] += 1 }
             for (put, at) in stream.arrivals {
                 guard let acknowledgedAt = acknowledged[Int(put)] else { continue }
@@ -96,6 +106,7 @@ public struct WatchBenchmarkReport: Sendable {
             stalledCatchUpSeconds = nil
         }
         self.failures = failures
+        self.inexactSample = inexactSample
     }
 
     public func text(precise: Bool = false) -> String {
@@ -115,6 +126,10 @@ public struct WatchBenchmarkReport: Sendable {
         }
         for (failure, count) in failures.sorted(by: { $0.value > $1.value }) {
             text += "  [\(count)]\t\(failure)\n"
+        }
+        if !inexactSample.isEmpty {
+            text += "Some watchers without exactly their events:\n"
+            for line in inexactSample { text += "  \(line)\n" }
         }
         return text
     }
