@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB"]),
-        .target(name: "ServiceSupport", dependencies: [logging]),
+        .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.

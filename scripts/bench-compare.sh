@@ -23,6 +23,7 @@
 #                                              and with a stream that stops reading for that long
 #   BENCH_MEMORY_STREAMS [100] BENCH_MEMORY_PER_STREAM [1000]
 #                                              watch-memory: idle watchers whose memory is sampled
+#                                              6 s after they were all created
 #   BENCH_WORKLOADS [all]                      which of: put range-serializable range-linearizable
 #                                              txn-put watch watch-latency watch-steady watch-stall
 #                                              watch-memory watch-failover (Etcetera only: kill -9 of
@@ -278,7 +279,9 @@ sample_memory() {
     before_watch=$(rss "${watch_pids[@]}")
     before_gateway=$(rss "${gateway_pids[@]}")
     await_line "$report" "watchers created" || return 1
-    sleep 3
+    # Idle for a while first: etcd's garbage collector and Etcetera's memory reclaimer (every 5 s)
+    # have then given back what creating the watchers used.
+    sleep 6
     printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$before_watch" "$(rss "${watch_pids[@]}")" \
         "$before_gateway" "$(rss "${gateway_pids[@]}")" >>"$MEMORY"
 }
@@ -305,7 +308,7 @@ run_server() {
     fi
     # First, while the server holds no data: the memory of idle watchers.
     selected watch-memory && DURING=sample_memory run_workload "$server" watch-memory watch \
-        --streams "$MEMORY_STREAMS" --watch-per-stream "$MEMORY_PER_STREAM" --put-total 0 --hold-seconds 8
+        --streams "$MEMORY_STREAMS" --watch-per-stream "$MEMORY_PER_STREAM" --put-total 0 --hold-seconds 10
     selected put && run_workload "$server" put put --total "$PUT_TOTAL" --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" \
         --key-space-size "$KEY_SPACE"
     if ! ETCDCTL_API=3 "$ETCDCTL_BIN" --endpoints "$ENDPOINT" --command-timeout 10s \

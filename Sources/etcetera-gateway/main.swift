@@ -48,7 +48,7 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.name = name
         configuration.advertiseClientURLs = advertiseClientUrls.split(separator: ",").map(String.init)
         let gateway = try GatewayServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: [MemoryReclaimer(), gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

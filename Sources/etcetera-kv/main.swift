@@ -39,7 +39,7 @@ struct KVServiceCommand: AsyncParsableCommand {
         let server = try KVServer(
             store: store, configuration: .init(listenEndpoint: listen, eventsEndpoint: events), logger: logger)
         let group = ServiceGroup(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

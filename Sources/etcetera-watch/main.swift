@@ -31,7 +31,7 @@ struct WatchServiceCommand: AsyncParsableCommand {
         var configuration = WatchServer.Configuration(listenEndpoint: listen, kvEndpoint: kv, kvEventsEndpoint: kvEvents)
         configuration.progressNotifyInterval = .milliseconds(max(progressNotifyIntervalMs, 1))
         let server = try WatchServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }
