@@ -62,7 +62,7 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        .target(name: "Launcher", dependencies: [logging]),
+        .target(name: "Launcher", dependencies: ["ServiceSupport", logging]),
         .target(
             name: "Benchmarking",
             dependencies: [

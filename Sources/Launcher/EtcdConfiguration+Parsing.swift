@@ -1,3 +1,4 @@
+import ServiceSupport
 extension EtcdConfiguration {
     /// What a command line asks the launcher to do.
     public struct LaunchRequest: Sendable, Hashable {
@@ -75,6 +76,8 @@ private struct FlagDefinition {
         .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
+        .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
+        .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
     ]
@@ -235,6 +238,19 @@ private struct FlagParser {
                 throw invalid(raw, "expected a positive duration such as 10m, 5s or 500ms")
             }
             configuration.watchProgressNotifyIntervalMilliseconds = milliseconds
+        }
+        if let raw = values["bus-listen"] {
+            guard let endpoints = KVBusEndpoints(tcp: raw.text) else {
+                throw invalid(raw, "expected tcp://HOST:PORT (the event stream takes PORT+1)")
+            }
+            configuration.busListen = endpoints
+        }
+        if let raw = values["external-watch-endpoints"] {
+            let endpoints = raw.text.split(separator: ",").map { String($0) }
+            guard !endpoints.isEmpty, endpoints.allSatisfy({ $0.hasPrefix("tcp://") && $0.count > "tcp://".count }) else {
+                throw invalid(raw, "expected comma-separated tcp://HOST:PORT endpoints")
+            }
+            configuration.externalWatchEndpoints = endpoints
         }
         return configuration
     }

@@ -49,6 +49,12 @@ extension EtcdConfiguration {
         Etcetera:
           --watch-processes '1'
             Number of watch fan-out processes to run (1 to 64).
+          --bus-listen ''
+            Serve the kv store's bus on tcp://HOST:PORT (events on PORT+1) so that watch processes
+            on other machines can join with etcetera-watch --bus tcp://HOST:PORT (default: ipc:// only).
+          --external-watch-endpoints ''
+            Comma-separated tcp:// endpoints of watch processes running elsewhere; the gateway
+            spreads watch streams over them and its own.
 
         Environment:
           ETCETERA_BIN_DIR

@@ -1,3 +1,4 @@
+import ServiceSupport
 import Logging
 
 /// The part of etcd's configuration Etcetera understands, with etcd 3.4's defaults.
@@ -30,6 +31,12 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var watchProcesses: Int
     /// `--experimental-watch-progress-notify-interval` (a Go duration, default `10m`), in milliseconds.
     public var watchProgressNotifyIntervalMilliseconds: Int
+    /// `--bus-listen tcp://HOST:PORT`: Etcetera's own flag. The kv store serves its bus on TCP (events
+    /// on PORT+1) instead of `ipc://`, so watch processes on other machines can join.
+    public var busListen: KVBusEndpoints?
+    /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
+    /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
+    public var externalWatchEndpoints: [String]
 
     /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
     public init(
@@ -44,7 +51,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
         autoCompactionMode: AutoCompactionMode = .periodic,
         autoCompactionRetention: String = "0",
         watchProcesses: Int = 1,
-        watchProgressNotifyIntervalMilliseconds: Int = 600_000
+        watchProgressNotifyIntervalMilliseconds: Int = 600_000,
+        busListen: KVBusEndpoints? = nil,
+        externalWatchEndpoints: [String] = []
     ) {
         self.name = name
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
@@ -58,6 +67,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.autoCompactionRetention = autoCompactionRetention
         self.watchProcesses = watchProcesses
         self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
+        self.busListen = busListen
+        self.externalWatchEndpoints = externalWatchEndpoints
     }
 
     /// etcd's default for both client URL flags.

@@ -1,6 +1,7 @@
 /// The children `etcetera` runs for one configuration, in start order, and the places they share.
 ///
-/// Services talk over `ipc://` sockets laid out by ``BusLayout``. `services` is started front to back
+/// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
+/// on TCP instead, so that watch processes elsewhere can join. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
 /// gateway last, with the watch fan-out processes between them. Later services (lease, auth, maintenance)
 /// go between the kv store and the gateway too, with their sockets listed in ``socketNames``.
@@ -64,47 +65,53 @@ public struct ServicePlan: Sendable, Hashable {
         self.directories = directories
         self.clientURL = clientURL
         let watchProcesses = min(max(configuration.watchProcesses, 1), Self.maximumWatchProcesses)
+        let kv = Self.kvEndpoints(configuration, bus: bus)
+        let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         self.services =
-            [Self.kvService(configuration, dataDirectory: dataDirectory, bus: bus)]
-            + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus) }
-            + [Self.gatewayService(configuration, dataDirectory: dataDirectory, bus: bus, clientURL: clientURL, watchProcesses: watchProcesses)]
+            [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
+            + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
+            + [Self.gatewayService(configuration, dataDirectory: dataDirectory, kv: kv.connect, clientURL: clientURL, watchEndpoints: watchEndpoints)]
     }
 
-    /// `ipc://…/kv.sock`.
-    public var kvEndpoint: String {
-        bus.endpoint(of: Self.kvSocket)
-    }
-
-    /// `ipc://…/kv-events.sock`.
-    public var kvEventsEndpoint: String {
-        bus.endpoint(of: Self.kvEventsSocket)
+    /// The kv store's (requests, events) endpoints as it binds them and as local services reach them:
+    /// the `ipc://` sockets, or TCP with `--bus-listen`.
+    private static func kvEndpoints(
+        _ configuration: EtcdConfiguration, bus: BusLayout
+    ) -> (bind: (requests: String, events: String), connect: (requests: String, events: String)) {
+        guard let tcp = configuration.busListen else {
+            let ipc = (bus.endpoint(of: kvSocket), bus.endpoint(of: kvEventsSocket))
+            return (ipc, ipc)
+        }
+        return ((tcp.requests, tcp.events), (tcp.local.requests, tcp.local.events))
     }
 
     private static func kvService(
         _ configuration: EtcdConfiguration,
         dataDirectory: String,
-        bus: BusLayout
+        bind: (requests: String, events: String)
     ) -> ServiceSpec {
         ServiceSpec(
             executable: "etcetera-kv",
             arguments: [
                 "--data-dir", Path.join(Path.join(dataDirectory, "member"), "kv"),
-                "--listen", bus.endpoint(of: kvSocket),
-                "--events", bus.endpoint(of: kvEventsSocket),
+                "--listen", bind.requests,
+                "--events", bind.events,
                 "--max-txn-ops", String(configuration.maxTxnOps),
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )
     }
 
-    private static func watchService(_ configuration: EtcdConfiguration, index: Int, bus: BusLayout) -> ServiceSpec {
+    private static func watchService(
+        _ configuration: EtcdConfiguration, index: Int, bus: BusLayout, kv: (requests: String, events: String)
+    ) -> ServiceSpec {
         ServiceSpec(
             name: "etcetera-watch-\(index)",
             executable: "etcetera-watch",
             arguments: [
                 "--listen", bus.endpoint(of: watchSocket(index)),
-                "--kv", bus.endpoint(of: kvSocket),
-                "--kv-events", bus.endpoint(of: kvEventsSocket),
+                "--kv", kv.requests,
+                "--kv-events", kv.events,
                 "--progress-notify-interval-ms", String(configuration.watchProgressNotifyIntervalMilliseconds),
                 "--log-level", configuration.logLevel.rawValue,
             ]
@@ -114,17 +121,17 @@ public struct ServicePlan: Sendable, Hashable {
     private static func gatewayService(
         _ configuration: EtcdConfiguration,
         dataDirectory: String,
-        bus: BusLayout,
+        kv: (requests: String, events: String),
         clientURL: ClientURL,
-        watchProcesses: Int
+        watchEndpoints: [String]
     ) -> ServiceSpec {
         ServiceSpec(
             executable: "etcetera-gateway",
-            arguments: (0..<watchProcesses).flatMap { ["--watch", bus.endpoint(of: watchSocket($0))] } + [
+            arguments: watchEndpoints.flatMap { ["--watch", $0] } + [
                 "--name", configuration.name,
                 "--listen-client-urls", clientURL.string,
                 "--advertise-client-urls", configuration.advertiseClientURLs.map(\.string).joined(separator: ","),
-                "--kv", bus.endpoint(of: kvSocket),
+                "--kv", kv.requests,
                 "--max-request-bytes", String(configuration.maxRequestBytes),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,

@@ -5,7 +5,8 @@ import ServiceSupport
 import WatchService
 
 /// etcetera-watch: the watch fan-out service. The one-box launcher starts one or more; more can run
-/// elsewhere against the same kv service (`--kv tcp://…`).
+/// on other machines against the same kv store (`--bus tcp://HOST:PORT --listen tcp://0.0.0.0:PORT`,
+/// with the launcher's `--bus-listen` and `--external-watch-endpoints`).
 @main
 struct WatchServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +15,23 @@ struct WatchServiceCommand: AsyncParsableCommand {
     @Option(help: "Request/reply bus endpoint to bind for gateways, e.g. ipc:///var/lib/etcetera/bus/watch-0.sock or tcp://0.0.0.0:23791.")
     var listen: String
 
+    @Option(help: "The kv store's bus as served by `etcetera --bus-listen tcp://HOST:PORT` on another machine: requests on PORT, events on PORT+1 (instead of --kv and --kv-events).")
+    var bus: String?
+
     @Option(help: "The kv service's request/reply endpoint.")
-    var kv: String
+    var kv: String?
 
     @Option(help: "The kv service's event stream endpoint.")
-    var kvEvents: String
+    var kvEvents: String?
+
+    func validate() throws {
+        if let bus {
+            guard KVBusEndpoints(tcp: bus) != nil else { throw ValidationError("--bus expects tcp://HOST:PORT") }
+            guard kv == nil, kvEvents == nil else { throw ValidationError("--bus replaces --kv and --kv-events") }
+        } else if kv == nil || kvEvents == nil {
+            throw ValidationError("give --bus, or both --kv and --kv-events")
+        }
+    }
 
     @Option(help: "Progress notification interval in milliseconds (etcd's --experimental-watch-progress-notify-interval).")
     var progressNotifyIntervalMs: Int = 600_000
@@ -28,7 +41,9 @@ struct WatchServiceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-watch", level: logLevel)
-        var configuration = WatchServer.Configuration(listenEndpoint: listen, kvEndpoint: kv, kvEventsEndpoint: kvEvents)
+        let remote = bus.flatMap { KVBusEndpoints(tcp: $0) }
+        var configuration = WatchServer.Configuration(
+            listenEndpoint: listen, kvEndpoint: remote?.requests ?? kv ?? "", kvEventsEndpoint: remote?.events ?? kvEvents ?? "")
         configuration.progressNotifyInterval = .milliseconds(max(progressNotifyIntervalMs, 1))
         let server = try WatchServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -112,4 +112,34 @@ struct WatchDifferentialTests {
         #expect(output.stdout.contains("20 watchers, 1500 puts, 0 failed"))
         #expect(etcetera.log.contains("moving watch session"), "sessions of the killed process moved")
     }
+
+    @Test("a standalone watch process joined over TCP serves streams and takes over those of a killed local one")
+    func standaloneWatchProcessOverTCP() async throws {
+        let program = try await GoProgram.build("watchfailover")
+        var busPort = FreePort.pick()
+        while FreePort.isAccepting(busPort + 1) { busPort = FreePort.pick() }
+        let watchPort = FreePort.pick()
+        let directory = TestPaths.temporaryDirectory(prefix: "remote-watch")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let logPath = directory + "/watch.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let remote = Process()
+        remote.executableURL = URL(fileURLWithPath: TestPaths.executable("etcetera-watch"))
+        remote.arguments = ["--bus", "tcp://127.0.0.1:\(busPort)", "--listen", "tcp://127.0.0.1:\(watchPort)"]
+        remote.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try remote.run()
+        defer { remote.terminate() }
+        let etcetera = try await ServerProcess.etcetera(extraArguments: [
+            "--bus-listen", "tcp://127.0.0.1:\(busPort)", "--external-watch-endpoints", "tcp://127.0.0.1:\(watchPort)",
+        ])
+        defer { etcetera.stop() }
+        let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/bus/watch-0.sock"])
+        let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "local watch process is running")
+        let output = try await GoProgram.run(program, [etcetera.endpoint, "20", "1500", victim])
+        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+        #expect(output.stdout.contains("20 watchers, 1500 puts, 0 failed"))
+        #expect(etcetera.log.contains("moving watch session"), "sessions of the killed process moved")
+        let remoteLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(remoteLog.contains("watch service serving"), "the standalone process reached the kv store: \(remoteLog)")
+    }
 }

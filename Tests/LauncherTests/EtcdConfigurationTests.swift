@@ -33,6 +33,19 @@ struct EtcdConfigurationTests {
         #expect(configuration == EtcdConfiguration())
     }
 
+    @Test("--bus-listen takes tcp://HOST:PORT with room for the event port; external watch endpoints are tcp:// URLs")
+    func busFlags() throws {
+        let listening = try configuration(["--bus-listen", "tcp://0.0.0.0:2390", "--external-watch-endpoints", "tcp://a:1,tcp://b:2"])
+        #expect(listening.busListen?.requests == "tcp://0.0.0.0:2390")
+        #expect(listening.busListen?.events == "tcp://0.0.0.0:2391")
+        #expect(listening.externalWatchEndpoints == ["tcp://a:1", "tcp://b:2"])
+        #expect(try configuration([]).busListen == nil)
+        for bad in ["ipc:///tmp/kv.sock", "tcp://host", "tcp://host:65535", "tcp://:2390", "2390"] {
+            #expect(throws: LauncherError.self, "\(bad)") { try configuration(["--bus-listen", bad]) }
+        }
+        #expect(throws: LauncherError.self) { try configuration(["--external-watch-endpoints", "ipc:///tmp/w.sock"]) }
+    }
+
     @Test("the watch progress interval takes Go durations, as etcd's flag does")
     func progressInterval() throws {
         #expect(try configuration([]).watchProgressNotifyIntervalMilliseconds == 600_000)

@@ -1,3 +1,4 @@
+import ServiceSupport
 import Testing
 
 @testable import Launcher
@@ -15,8 +16,6 @@ struct ServicePlanTests {
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
 
         #expect(plan.dataDirectory == "/var/lib/etcetera")
-        #expect(plan.kvEndpoint == "ipc:///var/lib/etcetera/bus/kv.sock")
-        #expect(plan.kvEventsEndpoint == "ipc:///var/lib/etcetera/bus/kv-events.sock")
         #expect(plan.directories == ["/var/lib/etcetera", "/var/lib/etcetera/bus", "/var/lib/etcetera/member"])
         #expect(plan.clientURL.hostPort == "127.0.0.1:12379")
         #expect(plan.services == [
@@ -78,7 +77,7 @@ struct ServicePlanTests {
     func relativeDataDirectory() throws {
         let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
         #expect(plan.dataDirectory == "/home/op/work/default.etcd")
-        #expect(plan.kvEndpoint == "ipc:///home/op/work/default.etcd/bus/kv.sock")
+        #expect(plan.bus.endpoint(of: ServicePlan.kvSocket) == "ipc:///home/op/work/default.etcd/bus/kv.sock")
         #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-watch", "etcetera-gateway"])
     }
 
@@ -89,7 +88,7 @@ struct ServicePlanTests {
         #expect(plan.bus.usesFallback)
         #expect(plan.bus.directory.hasPrefix("/tmp/etcetera-"))
         #expect(plan.bus.directory.count == "/tmp/etcetera-".count + 16)
-        #expect(plan.kvEndpoint == "ipc://\(plan.bus.directory)/kv.sock")
+        #expect(plan.bus.endpoint(of: ServicePlan.kvSocket) == "ipc://\(plan.bus.directory)/kv.sock")
         #expect(plan.directories.last == plan.bus.directory)
         #expect(plan.services[0].arguments.contains("--data-dir"))
         #expect(plan.services[0].arguments[1] == deep + "/member/kv")
@@ -121,5 +120,26 @@ struct ServicePlanTests {
         #expect(throws: LauncherError.self) {
             try ServicePlan(configuration: configuration, workingDirectory: "/")
         }
+    }
+
+    @Test("--bus-listen puts the kv store on TCP (events on the next port), reached locally on loopback; external watch processes join the gateway's list")
+    func tcpBus() throws {
+        var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
+        configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:2379")]
+        configuration.busListen = KVBusEndpoints(tcp: "tcp://0.0.0.0:2390")
+        configuration.externalWatchEndpoints = ["tcp://10.0.0.5:2400", "tcp://10.0.0.6:2400"]
+        let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
+        let arguments = Dictionary(uniqueKeysWithValues: plan.services.map { ($0.name, $0.arguments) })
+        let kv = try #require(arguments["etcetera-kv"])
+        #expect(kv.contains(["--listen", "tcp://0.0.0.0:2390"]) && kv.contains(["--events", "tcp://0.0.0.0:2391"]))
+        let watch = try #require(arguments["etcetera-watch-0"])
+        #expect(watch.contains(["--kv", "tcp://127.0.0.1:2390"]) && watch.contains(["--kv-events", "tcp://127.0.0.1:2391"]))
+        #expect(watch.contains(["--listen", "ipc:///var/lib/etcetera/bus/watch-0.sock"]))
+        let gateway = try #require(arguments["etcetera-gateway"])
+        #expect(gateway.contains(["--kv", "tcp://127.0.0.1:2390"]))
+        #expect(Array(gateway.prefix(6)) == [
+            "--watch", "ipc:///var/lib/etcetera/bus/watch-0.sock",
+            "--watch", "tcp://10.0.0.5:2400", "--watch", "tcp://10.0.0.6:2400",
+        ])
     }
 }
