@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB"]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
+        .target(name: "Lease", dependencies: ["Storage"]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.
@@ -85,6 +86,7 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
+        .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),

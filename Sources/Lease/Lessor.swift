@@ -1,0 +1,266 @@
+import Storage
+
+/// The leases of a deployment and when each expires: etcd's lessor without the keys, which the kv
+/// store keeps (each key records its lease). Plain Swift and single-threaded: the lease service drives
+/// it from one queue and passes the time in, so tests control the clock.
+///
+/// Leases persist in their own storage (`l` + ID → granted TTL) and are written with a synced batch
+/// before a grant or a revoke is acknowledged. Expiry times are not persisted: after a restart every
+/// lease gets its full TTL again plus `restoreExtension`, as etcd's leases do on a new leader, so a
+/// restart never expires a lease its holder was keeping alive.
+public final class Lessor {
+    public struct Configuration: Sendable {
+        /// Shorter TTLs are raised to this (etcd: 1.5 election timeouts, rounded up: 2 s by default).
+        public var minimumTTL: Int64 = 2
+        /// etcd's `MaxLeaseTTL`.
+        public var maximumTTL: Int64 = 9_000_000_000
+        /// Added to every restored lease's TTL (etcd extends by its election timeout, 1 s by default).
+        public var restoreExtension: Duration = .seconds(1)
+        /// At most this many restored leases expire per second; later ones are pushed back (etcd's
+        /// lease revoke rate), so a restart does not revoke a pile of leases at once.
+        public var revokeRate = 1000
+
+        public init() {}
+    }
+
+    /// Why a lease operation was refused, in etcd's terms.
+    public enum Failure: Error, Sendable, Equatable {
+        /// etcd's `ErrLeaseNotFound` ("etcdserver: requested lease not found").
+        case notFound
+        /// "etcdserver: lease already exists".
+        case exists
+        /// "etcdserver: too large lease TTL".
+        case ttlTooLarge
+        case storage(String)
+    }
+
+    /// A lease as its owner sees it.
+    public struct Lease: Sendable, Equatable {
+        public let id: Int64
+        /// The TTL it was granted with (after raising to the minimum), in seconds.
+        public let grantedTTL: Int64
+        public let expiry: ContinuousClock.Instant
+    }
+
+    private static let recordPrefix = UInt8(ascii: "l")
+
+    public let configuration: Configuration
+    private let storage: any KeyValueStorage
+    private var leases: [Int64: Lease] = [:]
+    private var expiries = ExpiryQueue()
+    private var revoking: Set<Int64> = []
+    private var idGenerator: LeaseIDGenerator
+
+    /// Opens the leases kept in `storage`, each restored with its full TTL from `now`.
+    public init(
+        storage: any KeyValueStorage, configuration: Configuration = .init(), idGenerator: LeaseIDGenerator,
+        now: ContinuousClock.Instant
+    ) throws(Failure) {
+        self.storage = storage
+        self.configuration = configuration
+        self.idGenerator = idGenerator
+        var restored: [(id: Int64, ttl: Int64)] = []
+        let cursor = storage.snapshot().makeCursor()
+        cursor.seek([Self.recordPrefix])
+        while cursor.isValid, cursor.key.first == Self.recordPrefix {
+            if let id = Self.decodeInt64(cursor.key.dropFirst()), let ttl = Self.decodeInt64(cursor.value[...]) {
+                restored.append((id, ttl))
+            }
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw .storage("\(error)")
+        }
+        restore(restored, now: now)
+    }
+
+    // MARK: Requests
+
+    /// Grants a lease. `id` 0 lets the lessor choose one.
+    @discardableResult
+    public func grant(id requested: Int64, ttl: Int64, now: ContinuousClock.Instant) throws(Failure) -> Lease {
+        guard ttl <= configuration.maximumTTL else { throw .ttlTooLarge }
+        var id = requested
+        if id == 0 {
+            repeat { id = idGenerator.next() } while leases[id] != nil || id == 0
+        } else if leases[id] != nil {
+            throw .exists
+        }
+        let granted = max(ttl, configuration.minimumTTL)
+        var batch = WriteBatch()
+        batch.put(Self.recordKey(id), Self.encodeInt64(granted))
+        try persist(batch)
+        let lease = Lease(id: id, grantedTTL: granted, expiry: now + .seconds(granted))
+        leases[id] = lease
+        expiries.push(lease.expiry, id)
+        return lease
+    }
+
+    /// Renews a live lease for its full TTL; returns the TTL. A lease that has expired (even if its
+    /// keys are not deleted yet) is not found, as etcd's keep-alive answers TTL 0 for it.
+    public func renew(_ id: Int64, now: ContinuousClock.Instant) throws(Failure) -> Int64 {
+        guard let lease = live(id, now: now) else { throw .notFound }
+        let renewed = Lease(id: id, grantedTTL: lease.grantedTTL, expiry: now + .seconds(lease.grantedTTL))
+        leases[id] = renewed
+        expiries.push(renewed.expiry, id)
+        return renewed.grantedTTL
+    }
+
+    /// Seconds left (rounded down, as etcd reports them) and the granted TTL of a live lease.
+    public func timeToLive(_ id: Int64, now: ContinuousClock.Instant) throws(Failure) -> (remaining: Int64, granted: Int64) {
+        guard let lease = live(id, now: now) else { throw .notFound }
+        return (Self.wholeSeconds(now.duration(to: lease.expiry)), lease.grantedTTL)
+    }
+
+    /// Every lease not yet revoked, expired ones included (as etcd lists them until they are gone).
+    public var leaseIDs: [Int64] { leases.keys.sorted() }
+
+    /// Starts revoking a lease: from now on it cannot be renewed and is not handed out again as
+    /// expired. The caller deletes its keys in the kv store, then calls ``finishRevoke(_:)``; a lease
+    /// is only forgotten once its keys are gone, so a crash in between revokes it again later.
+    public func beginRevoke(_ id: Int64) throws(Failure) {
+        guard leases[id] != nil else { throw .notFound }
+        revoking.insert(id)
+    }
+
+    /// The keys of a revoking lease could not be deleted: it may be handed out as expired again.
+    public func abandonRevoke(_ id: Int64) {
+        revoking.remove(id)
+        if let lease = leases[id] { expiries.push(lease.expiry, id) }
+    }
+
+    /// Forgets a revoked lease for good.
+    public func finishRevoke(_ id: Int64) throws(Failure) {
+        var batch = WriteBatch()
+        batch.delete(Self.recordKey(id))
+        try persist(batch)
+        leases[id] = nil
+        revoking.remove(id)
+    }
+
+    /// Leases whose time is up and that nobody is revoking yet, earliest first, at most `limit`; each
+    /// is marked as being revoked (``beginRevoke(_:)``).
+    public func takeExpired(now: ContinuousClock.Instant, limit: Int) -> [Int64] {
+        var expired: [Int64] = []
+        while expired.count < limit, let (expiry, id) = expiries.peek(), expiry <= now {
+            expiries.pop()
+            // Entries left behind by renewals name an expiry the lease no longer has.
+            guard let lease = leases[id], lease.expiry == expiry, !revoking.contains(id) else { continue }
+            revoking.insert(id)
+            expired.append(id)
+        }
+        return expired
+    }
+
+    /// When the next lease expires, for the caller's timer.
+    public var nextExpiry: ContinuousClock.Instant? {
+        while let (expiry, id) = expiries.peek() {
+            if let lease = leases[id], lease.expiry == expiry, !revoking.contains(id) { return expiry }
+            expiries.pop()
+        }
+        return nil
+    }
+
+    // MARK: Internals
+
+    private func live(_ id: Int64, now: ContinuousClock.Instant) -> Lease? {
+        guard let lease = leases[id], !revoking.contains(id), lease.expiry > now else { return nil }
+        return lease
+    }
+
+    /// etcd's promotion: every lease gets its TTL plus the extension, then leases that would expire in
+    /// the same second beyond three quarters of the revoke rate are spread over the following seconds.
+    private func restore(_ restored: [(id: Int64, ttl: Int64)], now: ContinuousClock.Instant) {
+        var remaining = restored.map { (id: $0.id, ttl: $0.ttl, left: Duration.seconds($0.ttl) + configuration.restoreExtension) }
+        if remaining.count >= configuration.revokeRate {
+            remaining.sort { $0.left < $1.left }
+            var baseWindow = remaining[0].left
+            var nextWindow = baseWindow + .seconds(1)
+            var expiring = 0
+            let targetPerSecond = max(1, 3 * configuration.revokeRate / 4)
+            for index in remaining.indices {
+                let left = remaining[index].left
+                if left > nextWindow {
+                    baseWindow = left
+                    nextWindow = baseWindow + .seconds(1)
+                    expiring = 1
+                    continue
+                }
+                expiring += 1
+                guard expiring > targetPerSecond else { continue }
+                let delay = Duration.seconds(1) * (Double(expiring) / Double(targetPerSecond)) - (left - baseWindow)
+                nextWindow = baseWindow + delay
+                remaining[index].left = left + delay
+            }
+        }
+        for lease in remaining {
+            let restoredLease = Lease(id: lease.id, grantedTTL: lease.ttl, expiry: now + lease.left)
+            leases[lease.id] = restoredLease
+            expiries.push(restoredLease.expiry, lease.id)
+        }
+    }
+
+    private func persist(_ batch: WriteBatch) throws(Failure) {
+        do {
+            try storage.write(batch, sync: true)
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    private static func recordKey(_ id: Int64) -> [UInt8] {
+        [recordPrefix] + encodeInt64(id)
+    }
+
+    private static func encodeInt64(_ value: Int64) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(bitPattern: value).bigEndian, Array.init)
+    }
+
+    private static func decodeInt64(_ bytes: ArraySlice<UInt8>) -> Int64? {
+        guard bytes.count == 8 else { return nil }
+        return Int64(bitPattern: bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+
+    /// Whole seconds of a duration, rounded toward zero (Go's `int64(d.Seconds())`).
+    static func wholeSeconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds
+    }
+}
+
+/// A min-heap of (expiry, lease ID). Renewals push a new entry instead of moving the old one; stale
+/// entries are dropped when they reach the top.
+struct ExpiryQueue {
+    private var heap: [(ContinuousClock.Instant, Int64)] = []
+
+    mutating func push(_ expiry: ContinuousClock.Instant, _ id: Int64) {
+        heap.append((expiry, id))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].0 < heap[parent].0 else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    func peek() -> (ContinuousClock.Instant, Int64)? { heap.first }
+
+    mutating func pop() {
+        guard !heap.isEmpty else { return }
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, heap[left].0 < heap[smallest].0 { smallest = left }
+            if right < heap.count, heap[right].0 < heap[smallest].0 { smallest = right }
+            guard smallest != parent else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
