@@ -90,6 +90,8 @@ public final class KVServer: Service, Sendable {
         case .deleteRange(let delete): write = .deleteRange(delete)
         case .compact(let compaction): write = .compact(compaction)
         case .txn(let txn) where !txn.isReadOnly: write = .txn(txn)
+        case .registerLeases(let register): write = .registerLeases(register.ids)
+        case .revokeLease(let revoke): write = .revokeLease(revoke.id)
         case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.
             return incoming.reply(Self.encode(read(request)))
@@ -105,6 +107,8 @@ public final class KVServer: Service, Sendable {
             case .success(.deleteRange(let response)): reply.deleteRange = response
             case .success(.txn(let response)): reply.txn = response
             case .success(.compact(let response)): reply.compact = response
+            case .success(.registerLeases): reply.leasesRegistered = Etcetera_Kv_LeasesRegistered()
+            case .success(.revokeLease(let response)): reply.revokeLease = response
             case .failure(let error): reply = Self.errorReply(error)
             }
             incoming.reply(Self.encode(reply))

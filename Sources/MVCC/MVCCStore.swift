@@ -158,7 +158,7 @@ public final class MVCCStore: Sendable {
         case .put(let put): try RequestValidation.check(put)
         case .deleteRange(let delete): try RequestValidation.check(delete)
         case .txn(let txn): try RequestValidation.check(txn, maxOperations: configuration.maxTxnOperations)
-        case .compact: break
+        case .compact, .registerLeases, .revokeLease: break
         }
     }
 }

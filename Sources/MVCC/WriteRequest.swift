@@ -6,6 +6,10 @@ public enum WriteRequest: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeRequest)
     case txn(Etcdserverpb_TxnRequest)
     case compact(Etcdserverpb_CompactionRequest)
+    /// Leases granted by the lease service, which puts may name from now on.
+    case registerLeases([Int64])
+    /// Deletes every key attached to the lease in one revision and forgets the lease.
+    case revokeLease(Int64)
 }
 
 /// The reply to a `WriteRequest`, of the matching case.
@@ -14,6 +18,8 @@ public enum WriteResponse: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeResponse)
     case txn(Etcdserverpb_TxnResponse)
     case compact(Etcdserverpb_CompactionResponse)
+    case registerLeases
+    case revokeLease(Etcdserverpb_LeaseRevokeResponse)
 }
 
 extension Etcdserverpb_TxnRequest {

@@ -110,6 +110,7 @@ struct MVCCStoreTests {
     @Test("put flags: prev_kv, ignore_value, ignore_lease and their errors")
     func putFlags() async throws {
         let store = try MVCCStore.inMemory()
+        try await store.registerLeases(7, 9)
         let first = try await store.put("a", "1", lease: 7, prevKv: true)
         #expect(!first.hasPrevKv)
         let second = try await store.put("a", "2", prevKv: true)

@@ -39,6 +39,18 @@ extension MVCCStore {
         return response
     }
 
+    func registerLeases(_ ids: Int64...) async throws {
+        _ = try await write(.registerLeases(ids))
+    }
+
+    @discardableResult
+    func revokeLease(_ id: Int64) async throws -> Etcdserverpb_LeaseRevokeResponse {
+        guard case .revokeLease(let response) = try await write(.revokeLease(id)) else {
+            throw MVCCError.corrupt("wrong response kind")
+        }
+        return response
+    }
+
     func compact(_ revision: Int64, physical: Bool = true) async throws {
         var request = Etcdserverpb_CompactionRequest()
         request.revision = revision

@@ -103,6 +103,22 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     set {request = .status(newValue)}
   }
 
+  public var registerLeases: Etcetera_Kv_RegisterLeases {
+    get {
+      if case .registerLeases(let v)? = request {return v}
+      return Etcetera_Kv_RegisterLeases()
+    }
+    set {request = .registerLeases(newValue)}
+  }
+
+  public var revokeLease: Etcdserverpb_LeaseRevokeRequest {
+    get {
+      if case .revokeLease(let v)? = request {return v}
+      return Etcdserverpb_LeaseRevokeRequest()
+    }
+    set {request = .revokeLease(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -113,6 +129,8 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     case compact(Etcdserverpb_CompactionRequest)
     case events(Etcetera_Kv_EventsRequest)
     case status(Etcetera_Kv_StoreStatusRequest)
+    case registerLeases(Etcetera_Kv_RegisterLeases)
+    case revokeLease(Etcdserverpb_LeaseRevokeRequest)
 
   }
 
@@ -190,6 +208,22 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     set {reply = .status(newValue)}
   }
 
+  public var leasesRegistered: Etcetera_Kv_LeasesRegistered {
+    get {
+      if case .leasesRegistered(let v)? = reply {return v}
+      return Etcetera_Kv_LeasesRegistered()
+    }
+    set {reply = .leasesRegistered(newValue)}
+  }
+
+  public var revokeLease: Etcdserverpb_LeaseRevokeResponse {
+    get {
+      if case .revokeLease(let v)? = reply {return v}
+      return Etcdserverpb_LeaseRevokeResponse()
+    }
+    set {reply = .revokeLease(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Reply: Equatable, Sendable {
@@ -201,8 +235,34 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     case compact(Etcdserverpb_CompactionResponse)
     case events(Etcetera_Kv_EventBatch)
     case status(Etcetera_Kv_StoreStatus)
+    case leasesRegistered(Etcetera_Kv_LeasesRegistered)
+    case revokeLease(Etcdserverpb_LeaseRevokeResponse)
 
   }
+
+  public init() {}
+}
+
+/// Leases the lease service has granted: from now on puts may attach keys to them. Registering a
+/// lease twice is harmless (the lease service registers all its leases again when it starts).
+public nonisolated struct Etcetera_Kv_RegisterLeases: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ids: [Int64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Etcetera_Kv_LeasesRegistered: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -368,7 +428,7 @@ nonisolated extension Etcetera_Kv_ServiceError: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}register_leases\0\u{3}revoke_lease\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -467,6 +527,32 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
           self.request = .status(v)
         }
       }()
+      case 8: try {
+        var v: Etcetera_Kv_RegisterLeases?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .registerLeases(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .registerLeases(v)
+        }
+      }()
+      case 9: try {
+        var v: Etcdserverpb_LeaseRevokeRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .revokeLease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .revokeLease(v)
+        }
+      }()
       default: break
       }
     }
@@ -506,6 +592,14 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
       guard case .status(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     }()
+    case .registerLeases?: try {
+      guard case .registerLeases(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .revokeLease?: try {
+      guard case .revokeLease(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -520,7 +614,7 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}leases_registered\0\u{3}revoke_lease\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -632,6 +726,32 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
           self.reply = .status(v)
         }
       }()
+      case 9: try {
+        var v: Etcetera_Kv_LeasesRegistered?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .leasesRegistered(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .leasesRegistered(v)
+        }
+      }()
+      case 10: try {
+        var v: Etcdserverpb_LeaseRevokeResponse?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .revokeLease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .revokeLease(v)
+        }
+      }()
       default: break
       }
     }
@@ -675,6 +795,14 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
       guard case .status(let v)? = self.reply else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
+    case .leasesRegistered?: try {
+      guard case .leasesRegistered(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .revokeLease?: try {
+      guard case .revokeLease(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -682,6 +810,55 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
 
   public static func ==(lhs: Etcetera_Kv_KVReply, rhs: Etcetera_Kv_KVReply) -> Bool {
     if lhs.reply != rhs.reply {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_RegisterLeases: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterLeases"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ids\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.ids) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ids.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.ids, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_RegisterLeases, rhs: Etcetera_Kv_RegisterLeases) -> Bool {
+    if lhs.ids != rhs.ids {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_LeasesRegistered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeasesRegistered"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_LeasesRegistered, rhs: Etcetera_Kv_LeasesRegistered) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -10,6 +10,9 @@ import SwiftProtobuf
 /// - `r` + revision → the `Event` committed at that revision: values of past revisions and the event
 ///   log that watchers replay.
 /// - `m` + name → store metadata (current revision, compaction points, applied index).
+/// - `g` + lease ID → nothing: a lease the lease service granted, which puts may name.
+/// - `a` + lease ID + key → nothing: the key is attached to the lease (its head names it), so that
+///   revoking a lease finds its keys without scanning the store.
 ///
 /// Escaping `00` as `00 FF` and ending the key with `00 01` keeps history entries ordered by key
 /// first, then revision, for keys of any bytes.
@@ -18,6 +21,8 @@ enum StorageLayout {
     static let historyPrefix: UInt8 = UInt8(ascii: "h")
     static let revisionPrefix: UInt8 = UInt8(ascii: "r")
     static let metaPrefix: UInt8 = UInt8(ascii: "m")
+    static let leasePrefix: UInt8 = UInt8(ascii: "g")
+    static let attachmentPrefix: UInt8 = UInt8(ascii: "a")
 
     static let putMarker: [UInt8] = [0]
     static let tombstoneMarker: [UInt8] = [1]
@@ -86,6 +91,19 @@ enum StorageLayout {
     }
 
     static let revisionEnd: [UInt8] = [revisionPrefix + 1]
+
+    static func leaseKey(_ id: Int64) -> [UInt8] {
+        [leasePrefix] + encodeInt64(id)
+    }
+
+    /// The prefix of every attachment of lease `id`.
+    static func attachmentPrefix(_ id: Int64) -> [UInt8] {
+        [attachmentPrefix] + encodeInt64(id)
+    }
+
+    static func attachmentKey(_ id: Int64, _ key: [UInt8]) -> [UInt8] {
+        attachmentPrefix(id) + key
+    }
 
     static func encodeInt64(_ value: Int64) -> [UInt8] {
         var bytes = [UInt8]()

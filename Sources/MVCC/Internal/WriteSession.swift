@@ -23,6 +23,10 @@ final class WriteSession {
         var compactRevision: Int64
         var appliedIndex: UInt64
         var overlay: [[UInt8]: Mvccpb_KeyValue?] = [:]
+        /// Leases registered (true) or revoked (false) earlier in this group.
+        var leaseOverlay: [Int64: Bool] = [:]
+        /// Keys attached to a lease earlier in this group, which a revoke in the same group must find.
+        var attachedInGroup: [Int64: Set<[UInt8]>] = [:]
         var batch = WriteBatch()
         var committedRevisions: [Etcetera_Kv_RevisionEvents] = []
         var scheduledCompaction: Int64?
@@ -78,7 +82,53 @@ final class WriteSession {
             return .txn(response)
         case .compact(let compaction):
             return .compact(try compact(compaction))
+        case .registerLeases(let ids):
+            for id in ids where id != 0 {
+                state.batch.put(StorageLayout.leaseKey(id), [])
+                state.leaseOverlay[id] = true
+            }
+            return .registerLeases
+        case .revokeLease(let id):
+            guard try leaseExists(id) else { throw .leaseNotFound }
+            var transaction = WriteTransaction(session: self)
+            let response = try transaction.revokeLease(id, keys: try attachedKeys(id))
+            transaction.finish()
+            state.batch.delete(StorageLayout.leaseKey(id))
+            state.leaseOverlay[id] = false
+            return .revokeLease(response)
         }
+    }
+
+    /// Whether puts may name lease `id`.
+    func leaseExists(_ id: Int64) throws(MVCCError) -> Bool {
+        if let overlaid = state.leaseOverlay[id] { return overlaid }
+        do {
+            return try base.snapshot.get(StorageLayout.leaseKey(id)) != nil
+        } catch {
+            throw MVCCError(storage: error)
+        }
+    }
+
+    /// The keys whose head names lease `id` now, in key order: the committed attachments and this
+    /// group's, each checked against the key's current head (a later put may have moved it).
+    private func attachedKeys(_ id: Int64) throws(MVCCError) -> [[UInt8]] {
+        let prefix = StorageLayout.attachmentPrefix(id)
+        var candidates = state.attachedInGroup[id] ?? []
+        let cursor = base.snapshot.makeCursor()
+        cursor.seek(prefix)
+        while cursor.isValid, cursor.key.starts(with: prefix) {
+            candidates.insert(Array(cursor.key.dropFirst(prefix.count)))
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw MVCCError(storage: error)
+        }
+        let heads = readContext(revision: state.revision).heads
+        var attached: [[UInt8]] = []
+        for key in candidates where try heads.head(key)?.lease == id { attached.append(key) }
+        return attached.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     private func compact(_ request: Etcdserverpb_CompactionRequest) throws(MVCCError) -> Etcdserverpb_CompactionResponse {
@@ -101,8 +151,15 @@ final class WriteSession {
             currentRevision: revision, compactRevision: state.compactRevision)
     }
 
-    func record(put kv: Mvccpb_KeyValue, at revision: Revision) {
+    func record(put kv: Mvccpb_KeyValue, replacing previous: Mvccpb_KeyValue?, at revision: Revision) {
         let key = [UInt8](kv.key)
+        if let previous, previous.lease != 0, previous.lease != kv.lease {
+            state.batch.delete(StorageLayout.attachmentKey(previous.lease, key))
+        }
+        if kv.lease != 0 {
+            state.batch.put(StorageLayout.attachmentKey(kv.lease, key), [])
+            state.attachedInGroup[kv.lease, default: []].insert(key)
+        }
         var event = Mvccpb_Event()
         event.type = .put
         event.kv = kv
@@ -112,7 +169,11 @@ final class WriteSession {
         state.overlay[key] = .some(kv)
     }
 
-    func record(deleteOf key: [UInt8], at revision: Revision) {
+    func record(deleteOf previous: Mvccpb_KeyValue, at revision: Revision) {
+        let key = [UInt8](previous.key)
+        if previous.lease != 0 {
+            state.batch.delete(StorageLayout.attachmentKey(previous.lease, key))
+        }
         var event = Mvccpb_Event()
         event.type = .delete
         event.kv.key = .init(key)

@@ -26,6 +26,8 @@ struct WriteTransaction {
     mutating func put(_ request: Etcdserverpb_PutRequest) throws(MVCCError) -> Etcdserverpb_PutResponse {
         var response = Etcdserverpb_PutResponse()
         let key = [UInt8](request.key)
+        // etcd checks the lease before anything else of a put.
+        if request.lease != 0, try !session.leaseExists(request.lease) { throw .leaseNotFound }
         let previous = try readContext.heads.head(key)
         if request.ignoreValue || request.ignoreLease, previous == nil { throw .keyNotFound }
         if request.prevKv, let previous { response.prevKv = previous }
@@ -37,7 +39,7 @@ struct WriteTransaction {
         kv.createRevision = previous?.createRevision ?? writeRevision
         kv.modRevision = writeRevision
         kv.version = (previous?.version ?? 0) + 1
-        session.record(put: kv, at: Revision(main: writeRevision, sub: Int64(events.count)))
+        session.record(put: kv, replacing: previous, at: Revision(main: writeRevision, sub: Int64(events.count)))
         events.append(Self.event(.put, kv, previous: previous))
 
         response.header.revision = writeRevision
@@ -48,17 +50,29 @@ struct WriteTransaction {
         var response = Etcdserverpb_DeleteRangeResponse()
         let live = try readContext.heads.heads(in: KeyRange(key: request.key, rangeEnd: request.rangeEnd), limit: 0, countOnly: false).kvs
         if request.prevKv { response.prevKvs = live }
-        for previous in live {
-            let revision = Revision(main: writeRevision, sub: Int64(events.count))
-            session.record(deleteOf: [UInt8](previous.key), at: revision)
-            var tombstone = Mvccpb_KeyValue()
-            tombstone.key = previous.key
-            tombstone.modRevision = writeRevision
-            events.append(Self.event(.delete, tombstone, previous: previous))
-        }
+        for previous in live { delete(previous) }
         response.deleted = Int64(live.count)
         response.header.revision = visibleRevision
         return response
+    }
+
+    /// Deletes the keys of a revoked lease, all in this request's one revision, as etcd does.
+    mutating func revokeLease(_ id: Int64, keys: [[UInt8]]) throws(MVCCError) -> Etcdserverpb_LeaseRevokeResponse {
+        for key in keys {
+            if let previous = try readContext.heads.head(key) { delete(previous) }
+        }
+        var response = Etcdserverpb_LeaseRevokeResponse()
+        response.header.revision = visibleRevision
+        return response
+    }
+
+    private mutating func delete(_ previous: Mvccpb_KeyValue) {
+        let revision = Revision(main: writeRevision, sub: Int64(events.count))
+        session.record(deleteOf: previous, at: revision)
+        var tombstone = Mvccpb_KeyValue()
+        tombstone.key = previous.key
+        tombstone.modRevision = writeRevision
+        events.append(Self.event(.delete, tombstone, previous: previous))
     }
 
     /// Runs a txn as etcd does: every compare (nested ones too) and every check is evaluated against the
@@ -103,8 +117,9 @@ struct WriteTransaction {
         var nested = path.nested.makeIterator()
         for operation in path.succeeded ? request.success : request.failure {
             switch operation.request {
-            case .requestPut(let put) where put.ignoreValue || put.ignoreLease:
-                if try context.heads.head([UInt8](put.key)) == nil { throw .keyNotFound }
+            case .requestPut(let put):
+                if put.ignoreValue || put.ignoreLease, try context.heads.head([UInt8](put.key)) == nil { throw .keyNotFound }
+                if put.lease != 0, try !session.leaseExists(put.lease) { throw .leaseNotFound }
             case .requestTxn(let txn):
                 if let nestedPath = nested.next() { try checkPuts(txn, path: nestedPath, in: context) }
             default:
