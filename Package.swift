@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "etcetera-kv", targets: ["etcetera-kv"]),
         .executable(name: "etcetera-gateway", targets: ["etcetera-gateway"]),
         .executable(name: "etcetera-watch", targets: ["etcetera-watch"]),
+        .executable(name: "etcetera-lease", targets: ["etcetera-lease"]),
         .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
     ],
     dependencies: [
@@ -53,6 +54,7 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
         .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", logging, serviceLifecycle]),
+        .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
@@ -78,6 +80,7 @@ let package = Package(
         .executableTarget(name: "etcetera", dependencies: ["Launcher", argumentParser, logging]),
         .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-watch", dependencies: ["WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-lease", dependencies: ["LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 

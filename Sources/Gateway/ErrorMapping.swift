@@ -17,6 +17,8 @@ enum ErrorMapping {
         "mvcc.future_revision": (.outOfRange, "etcdserver: mvcc: required revision is a future revision"),
         "mvcc.no_space": (.resourceExhausted, "etcdserver: mvcc: database space exceeded"),
         "lease.not_found": (.notFound, "etcdserver: requested lease not found"),
+        "lease.exists": (.failedPrecondition, "etcdserver: lease already exists"),
+        "lease.ttl_too_large": (.outOfRange, "etcdserver: too large lease TTL"),
         "storage.corrupt": (.dataLoss, "etcdserver: corrupt cluster"),
     ]
 

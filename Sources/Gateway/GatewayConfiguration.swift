@@ -7,6 +7,8 @@ public struct GatewayConfiguration: Sendable {
     public var kvEndpoint: String
     /// The watch fan-out processes' request/reply endpoints; Watch streams are spread over them.
     public var watchEndpoints: [String] = []
+    /// The lease service's request/reply endpoint; without one the Lease API is not served.
+    public var leaseEndpoint: String?
     /// etcd's `--max-request-bytes`: larger write requests get "request is too large".
     public var maxRequestBytes: Int = 1_572_864
     /// Member name and URLs reported by Cluster.MemberList and Status.

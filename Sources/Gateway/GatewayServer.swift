@@ -8,14 +8,15 @@ import ServiceLifecycle
 public final class GatewayServer: Service, Sendable {
     private let configuration: GatewayConfiguration
     private let logger: Logger
-    private let kv: KVBackend
+    private let kv: ServiceBackend
     private let watch: WatchBackend
+    private let lease: ServiceBackend?
     private let server: HTTP2GRPCServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        kv = try KVBackend(
+        kv = try ServiceBackend(
             endpoint: configuration.kvEndpoint, timeout: configuration.requestTimeout,
             maxRequestBytes: configuration.maxRequestBytes, logger: logger)
         let identity = ClusterIdentity(configuration: configuration)
@@ -28,6 +29,14 @@ public final class GatewayServer: Service, Sendable {
             timeout: configuration.requestTimeout, logger: logger)
         if !watch.isEmpty {
             WatchHandler(backend: watch, identity: identity).register(in: &methods)
+        }
+        lease = try configuration.leaseEndpoint.map { endpoint in
+            try ServiceBackend(
+                endpoint: endpoint, timeout: configuration.requestTimeout,
+                maxRequestBytes: configuration.maxRequestBytes, logger: logger)
+        }
+        if let lease {
+            LeaseHandler(backend: lease, identity: identity).register(in: &methods)
         }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
@@ -53,6 +62,7 @@ public final class GatewayServer: Service, Sendable {
         keepAlive.cancel()
         watch.close()
         kv.close()
+        lease?.close()
     }
 
     /// Holds the client port closed until the kv service answers, so that a client port that accepts

@@ -1,3 +1,4 @@
+import Foundation
 import Bus
 import Dispatch
 import EtceteraAPI
@@ -95,7 +96,7 @@ public final class KVServer: Service, Sendable {
         case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.
             return incoming.reply(Self.encode(read(request)))
-        case .range, .txn, .events, .status:
+        case .range, .txn, .events, .status, .leaseKeys:
             return readers.async { incoming.reply(Self.encode(self.read(request))) }
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
@@ -107,7 +108,7 @@ public final class KVServer: Service, Sendable {
             case .success(.deleteRange(let response)): reply.deleteRange = response
             case .success(.txn(let response)): reply.txn = response
             case .success(.compact(let response)): reply.compact = response
-            case .success(.registerLeases): reply.leasesRegistered = Etcetera_Kv_LeasesRegistered()
+            case .success(.registerLeases(let revision)): reply.leasesRegistered.revision = revision
             case .success(.revokeLease(let response)): reply.revokeLease = response
             case .failure(let error): reply = Self.errorReply(error)
             }
@@ -126,6 +127,12 @@ public final class KVServer: Service, Sendable {
                     from: events.startRevision, through: events.endRevision,
                     maxRevisions: events.maxRevisions > 0 ? Int(clamping: events.maxRevisions) : 1000)
             case .status: reply.status = store.status()
+            case .leaseKeys(let request):
+                let (keys, revision) = try store.leaseKeys(request.id)
+                var found = Etcetera_Kv_LeaseKeys()
+                found.keys = keys.map { Data($0) }
+                found.revision = revision
+                reply.leaseKeys = found
             default: return Self.errorReply(code: "bus.malformed_request", detail: "not a read")
             }
         } catch {

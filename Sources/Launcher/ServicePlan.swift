@@ -3,16 +3,19 @@
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
 /// on TCP instead, so that watch processes elsewhere can join. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
-/// gateway last, with the watch fan-out processes between them. Later services (lease, auth, maintenance)
-/// go between the kv store and the gateway too, with their sockets listed in ``socketNames``.
+/// gateway last, with the lease service and the watch fan-out processes between them. Later services
+/// (auth, maintenance) go between the kv store and the gateway too, with their sockets listed in
+/// ``socketNames``.
 public struct ServicePlan: Sendable, Hashable {
     /// The kv store's request/reply socket.
     public static let kvSocket = "kv.sock"
     /// The kv store's event stream (one message per committed revision).
     public static let kvEventsSocket = "kv-events.sock"
+    /// The lease service's request/reply socket.
+    public static let leaseSocket = "lease.sock"
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
-    public static let socketNames = [kvSocket, kvEventsSocket]
+    public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket]
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
@@ -68,9 +71,12 @@ public struct ServicePlan: Sendable, Hashable {
         let kv = Self.kvEndpoints(configuration, bus: bus)
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         self.services =
-            [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
+            [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind),
+             Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect)]
             + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
-            + [Self.gatewayService(configuration, dataDirectory: dataDirectory, kv: kv.connect, clientURL: clientURL, watchEndpoints: watchEndpoints)]
+            + [Self.gatewayService(
+                configuration, dataDirectory: dataDirectory, kv: kv.connect, lease: bus.endpoint(of: Self.leaseSocket),
+                clientURL: clientURL, watchEndpoints: watchEndpoints)]
     }
 
     /// The kv store's (requests, events) endpoints as it binds them and as local services reach them:
@@ -102,6 +108,20 @@ public struct ServicePlan: Sendable, Hashable {
         )
     }
 
+    private static func leaseService(
+        _ configuration: EtcdConfiguration, dataDirectory: String, bus: BusLayout, kv: (requests: String, events: String)
+    ) -> ServiceSpec {
+        ServiceSpec(
+            executable: "etcetera-lease",
+            arguments: [
+                "--data-dir", Path.join(Path.join(dataDirectory, "member"), "lease"),
+                "--listen", bus.endpoint(of: leaseSocket),
+                "--kv", kv.requests,
+                "--log-level", configuration.logLevel.rawValue,
+            ]
+        )
+    }
+
     private static func watchService(
         _ configuration: EtcdConfiguration, index: Int, bus: BusLayout, kv: (requests: String, events: String)
     ) -> ServiceSpec {
@@ -122,6 +142,7 @@ public struct ServicePlan: Sendable, Hashable {
         _ configuration: EtcdConfiguration,
         dataDirectory: String,
         kv: (requests: String, events: String),
+        lease: String,
         clientURL: ClientURL,
         watchEndpoints: [String]
     ) -> ServiceSpec {
@@ -132,6 +153,7 @@ public struct ServicePlan: Sendable, Hashable {
                 "--listen-client-urls", clientURL.string,
                 "--advertise-client-urls", configuration.advertiseClientURLs.map(\.string).joined(separator: ","),
                 "--kv", kv.requests,
+                "--lease", lease,
                 "--max-request-bytes", String(configuration.maxRequestBytes),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,

@@ -113,6 +113,12 @@ public final class MVCCStore: Sendable {
     // MARK: Reads
 
     public var currentRevision: Int64 { committedView.revision }
+
+    /// The keys attached to lease `id` at the current revision, in key order, and that revision.
+    public func leaseKeys(_ id: Int64) throws(MVCCError) -> (keys: [[UInt8]], revision: Int64) {
+        let view = committedView
+        return (try LeaseAttachments.keys(of: id, in: view.snapshot, heads: SnapshotHeads(snapshot: view.snapshot)), view.revision)
+    }
     public var compactRevision: Int64 { committedView.compactRevision }
     public var appliedIndex: UInt64 { committedView.appliedIndex }
 

@@ -18,7 +18,8 @@ public enum WriteResponse: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeResponse)
     case txn(Etcdserverpb_TxnResponse)
     case compact(Etcdserverpb_CompactionResponse)
-    case registerLeases
+    /// The revision the store is at.
+    case registerLeases(revision: Int64)
     case revokeLease(Etcdserverpb_LeaseRevokeResponse)
 }
 

@@ -26,6 +26,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "A watch fan-out process's request/reply bus endpoint (repeat for several).")
     var watch: [String] = []
 
+    @Option(help: "The lease service's request/reply bus endpoint.")
+    var lease: String?
+
     @Option(help: "Largest write request accepted, in bytes (etcd's --max-request-bytes).")
     var maxRequestBytes: Int = 1_572_864
 
@@ -45,6 +48,7 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(host: host == "localhost" ? "127.0.0.1" : host, port: port, kvEndpoint: kv)
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch
+        configuration.leaseEndpoint = lease
         configuration.name = name
         configuration.advertiseClientURLs = advertiseClientUrls.split(separator: ",").map(String.init)
         let gateway = try GatewayServer(configuration: configuration, logger: logger)

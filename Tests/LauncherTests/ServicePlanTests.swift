@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Service plan")
 struct ServicePlanTests {
-    @Test("kv, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
+    @Test("kv, lease, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
     func childCommandLines() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
         configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:12379")]
@@ -31,6 +31,16 @@ struct ServicePlanTests {
                 ]
             ),
             ServiceSpec(
+                name: "etcetera-lease",
+                executable: "etcetera-lease",
+                arguments: [
+                    "--data-dir", "/var/lib/etcetera/member/lease",
+                    "--listen", "ipc:///var/lib/etcetera/bus/lease.sock",
+                    "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--log-level", "debug",
+                ]
+            ),
+            ServiceSpec(
                 name: "etcetera-watch-0",
                 executable: "etcetera-watch",
                 arguments: [
@@ -50,6 +60,7 @@ struct ServicePlanTests {
                     "--listen-client-urls", "http://127.0.0.1:12379",
                     "--advertise-client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379",
                     "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--lease", "ipc:///var/lib/etcetera/bus/lease.sock",
                     "--max-request-bytes", "2000000",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
@@ -64,10 +75,10 @@ struct ServicePlanTests {
         configuration.watchProcesses = 3
         configuration.watchProgressNotifyIntervalMilliseconds = 5000
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/")
-        #expect(plan.services.map(\.name) == ["etcetera-kv", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2", "etcetera-gateway"])
-        #expect(plan.services[2].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
-        #expect(plan.services[2].arguments.contains("5000"))
-        let gateway = plan.services[4].arguments
+        #expect(plan.services.map(\.name) == ["etcetera-kv", "etcetera-lease", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2", "etcetera-gateway"])
+        #expect(plan.services[3].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
+        #expect(plan.services[3].arguments.contains("5000"))
+        let gateway = plan.services[5].arguments
         #expect(Array(gateway.prefix(6)) == [
             "--watch", "ipc:///d/bus/watch-0.sock", "--watch", "ipc:///d/bus/watch-1.sock", "--watch", "ipc:///d/bus/watch-2.sock",
         ])
@@ -78,7 +89,7 @@ struct ServicePlanTests {
         let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
         #expect(plan.dataDirectory == "/home/op/work/default.etcd")
         #expect(plan.bus.endpoint(of: ServicePlan.kvSocket) == "ipc:///home/op/work/default.etcd/bus/kv.sock")
-        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-watch", "etcetera-gateway"])
+        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-lease", "etcetera-watch", "etcetera-gateway"])
     }
 
     @Test("sockets move to a short directory under /tmp when the data directory is too deep")

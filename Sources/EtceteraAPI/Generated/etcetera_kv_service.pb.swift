@@ -12,6 +12,11 @@
 /// request/reply frames (docs/bus.md); committed revisions travel on the kv event stream. The etcd API
 /// messages are embedded unchanged so no field is translated twice.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -119,6 +124,14 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     set {request = .revokeLease(newValue)}
   }
 
+  public var leaseKeys: Etcetera_Kv_LeaseKeysRequest {
+    get {
+      if case .leaseKeys(let v)? = request {return v}
+      return Etcetera_Kv_LeaseKeysRequest()
+    }
+    set {request = .leaseKeys(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -131,6 +144,7 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     case status(Etcetera_Kv_StoreStatusRequest)
     case registerLeases(Etcetera_Kv_RegisterLeases)
     case revokeLease(Etcdserverpb_LeaseRevokeRequest)
+    case leaseKeys(Etcetera_Kv_LeaseKeysRequest)
 
   }
 
@@ -224,6 +238,14 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     set {reply = .revokeLease(newValue)}
   }
 
+  public var leaseKeys: Etcetera_Kv_LeaseKeys {
+    get {
+      if case .leaseKeys(let v)? = reply {return v}
+      return Etcetera_Kv_LeaseKeys()
+    }
+    set {reply = .leaseKeys(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Reply: Equatable, Sendable {
@@ -237,6 +259,7 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     case status(Etcetera_Kv_StoreStatus)
     case leasesRegistered(Etcetera_Kv_LeasesRegistered)
     case revokeLease(Etcdserverpb_LeaseRevokeResponse)
+    case leaseKeys(Etcetera_Kv_LeaseKeys)
 
   }
 
@@ -261,6 +284,36 @@ public nonisolated struct Etcetera_Kv_LeasesRegistered: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  /// The store's current revision.
+  public var revision: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The keys attached to a lease now, in key order (for LeaseTimeToLive with keys).
+public nonisolated struct Etcetera_Kv_LeaseKeysRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Etcetera_Kv_LeaseKeys: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keys: [Data] = []
+
+  public var revision: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -428,7 +481,7 @@ nonisolated extension Etcetera_Kv_ServiceError: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}register_leases\0\u{3}revoke_lease\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}register_leases\0\u{3}revoke_lease\0\u{3}lease_keys\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -553,6 +606,19 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
           self.request = .revokeLease(v)
         }
       }()
+      case 10: try {
+        var v: Etcetera_Kv_LeaseKeysRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .leaseKeys(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .leaseKeys(v)
+        }
+      }()
       default: break
       }
     }
@@ -600,6 +666,10 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
       guard case .revokeLease(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     }()
+    case .leaseKeys?: try {
+      guard case .leaseKeys(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -614,7 +684,7 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}leases_registered\0\u{3}revoke_lease\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}leases_registered\0\u{3}revoke_lease\0\u{3}lease_keys\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -752,6 +822,19 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
           self.reply = .revokeLease(v)
         }
       }()
+      case 11: try {
+        var v: Etcetera_Kv_LeaseKeys?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .leaseKeys(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .leaseKeys(v)
+        }
+      }()
       default: break
       }
     }
@@ -803,6 +886,10 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
       guard case .revokeLease(let v)? = self.reply else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
+    case .leaseKeys?: try {
+      guard case .leaseKeys(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -847,18 +934,94 @@ nonisolated extension Etcetera_Kv_RegisterLeases: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Etcetera_Kv_LeasesRegistered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LeasesRegistered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.revision) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.revision != 0 {
+      try visitor.visitSingularInt64Field(value: self.revision, fieldNumber: 1)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Etcetera_Kv_LeasesRegistered, rhs: Etcetera_Kv_LeasesRegistered) -> Bool {
+    if lhs.revision != rhs.revision {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_LeaseKeysRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseKeysRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_LeaseKeysRequest, rhs: Etcetera_Kv_LeaseKeysRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_LeaseKeys: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseKeys"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{1}revision\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedBytesField(value: &self.keys) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.revision) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.keys, fieldNumber: 1)
+    }
+    if self.revision != 0 {
+      try visitor.visitSingularInt64Field(value: self.revision, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_LeaseKeys, rhs: Etcetera_Kv_LeaseKeys) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.revision != rhs.revision {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -2,10 +2,10 @@ import EtceteraAPI
 
 /// etcd's KV service: forwards each call to the kv service and completes the response header.
 /// Messages pass through encoded: the gateway neither decodes requests nor re-encodes responses
-/// (see `KVBackend.forward`), except a txn too large to forward, which is decoded to tell whether it
+/// (see `ServiceBackend.forward`), except a txn too large to forward, which is decoded to tell whether it
 /// only reads (etcd exempts read-only txns from the request size limit).
 struct KVHandler: Sendable {
-    let backend: KVBackend
+    let backend: ServiceBackend
     let identity: ClusterIdentity
 
     /// Field numbers of each call in `KVRequest` and `KVReply` (Protos/etcetera/kv_service.proto).

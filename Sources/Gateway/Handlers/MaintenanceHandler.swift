@@ -4,7 +4,7 @@ import EtceteraAPI
 /// that need the maintenance service (alarms, defragment, hashes, snapshots, move-leader) answer
 /// Unimplemented until that service exists.
 struct MaintenanceHandler: Sendable {
-    let backend: KVBackend
+    let backend: ServiceBackend
     let identity: ClusterIdentity
     static let etcdVersion = "3.4.23"
 
@@ -22,7 +22,7 @@ struct MaintenanceHandler: Sendable {
         let identity = self.identity
         backend.call(kvRequest) { result in
             respond(result.flatMap { reply in
-                guard case .status(let store) = reply else { return .failure(KVBackend.mismatch) }
+                guard case .status(let store) = reply else { return .failure(ServiceBackend.mismatch) }
                 return .success(Self.statusResponse(store, identity: identity))
             })
         }

@@ -87,7 +87,7 @@ final class WriteSession {
                 state.batch.put(StorageLayout.leaseKey(id), [])
                 state.leaseOverlay[id] = true
             }
-            return .registerLeases
+            return .registerLeases(revision: state.revision)
         case .revokeLease(let id):
             guard try leaseExists(id) else { throw .leaseNotFound }
             var transaction = WriteTransaction(session: self)
@@ -109,26 +109,11 @@ final class WriteSession {
         }
     }
 
-    /// The keys whose head names lease `id` now, in key order: the committed attachments and this
-    /// group's, each checked against the key's current head (a later put may have moved it).
+    /// The keys whose head names lease `id` now, this group's attachments included.
     private func attachedKeys(_ id: Int64) throws(MVCCError) -> [[UInt8]] {
-        let prefix = StorageLayout.attachmentPrefix(id)
-        var candidates = state.attachedInGroup[id] ?? []
-        let cursor = base.snapshot.makeCursor()
-        cursor.seek(prefix)
-        while cursor.isValid, cursor.key.starts(with: prefix) {
-            candidates.insert(Array(cursor.key.dropFirst(prefix.count)))
-            cursor.next()
-        }
-        do {
-            try cursor.checkError()
-        } catch {
-            throw MVCCError(storage: error)
-        }
-        let heads = readContext(revision: state.revision).heads
-        var attached: [[UInt8]] = []
-        for key in candidates where try heads.head(key)?.lease == id { attached.append(key) }
-        return attached.sorted { $0.lexicographicallyPrecedes($1) }
+        try LeaseAttachments.keys(
+            of: id, in: base.snapshot, heads: readContext(revision: state.revision).heads,
+            alsoChecking: state.attachedInGroup[id] ?? [])
     }
 
     private func compact(_ request: Etcdserverpb_CompactionRequest) throws(MVCCError) -> Etcdserverpb_CompactionResponse {

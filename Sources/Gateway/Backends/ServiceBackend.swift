@@ -4,9 +4,10 @@ import GRPCWire
 import Logging
 import SwiftProtobuf
 
-/// The gateway's connection to the kv service: sends a `KVRequest`, returns the `KVReply`, and turns
-/// transport failures and service errors into etcd's gRPC errors.
-final class KVBackend: Sendable {
+/// The gateway's connection to a request/reply service (kv, lease): sends its request envelope,
+/// returns its reply, and turns transport failures and service errors into etcd's gRPC errors.
+/// Every service's reply envelope carries `ServiceError` as field 1, so one backend serves them all.
+final class ServiceBackend: Sendable {
     private let client: BusClient
     private let timeout: Duration
     let maxRequestBytes: Int
@@ -48,7 +49,7 @@ final class KVBackend: Sendable {
                     return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply"))
                 }
                 if field == replyField { return .success(Array(contents) + headerSuffix) }
-                return Self.decode(reply).flatMap { _ in .failure(KVBackend.mismatch) }
+                return Self.decode(reply).flatMap { _ in .failure(ServiceBackend.mismatch) }
             })
         }
     }

@@ -1,0 +1,306 @@
+import Bus
+import Dispatch
+import EtceteraAPI
+import Foundation
+import Lease
+import Logging
+import ServiceLifecycle
+import Storage
+import SwiftProtobuf
+
+/// The lease service on the bus: etcd's Lease API over a ``Lessor``, with the kv store holding the
+/// keys (docs/lease.md). Grants are registered with the kv store before they are acknowledged;
+/// revokes and expiries delete the lease's keys through the kv store before the lease is forgotten.
+///
+/// Every request, kv answer and timer runs on one serial queue, in arrival order.
+public final class LeaseServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Where gateways send lease requests.
+        public var listenEndpoint: String
+        /// The kv service's request/reply endpoint.
+        public var kvEndpoint: String
+        public var lessor = Lessor.Configuration()
+        /// How often expired leases are looked for (etcd checks every 500 ms).
+        public var expiryCheckInterval: Duration = .milliseconds(500)
+
+        public init(listenEndpoint: String, kvEndpoint: String) {
+            self.listenEndpoint = listenEndpoint
+            self.kvEndpoint = kvEndpoint
+        }
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let server: BusServer
+    private let kv: BusClient
+    private let queue = DispatchQueue(label: "lessor")
+    private let state: QueueConfinedLessor
+    private static let kvTimeout: Duration = .seconds(5)
+
+    public init(configuration: Configuration, storage: any KeyValueStorage, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        var generator = SystemRandomNumberGenerator()
+        let lessor = try Lessor(
+            storage: storage, configuration: configuration.lessor,
+            idGenerator: LeaseIDGenerator(
+                memberID: generator.next(), startMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)),
+            now: .now)
+        state = QueueConfinedLessor(lessor)
+        kv = try BusClient(connect: configuration.kvEndpoint, logger: logger)
+        server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
+    }
+
+    public func run() async throws {
+        try await registerRestoredLeases()
+        logger.info("lease service serving", metadata: [
+            "listen": "\(configuration.listenEndpoint)", "leases": "\(queue.sync { state.lessor.leaseIDs.count })",
+        ])
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = Int(configuration.expiryCheckInterval.components.seconds * 1000
+            + configuration.expiryCheckInterval.components.attoseconds / 1_000_000_000_000_000)
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(max(interval, 1)))
+        timer.setEventHandler { [self] in revokeExpired() }
+        timer.resume()
+        defer { timer.cancel() }
+        try await withGracefulShutdownHandler {
+            try await server.run { self.handle($0) }
+        } onGracefulShutdown: {
+            self.server.close()
+        }
+        kv.close()
+    }
+
+    /// The kv store must accept puts with every lease this service still has, whatever it lost.
+    private func registerRestoredLeases() async throws {
+        let ids = queue.sync { state.lessor.leaseIDs }
+        var request = Etcetera_Kv_KVRequest()
+        request.registerLeases.ids = ids
+        while true {
+            do {
+                let reply = try Etcetera_Kv_KVReply(serializedBytes: try await kv.request(try request.serializedBytes(), timeout: Self.kvTimeout))
+                if case .leasesRegistered = reply.reply { return }
+                logger.warning("kv refused the lease registration", metadata: ["reply": "\(reply)"])
+            } catch {
+                logger.info("waiting for the kv service", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    // MARK: Requests
+
+    /// Runs on the bus thread: decodes and posts to the lessor's queue.
+    private func handle(_ incoming: BusIncomingRequest) {
+        guard let request = try? Etcetera_Lease_LeaseRequest(serializedBytes: incoming.payload), let body = request.request else {
+            return incoming.reply(Self.encode(Self.error("bus.malformed_request", "undecodable LeaseRequest")))
+        }
+        queue.async { [self] in
+            switch body {
+            case .grant(let grant): self.grant(grant, incoming)
+            case .revoke(let revoke): self.revoke(revoke.id, incoming)
+            case .keepAlive(let keepAlive): incoming.reply(Self.encode(self.keepAlive(keepAlive.id)))
+            case .timeToLive(let request): self.timeToLive(request, incoming)
+            case .leases: incoming.reply(Self.encode(self.leases()))
+            }
+        }
+    }
+
+    private func grant(_ request: Etcdserverpb_LeaseGrantRequest, _ incoming: BusIncomingRequest) {
+        let lease: Lessor.Lease
+        do {
+            lease = try state.lessor.grant(id: request.id, ttl: request.ttl, now: .now)
+        } catch {
+            return incoming.reply(Self.encode(Self.reply(for: error)))
+        }
+        var register = Etcetera_Kv_KVRequest()
+        register.registerLeases.ids = [lease.id]
+        askKV(register) { [self] result in
+            guard case .success(.leasesRegistered(let registered)) = result else {
+                // Never acknowledged: forget it, so that it neither expires nor lingers.
+                try? state.lessor.beginRevoke(lease.id)
+                try? state.lessor.finishRevoke(lease.id)
+                return incoming.reply(Self.encode(Self.reply(forKV: result)))
+            }
+            state.knownRevision = max(state.knownRevision, registered.revision)
+            var response = Etcdserverpb_LeaseGrantResponse()
+            response.header.revision = state.knownRevision
+            response.id = lease.id
+            response.ttl = lease.grantedTTL
+            var reply = Etcetera_Lease_LeaseReply()
+            reply.grant = response
+            incoming.reply(Self.encode(reply))
+        }
+    }
+
+    private func revoke(_ id: Int64, _ incoming: BusIncomingRequest) {
+        do {
+            try state.lessor.beginRevoke(id)
+        } catch {
+            return incoming.reply(Self.encode(Self.reply(for: error)))
+        }
+        deleteKeys(of: id) { response in
+            guard let response else { return incoming.reply(Self.encode(Self.error("bus.unavailable", "kv did not revoke"))) }
+            var reply = Etcetera_Lease_LeaseReply()
+            reply.revoke = response
+            incoming.reply(Self.encode(reply))
+        }
+    }
+
+    private func keepAlive(_ id: Int64) -> Etcetera_Lease_LeaseReply {
+        var response = Etcdserverpb_LeaseKeepAliveResponse()
+        response.header.revision = state.knownRevision
+        response.id = id
+        // etcd answers an unknown or expired lease with TTL 0 rather than an error.
+        response.ttl = (try? state.lessor.renew(id, now: .now)) ?? 0
+        var reply = Etcetera_Lease_LeaseReply()
+        reply.keepAlive = response
+        return reply
+    }
+
+    private func timeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest, _ incoming: BusIncomingRequest) {
+        var response = Etcdserverpb_LeaseTimeToLiveResponse()
+        response.header.revision = state.knownRevision
+        response.id = request.id
+        guard let (remaining, granted) = try? state.lessor.timeToLive(request.id, now: .now) else {
+            // etcd's answer for a lease it does not have.
+            response.ttl = -1
+            var reply = Etcetera_Lease_LeaseReply()
+            reply.timeToLive = response
+            return incoming.reply(Self.encode(reply))
+        }
+        response.ttl = remaining
+        response.grantedTtl = granted
+        guard request.keys else {
+            var reply = Etcetera_Lease_LeaseReply()
+            reply.timeToLive = response
+            return incoming.reply(Self.encode(reply))
+        }
+        var keys = Etcetera_Kv_KVRequest()
+        keys.leaseKeys.id = request.id
+        askKV(keys) { [self, response] result in
+            guard case .success(.leaseKeys(let found)) = result else { return incoming.reply(Self.encode(Self.reply(forKV: result))) }
+            state.knownRevision = max(state.knownRevision, found.revision)
+            var response = response
+            response.header.revision = state.knownRevision
+            response.keys = found.keys
+            var reply = Etcetera_Lease_LeaseReply()
+            reply.timeToLive = response
+            incoming.reply(Self.encode(reply))
+        }
+    }
+
+    private func leases() -> Etcetera_Lease_LeaseReply {
+        var response = Etcdserverpb_LeaseLeasesResponse()
+        response.header.revision = state.knownRevision
+        response.leases = state.lessor.leaseIDs.map { id in
+            var status = Etcdserverpb_LeaseStatus()
+            status.id = id
+            return status
+        }
+        var reply = Etcetera_Lease_LeaseReply()
+        reply.leases = response
+        return reply
+    }
+
+    // MARK: Expiry
+
+    private func revokeExpired() {
+        for id in state.lessor.takeExpired(now: .now, limit: 500) {
+            logger.debug("lease expired", metadata: ["lease": "\(id)"])
+            deleteKeys(of: id) { _ in }
+        }
+    }
+
+    /// Asks the kv store to delete a revoking lease's keys, then forgets the lease; on a failure the
+    /// lease goes back in line for expiry. `completion` gets the kv's answer, nil on failure.
+    private func deleteKeys(of id: Int64, completion: @escaping @Sendable (Etcdserverpb_LeaseRevokeResponse?) -> Void) {
+        var request = Etcetera_Kv_KVRequest()
+        request.revokeLease.id = id
+        askKV(request) { [self] result in
+            var response: Etcdserverpb_LeaseRevokeResponse?
+            switch result {
+            case .success(.revokeLease(let revoked)):
+                response = revoked
+            case .failure(let error) where error.code == "lease.not_found":
+                // The kv store never had it (its registration was lost): there are no keys to delete.
+                var empty = Etcdserverpb_LeaseRevokeResponse()
+                empty.header.revision = state.knownRevision
+                response = empty
+            default:
+                logger.warning("lease revoke failed; will retry", metadata: ["lease": "\(id)", "result": "\(result)"])
+                state.lessor.abandonRevoke(id)
+                return completion(nil)
+            }
+            do {
+                try state.lessor.finishRevoke(id)
+            } catch {
+                logger.error("cannot forget a revoked lease", metadata: ["lease": "\(id)", "error": "\(error)"])
+            }
+            if let response { state.knownRevision = max(state.knownRevision, response.header.revision) }
+            completion(response)
+        }
+    }
+
+    // MARK: Plumbing
+
+    private struct KVFailure: Error, Sendable {
+        let code: String
+        let detail: String
+    }
+
+    /// Sends a request to the kv store; `completion` runs on the lessor's queue.
+    private func askKV(_ request: Etcetera_Kv_KVRequest, completion: @escaping @Sendable (Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>) -> Void) {
+        let payload: [UInt8] = (try? request.serializedBytes()) ?? []
+        kv.request(payload, timeout: Self.kvTimeout) { [queue] result in
+            let outcome: Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>
+            switch result {
+            case .success(let bytes):
+                switch (try? Etcetera_Kv_KVReply(serializedBytes: bytes))?.reply {
+                case .error(let error)?: outcome = .failure(KVFailure(code: error.code, detail: error.detail))
+                case let reply?: outcome = .success(reply)
+                case nil: outcome = .failure(KVFailure(code: "bus.malformed_reply", detail: "undecodable kv reply"))
+                }
+            case .failure(let error):
+                outcome = .failure(KVFailure(code: "bus.unavailable", detail: "\(error)"))
+            }
+            queue.async { completion(outcome) }
+        }
+    }
+
+    private static func reply(forKV result: Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>) -> Etcetera_Lease_LeaseReply {
+        if case .failure(let failure) = result { return error(failure.code, failure.detail) }
+        return error("bus.malformed_reply", "unexpected kv reply")
+    }
+
+    private static func reply(for failure: Lessor.Failure) -> Etcetera_Lease_LeaseReply {
+        switch failure {
+        case .notFound: error("lease.not_found", "")
+        case .exists: error("lease.exists", "")
+        case .ttlTooLarge: error("lease.ttl_too_large", "")
+        case .storage(let detail): error("storage.failure", detail)
+        }
+    }
+
+    private static func error(_ code: String, _ detail: String) -> Etcetera_Lease_LeaseReply {
+        var reply = Etcetera_Lease_LeaseReply()
+        reply.error.code = code
+        reply.error.detail = detail
+        return reply
+    }
+
+    private static func encode(_ reply: Etcetera_Lease_LeaseReply) -> [UInt8] {
+        (try? reply.serializedBytes()) ?? []
+    }
+}
+
+/// What only the lessor's queue touches.
+private final class QueueConfinedLessor: @unchecked Sendable {
+    let lessor: Lessor
+    /// The kv store's revision as last heard, for response headers.
+    var knownRevision: Int64 = 0
+
+    init(_ lessor: Lessor) {
+        self.lessor = lessor
+    }
+}

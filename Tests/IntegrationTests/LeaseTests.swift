@@ -1,0 +1,93 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The Lease API against real etcd, through etcdctl: the same session must print the same lines
+/// (lease IDs differ between servers and are replaced by `ID`).
+@Suite("Lease against real etcd", .serialized)
+struct LeaseDifferentialTests {
+    @Test("etcdctl lease grant, put --lease, timetolive --keys, keep-alive, list, revoke and the errors print what etcd prints")
+    func etcdctlLeaseSession() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        var transcripts: [String] = []
+        for server in [etcd, etcetera] {
+            var lines: [String] = []
+            func run(_ arguments: [String]) async throws -> String {
+                let output = try await Etcdctl.run(arguments, endpoint: server.endpoint)
+                let errors = output.stderr.split(separator: "\n").filter { $0.hasPrefix("Error") }
+                return output.stdout + errors.joined(separator: "\n") + " (exit \(output.status))"
+            }
+            lines.append(try await run(["lease", "grant", "30"]))
+            let granted = try await run(["lease", "grant", "60", "-w", "json"])
+            let id = try #require(granted.firstMatch(of: /"ID":(\d+)/).map { String(UInt64($0.1)!, radix: 16) })
+            for arguments in [
+                ["put", "--lease=\(id)", "k1", "v1"], ["put", "--lease=\(id)", "k2", "v2"], ["put", "k2", "plain"],
+                ["lease", "timetolive", id, "--keys"], ["lease", "keep-alive", "--once", id], ["lease", "list"],
+                ["lease", "revoke", id], ["get", "k", "--prefix"], ["lease", "timetolive", id], ["lease", "revoke", id],
+                ["lease", "keep-alive", "--once", id], ["put", "--lease=1234", "k3", "v"], ["lease", "grant", "10000000000"],
+                ["lease", "grant", "1", "-w", "fields"],
+            ] {
+                lines.append(try await run(arguments))
+            }
+            // etcdctl prints IDs as %016x; `-w fields` prints them in decimal.
+            let padded = String(repeating: "0", count: max(0, 16 - id.count)) + id
+            let transcript = lines.joined(separator: "\n")
+            // Seconds left depend on how long the session took; each server must report nearly all of them.
+            let remaining = transcript.firstMatch(of: /remaining\((\d+)s\)/).flatMap { Int($0.1) } ?? 0
+            #expect((55...60).contains(remaining), "\(transcript)")
+            transcripts.append(transcript
+                .replacing(/remaining\(\d+s\)/, with: "remaining(Ns)")
+                .replacing(/"(ClusterID|MemberID|Revision|RaftTerm|ID)" : \d+/) { "\"\($0.1)\" : N" }
+                .replacing(padded, with: "ID").replacing(/[0-9a-f]{16}/, with: "ID"))
+        }
+        #expect(transcripts[0].contains("attached keys([k1])"), "the session ran: \(transcripts[0])")
+        #expect(transcripts[1] == transcripts[0])
+    }
+
+    @Test("a lease that is not kept alive expires: its keys go in one revision, seen by a watcher in one response")
+    func expiryDeletesKeysInOneRevision() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let granted = try await Etcdctl.run(["lease", "grant", "2", "-w", "json"], endpoint: etcetera.endpoint)
+        let id = try #require(granted.stdout.firstMatch(of: /"ID":(\d+)/).map { String(UInt64($0.1)!, radix: 16) })
+        for key in ["x1", "x2", "x3"] {
+            _ = try await Etcdctl.run(["put", "--lease=\(id)", key, "v"], endpoint: etcetera.endpoint)
+        }
+        let started = ContinuousClock.now
+        let watched = try await Etcdctl.runFor(seconds: 4, ["watch", "--prefix", "x", "--rev", "5", "-w", "json"], endpoint: etcetera.endpoint)
+        let responses = watched.split(separator: "\n").filter { $0.contains("\"Events\"") }
+        #expect(responses.count == 1, "one response: \(watched)")
+        #expect(responses.first?.components(separatedBy: "\"type\":1").count == 4, "three DELETE events: \(watched)")
+        let remaining = try await Etcdctl.run(["get", "x", "--prefix", "--keys-only"], endpoint: etcetera.endpoint)
+        #expect(remaining.stdout.isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(6))
+    }
+
+    @Test("etcdctl lock: mutual exclusion, then the lock passes on when its killed holder's lease expires")
+    func lockHandover() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let directory = TestPaths.temporaryDirectory(prefix: "lock")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+        holder.arguments = ["--endpoints", etcetera.endpoint, "lock", "--ttl=2", "the-lock", "--", "/bin/sh", "-c", "echo held > \(directory)/a; sleep 20"]
+        holder.environment = ["ETCDCTL_API": "3"]
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        while !FileManager.default.fileExists(atPath: "\(directory)/a") { try await Task.sleep(for: .milliseconds(50)) }
+        // While the holder lives, a competitor waits.
+        let waiting = try await Etcdctl.runFor(
+            seconds: 2, ["lock", "--ttl=2", "the-lock", "--", "/bin/echo", "second holder"], endpoint: etcetera.endpoint)
+        #expect(!waiting.contains("second holder"))
+        kill(holder.processIdentifier, SIGKILL)
+        let killedAt = ContinuousClock.now
+        let next = try await Etcdctl.runFor(
+            seconds: 8, ["lock", "--ttl=2", "the-lock", "--", "/bin/echo", "second holder"], endpoint: etcetera.endpoint)
+        #expect(next.contains("second holder"))
+        #expect(ContinuousClock.now - killedAt < .seconds(6), "handed over within the lease TTL and a second")
+    }
+}
