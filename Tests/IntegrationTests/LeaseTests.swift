@@ -90,4 +90,17 @@ struct LeaseDifferentialTests {
         #expect(next.contains("second holder"))
         #expect(ContinuousClock.now - killedAt < .seconds(6), "handed over within the lease TTL and a second")
     }
+
+    @Test("kill -9 of the lease service, then of the kv store, while 1,000 leases are kept alive: none expires, an expired one stays gone",
+          arguments: ["member/lease", "member/kv"])
+    func crashWhileKeptAlive(service: String) async throws {
+        let program = try await GoProgram.build("leasecrash")
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/\(service) "])
+        let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "\(service) is running")
+        let output = try await GoProgram.run(program, [etcetera.endpoint, "1000", victim])
+        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+        #expect(output.stdout.contains("1000 leases kept alive through the crash, the expired one stayed gone"))
+    }
 }
