@@ -24,8 +24,9 @@
 #   BENCH_MEMORY_STREAMS [100] BENCH_MEMORY_PER_STREAM [1000]
 #                                              watch-memory: idle watchers whose memory is sampled
 #                                              6 s after they were all created
+#   BENCH_LEASE_TOTAL [20000]                  lease-keepalive requests (one stream each, as etcd's tool)
 #   BENCH_WORKLOADS [all]                      which of: put range-serializable range-linearizable
-#                                              txn-put watch watch-latency watch-steady watch-stall
+#                                              txn-put lease-keepalive watch watch-latency watch-steady watch-stall
 #                                              watch-memory watch-failover (Etcetera only: kill -9 of
 #                                              one of two watch processes during the watch workload)
 #   BENCH_RUN_TIMEOUT [300]                    seconds before one workload run is abandoned
@@ -60,7 +61,8 @@ STALL_SECONDS=${BENCH_STALL_SECONDS:-30}
 STALL_PUTS=${BENCH_STALL_PUTS:-10000}
 MEMORY_STREAMS=${BENCH_MEMORY_STREAMS:-100}
 MEMORY_PER_STREAM=${BENCH_MEMORY_PER_STREAM:-1000}
-ALL_WORKLOADS="put range-serializable range-linearizable txn-put watch watch-latency watch-steady watch-stall watch-memory watch-failover"
+LEASE_TOTAL=${BENCH_LEASE_TOTAL:-20000}
+ALL_WORKLOADS="put range-serializable range-linearizable txn-put lease-keepalive watch watch-latency watch-steady watch-stall watch-memory watch-failover"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 SERVERS=${BENCH_SERVERS:-"etcd etcetera"}
 ROUNDS=${BENCH_ROUNDS:-1}
@@ -319,6 +321,7 @@ run_server() {
     selected range-linearizable && run_workload "$server" range-linearizable range "$RANGE_KEY" --total "$RANGE_TOTAL" --consistency l
     selected txn-put && run_workload "$server" txn-put txn-put --total "$TXN_TOTAL" --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" \
         --key-space-size "$KEY_SPACE" --txn-ops "$TXN_OPS"
+    selected lease-keepalive && run_workload "$server" lease-keepalive lease-keepalive --total "$LEASE_TOTAL"
     selected watch && run_workload "$server" watch watch --streams "$WATCH_STREAMS" \
         --watch-per-stream "$WATCH_PER_STREAM" --key-space-size "$WATCH_KEYS" --put-total "$WATCH_PUTS" \
         --put-rate "$WATCH_PUT_RATE"

@@ -68,9 +68,12 @@ public struct BenchmarkRunner: Sendable {
         let requests = try (0..<workload.total).map { index in
             try GRPCFraming.framed(workload.request(index).serializedBytes() as [UInt8], allocator: allocator)
         }
+        for setUp in workload.setUpCalls {
+            try await connections[0].call(path: setUp.path, request: setUp.request)
+        }
         let plan = LoadPlan(
             path: workload.path, requests: requests, rate: configuration.rate,
-            timeout: configuration.requestTimeout.map(TimeAmount.init))
+            timeout: configuration.requestTimeout.map(TimeAmount.init), opensStreamPerRequest: workload.opensStreamPerRequest)
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await plan.run(on: connections, clients: configuration.clients)

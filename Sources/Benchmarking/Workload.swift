@@ -13,8 +13,15 @@ public protocol Workload: Sendable {
     var path: String { get }
     /// Request number `index` (0 ..< total).
     func request(_ index: Int) -> any SwiftProtobuf.Message
+    /// Whether `path` is a streaming method called as clientv3's `KeepAliveOnce` calls it: a new
+    /// stream per request, reset once the first response arrives.
+    var opensStreamPerRequest: Bool { get }
+    /// Unary calls made once, untimed, before the run (the leases a keep-alive run renews).
+    var setUpCalls: [(path: String, request: any SwiftProtobuf.Message)] { get }
 }
 
 extension Workload {
     public var banner: String? { nil }
+    public var opensStreamPerRequest: Bool { false }
+    public var setUpCalls: [(path: String, request: any SwiftProtobuf.Message)] { [] }
 }

@@ -21,6 +21,16 @@ public enum HTTP2Tuning {
         connection.controlFrameRateLimit.maximumCount = 1_000_000
         return connection
     }
+
+    /// Stream settings for the same traffic. NIO closes a connection whose peer resets more than 200
+    /// streams in 30 s (a guard against "rapid reset" floods); a client calling clientv3's
+    /// `KeepAliveOnce` resets a stream per keep-alive, and cancelled watches and calls reset theirs, so
+    /// the limit is raised as far as the control-frame limit, which etcd's server does not have either.
+    public static var streamConfiguration: NIOHTTP2Handler.StreamConfiguration {
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.streamResetFrameRateLimit.maximumCount = 1_000_000
+        return stream
+    }
 }
 
 /// Keeps an HTTP/2 connection's receive window open. The connection window starts at 64 KiB whatever

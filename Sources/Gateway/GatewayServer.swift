@@ -48,7 +48,7 @@ public final class GatewayServer: Service, Sendable {
     }
 
     public func run() async throws {
-        try await waitForKVService()
+        try await waitForServices()
         let channel = try await server.bind()
         logger.info("gateway serving etcd gRPC API", metadata: [
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
@@ -65,20 +65,36 @@ public final class GatewayServer: Service, Sendable {
         lease?.close()
     }
 
-    /// Holds the client port closed until the kv service answers, so that a client port that accepts
-    /// connections (what the launcher's readiness check and scripts watch for) means requests work.
-    private func waitForKVService() async throws {
-        var request = Etcetera_Kv_KVRequest()
-        request.status = Etcetera_Kv_StoreStatusRequest()
+    /// Holds the client port closed until the kv service (and the lease service, if there is one)
+    /// answers, so that a client port that accepts connections (what the launcher's readiness check
+    /// and scripts watch for) means requests work.
+    private func waitForServices() async throws {
+        var status = Etcetera_Kv_KVRequest()
+        status.status = Etcetera_Kv_StoreStatusRequest()
+        try await waitUntilAnswering("kv", at: configuration.kvEndpoint) { _ = try await self.kv.call(status) }
+        if let lease, let endpoint = configuration.leaseEndpoint {
+            try await waitUntilAnswering("lease", at: endpoint) {
+                // An empty LeaseLeasesRequest is field 5 of LeaseRequest; its answer is field 6 of LeaseReply.
+                let result = await withCheckedContinuation { continuation in
+                    lease.forward([], requestField: 5, replyField: 6, limitSize: false, headerSuffix: []) {
+                        continuation.resume(returning: $0)
+                    }
+                }
+                _ = try result.get()
+            }
+        }
+    }
+
+    private func waitUntilAnswering(_ service: String, at endpoint: String, probe: () async throws -> Void) async throws {
         var attempts = 0
         while true {
             do {
-                _ = try await kv.call(request)
+                try await probe()
                 return
             } catch {
                 attempts += 1
                 if attempts % 40 == 0 {
-                    logger.warning("waiting for the kv service", metadata: ["kv": "\(configuration.kvEndpoint)"])
+                    logger.warning("waiting for the \(service) service", metadata: ["endpoint": "\(endpoint)"])
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -43,6 +43,9 @@ final class ClientConnection: ChannelInboundHandler {
     private struct PendingCall {
         var completion: Completion
         var deadline: Scheduled<Void>?
+        /// A streaming method called for one response: the call succeeds with the first message and
+        /// the stream is then reset, as clientv3's `KeepAliveOnce` cancels its stream.
+        var endsAtFirstMessage = false
     }
 
     private let authority: String
@@ -86,7 +89,10 @@ final class ClientConnection: ChannelInboundHandler {
     /// Starts a call of `path` with an already framed request message. Must be called on the
     /// connection's event loop; `completion` runs there too, never inside this call, so a worker that
     /// sends again from its completion cannot recurse.
-    func call(path: String, framedRequest: ByteBuffer, timeout: TimeAmount?, completion: @escaping Completion) {
+    func call(
+        path: String, framedRequest: ByteBuffer, timeout: TimeAmount?, endsAtFirstMessage: Bool = false,
+        completion: @escaping Completion
+    ) {
         guard let context else {
             eventLoop.assumeIsolated().execute { completion(.failure(Self.closed)) }
             return
@@ -94,14 +100,14 @@ final class ClientConnection: ChannelInboundHandler {
         let stream = HTTP2StreamID(nextStreamID)
         nextStreamID += 2
         let headers = requestHeaders(path: path)
-        var call = PendingCall(completion: completion)
+        var call = PendingCall(completion: completion, endsAtFirstMessage: endsAtFirstMessage)
         if let timeout {
             call.deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) { self.expire(stream) }
         }
         calls[stream] = call
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
         context.write(
-            wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedRequest), endStream: true)))),
+            wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedRequest), endStream: !endsAtFirstMessage)))),
             promise: nil)
         flushUnlessReading(context)
     }
@@ -168,6 +174,11 @@ final class ClientConnection: ChannelInboundHandler {
             }
             if case .byteBuffer(var bytes) = payload.data, streams[frame.streamID] != nil {
                 deliver(&bytes, on: frame.streamID)
+            }
+            if calls[frame.streamID]?.endsAtFirstMessage == true, payload.data.readableBytes > 0 {
+                complete(frame.streamID, with: .success(()))
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.cancel))), promise: nil)
+                needsFlush = true
             }
             if payload.endStream {
                 complete(frame.streamID, with: .failure(CallFailure(.internalError, "server closed the stream without trailers")))

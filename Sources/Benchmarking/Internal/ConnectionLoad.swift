@@ -7,10 +7,12 @@ final class LoadPlan: Sendable {
     let requests: [ByteBuffer]
     let rate: Int
     let timeout: TimeAmount?
+    let opensStreamPerRequest: Bool
     private let nextTicket = Atomic<Int>(0)
 
-    init(path: String, requests: [ByteBuffer], rate: Int, timeout: TimeAmount?) {
+    init(path: String, requests: [ByteBuffer], rate: Int, timeout: TimeAmount?, opensStreamPerRequest: Bool = false) {
         self.path = path
+        self.opensStreamPerRequest = opensStreamPerRequest
         self.requests = requests
         self.rate = rate
         self.timeout = timeout
@@ -95,7 +97,10 @@ private final class ConnectionLoad {
 
     private func send(_ index: Int) {
         let sent = NIODeadline.now()
-        connection.call(path: plan.path, framedRequest: plan.requests[index], timeout: plan.timeout) { result in
+        connection.call(
+            path: plan.path, framedRequest: plan.requests[index], timeout: plan.timeout,
+            endsAtFirstMessage: plan.opensStreamPerRequest
+        ) { result in
             switch result {
             case .success:
                 let answered = NIODeadline.now()

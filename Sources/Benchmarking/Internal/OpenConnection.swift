@@ -4,6 +4,7 @@ import GRPCWire
 import NIOCore
 import NIOHTTP2
 import NIOPosix
+import SwiftProtobuf
 
 /// One open connection and its call handler.
 struct OpenConnection: Sendable {
@@ -28,7 +29,7 @@ struct OpenConnection: Sendable {
                 try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(
                     mode: .client,
                     connectionConfiguration: HTTP2Tuning.connectionConfiguration(maxMessageBytes: Int(Int32.max)),
-                    streamConfiguration: .init()))
+                    streamConfiguration: HTTP2Tuning.streamConfiguration))
                 try channel.pipeline.syncOperations.addHandler(
                     ClientConnection(authority: authority, eventLoop: channel.eventLoop))
             }
@@ -54,18 +55,23 @@ struct OpenConnection: Sendable {
         probe.key = Data([0])
         probe.serializable = true
         probe.limit = 1
-        let framed = try GRPCFraming.framed(probe.serializedBytes() as [UInt8], allocator: ByteBufferAllocator())
-        let promise = eventLoop.makePromise(of: Void.self)
-        let handler = self.handler
-        eventLoop.execute {
-            handler.value.call(path: "/etcdserverpb.KV/Range", framedRequest: framed, timeout: .seconds(10)) {
-                promise.completeWith($0.mapError { $0 as any Error })
-            }
-        }
         do {
-            try await promise.futureResult.get()
+            try await call(path: "/etcdserverpb.KV/Range", request: probe)
         } catch {
             throw BenchmarkError(code: .endpointUnreachable, message: "\(endpoint): \(error)")
         }
+    }
+
+    /// One unary call outside any timing; fails with the call's status.
+    func call(path: String, request: any SwiftProtobuf.Message) async throws {
+        let framed = try GRPCFraming.framed(request.serializedBytes() as [UInt8], allocator: ByteBufferAllocator())
+        let promise = eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        eventLoop.execute {
+            handler.value.call(path: path, framedRequest: framed, timeout: .seconds(10)) {
+                promise.completeWith($0.mapError { $0 as any Error })
+            }
+        }
+        try await promise.futureResult.get()
     }
 }

@@ -30,7 +30,7 @@ final class HTTP2GRPCServer: Sendable {
         let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
             maxMessageBytes: maxMessageBytes,
             extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 10_000)])
-        let stream = NIOHTTP2Handler.StreamConfiguration()
+        let stream = HTTP2Tuning.streamConfiguration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

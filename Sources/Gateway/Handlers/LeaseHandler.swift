@@ -1,5 +1,6 @@
 import EtceteraAPI
 import GRPCWire
+import Synchronization
 
 /// etcd's Lease service: forwards each call to the lease service, encoded as it came, and completes
 /// the response header. Keep-alive is a bidirectional stream: every request is forwarded in order
@@ -37,6 +38,8 @@ private final class KeepAliveStream: StreamingCall, Sendable {
     private let backend: ServiceBackend
     private let writer: StreamWriter
     private let headerSuffix: [UInt8]
+    /// Keep-alives forwarded and not answered yet, and whether the client has closed its side.
+    private let progress = Mutex((pending: 0, clientDone: false))
 
     init(backend: ServiceBackend, writer: StreamWriter, headerSuffix: [UInt8]) {
         self.backend = backend
@@ -45,18 +48,32 @@ private final class KeepAliveStream: StreamingCall, Sendable {
     }
 
     func received(_ message: [UInt8]) {
+        progress.withLock { $0.pending += 1 }
         backend.forward(
             message, requestField: Self.keepAliveRequestField, replyField: Self.keepAliveReplyField,
             limitSize: false, headerSuffix: headerSuffix
-        ) { [writer] result in
+        ) { [self] result in
             switch result {
             case .success(let response): writer.send(response)
             case .failure(let status): writer.finish(status)
             }
+            let finished = progress.withLock { state in
+                state.pending -= 1
+                return state.clientDone && state.pending == 0
+            }
+            if finished { writer.finish(GRPCStatus(code: .ok, message: "")) }
         }
     }
 
-    func clientFinished() {}
+    /// etcd's keep-alive loop answers what it has read and returns when the client closes its side,
+    /// ending the stream with OK.
+    func clientFinished() {
+        let finished = progress.withLock { state in
+            state.clientDone = true
+            return state.pending == 0
+        }
+        if finished { writer.finish(GRPCStatus(code: .ok, message: "")) }
+    }
 
     func cancelled() {}
 
