@@ -101,7 +101,7 @@ public final class LeaseServer: Service, Sendable {
             case .revoke(let revoke): self.revoke(revoke.id, incoming)
             case .keepAlive(let keepAlive): incoming.reply(Self.encode(self.keepAlive(keepAlive.id)))
             case .timeToLive(let request): self.timeToLive(request, incoming)
-            case .leases: incoming.reply(Self.encode(self.leases()))
+            case .leases: self.withCurrentRevision { incoming.reply(Self.encode(self.leases())) }
             }
         }
     }
@@ -172,9 +172,13 @@ public final class LeaseServer: Service, Sendable {
         response.ttl = remaining
         response.grantedTtl = granted
         guard request.keys else {
-            var reply = Etcetera_Lease_LeaseReply()
-            reply.timeToLive = response
-            return incoming.reply(Self.encode(reply))
+            return withCurrentRevision { [self, response] in
+                var response = response
+                response.header.revision = state.knownRevision
+                var reply = Etcetera_Lease_LeaseReply()
+                reply.timeToLive = response
+                incoming.reply(Self.encode(reply))
+            }
         }
         var keys = Etcetera_Kv_KVRequest()
         keys.leaseKeys.id = request.id
@@ -201,6 +205,17 @@ public final class LeaseServer: Service, Sendable {
         var reply = Etcetera_Lease_LeaseReply()
         reply.leases = response
         return reply
+    }
+
+    /// Runs `body` once the kv store's current revision is known (for etcd's response header); if the
+    /// kv store does not answer, with the last revision heard.
+    private func withCurrentRevision(_ body: @escaping @Sendable () -> Void) {
+        var request = Etcetera_Kv_KVRequest()
+        request.status = Etcetera_Kv_StoreStatusRequest()
+        askKV(request) { [self] result in
+            if case .success(.status(let status)) = result { state.knownRevision = max(state.knownRevision, status.revision) }
+            body()
+        }
     }
 
     // MARK: Expiry

@@ -117,4 +117,39 @@ struct LeaseDifferentialTests {
         #expect(output.status == 0, "\(output.stderr)")
         #expect(output.stdout.contains("\"succeeded\":500,\"failed\":0"), "\(output.stdout)")
     }
+
+    @Test("etcdctl elect: one leader at a time; leadership passes to the next candidate when the leader resigns")
+    func electionHandover() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let directory = TestPaths.temporaryDirectory(prefix: "elect")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func candidate(_ name: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+            process.arguments = ["--endpoints", etcetera.endpoint, "elect", "the-election", name]
+            process.environment = ["ETCDCTL_API": "3"]
+            let output = FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: nil)
+            #expect(output)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/\(name)"))
+            try process.run()
+            return process
+        }
+        func printed(_ name: String) -> String { (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? "" }
+        func eventually(_ condition: () -> Bool) async throws -> Bool {
+            for _ in 0..<100 where !condition() { try await Task.sleep(for: .milliseconds(100)) }
+            return condition()
+        }
+        let alice = try candidate("alice")
+        defer { if alice.isRunning { alice.terminate() } }
+        #expect(try await eventually { printed("alice").contains("alice") }, "alice leads")
+        let bob = try candidate("bob")
+        defer { if bob.isRunning { bob.terminate() } }
+        try await Task.sleep(for: .seconds(1))
+        #expect(printed("bob").isEmpty, "bob waits while alice leads")
+        let observed = try await Etcdctl.runFor(seconds: 1.5, ["elect", "--listen", "the-election"], endpoint: etcetera.endpoint)
+        #expect(observed.contains("alice") && !observed.contains("bob"), "an observer sees alice: \(observed)")
+        alice.interrupt()  // etcdctl resigns on SIGINT
+        #expect(try await eventually { printed("bob").contains("bob") }, "bob leads once alice resigned")
+    }
 }
