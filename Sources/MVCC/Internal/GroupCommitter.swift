@@ -18,8 +18,12 @@ final class GroupCommitter: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     func start(store: MVCCStore) {
+        // The thread object outlives `stop()` by a moment; it must not keep the store (and so the
+        // database's lock) alive after the writer has finished, or reopening the same directory at
+        // once fails.
+        let handOff = StoreHandOff(store)
         let thread = Thread { [self] in
-            run(store: store)
+            if let store = handOff.take() { run(store: store) }
             finished.signal()
         }
         thread.name = "mvcc-writer"
@@ -120,6 +124,22 @@ final class GroupCommitter: Sendable {
                 store.refreshSnapshot()
                 for (write, result) in waiting { write.completion(result) }
             }
+        }
+    }
+}
+
+/// Passes the store to the writer thread exactly once.
+private final class StoreHandOff: Sendable {
+    private let store: Mutex<MVCCStore?>
+
+    init(_ store: MVCCStore) {
+        self.store = Mutex(store)
+    }
+
+    func take() -> MVCCStore? {
+        store.withLock { stored in
+            defer { stored = nil }
+            return stored
         }
     }
 }
