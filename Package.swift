@@ -53,8 +53,8 @@ let package = Package(
         // Service libraries: the logic of each executable, testable in-process.
         .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
-        .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", logging, serviceLifecycle]),
-        .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
+        .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
+        .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",

@@ -5,6 +5,7 @@ import Foundation
 import Lease
 import Logging
 import ServiceLifecycle
+import ServiceSupport
 import Storage
 import SwiftProtobuf
 
@@ -56,12 +57,9 @@ public final class LeaseServer: Service, Sendable {
         logger.info("lease service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "leases": "\(queue.sync { state.lessor.leaseIDs.count })",
         ])
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        let interval = Int(configuration.expiryCheckInterval.components.seconds * 1000
-            + configuration.expiryCheckInterval.components.attoseconds / 1_000_000_000_000_000)
-        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(max(interval, 1)))
-        timer.setEventHandler { [self] in revokeExpired() }
-        timer.resume()
+        let timer = DispatchSource.repeatingTimer(every: configuration.expiryCheckInterval, on: queue) { [self] in
+            revokeExpired()
+        }
         defer { timer.cancel() }
         try await withGracefulShutdownHandler {
             try await server.run { self.handle($0) }

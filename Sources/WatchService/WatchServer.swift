@@ -3,6 +3,7 @@ import Dispatch
 import EtceteraAPI
 import Logging
 import ServiceLifecycle
+import ServiceSupport
 import SwiftProtobuf
 import Watch
 
@@ -110,10 +111,8 @@ public final class WatchServer: Service, Sendable {
         }
     }
 
-    private func startTimers() -> [DispatchSourceTimer] {
-        let housekeeping = DispatchSource.makeTimerSource(queue: queue)
-        housekeeping.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
-        housekeeping.setEventHandler { [state, logger] in
+    private func startTimers() -> [any DispatchSourceTimer] {
+        let housekeeping = DispatchSource.repeatingTimer(every: .seconds(1), on: queue) { [state, logger] in
             guard let hub = state.hub else { return }
             hub.reportSessionProgress()
             for id in hub.closeAbandonedSessions() {
@@ -121,13 +120,9 @@ public final class WatchServer: Service, Sendable {
                 state.sessionStreams.removeValue(forKey: id)?.reply([])
             }
         }
-        let progress = DispatchSource.makeTimerSource(queue: queue)
-        let interval = configuration.progressNotifyInterval
-        let milliseconds = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
-        progress.schedule(deadline: .now() + .milliseconds(milliseconds), repeating: .milliseconds(max(milliseconds, 1)))
-        progress.setEventHandler { [state] in state.hub?.progressTick() }
-        housekeeping.resume()
-        progress.resume()
+        let progress = DispatchSource.repeatingTimer(every: configuration.progressNotifyInterval, on: queue) { [state] in
+            state.hub?.progressTick()
+        }
         return [housekeeping, progress]
     }
 
