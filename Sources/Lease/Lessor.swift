@@ -215,12 +215,14 @@ public final class Lessor {
     }
 
     private static func encodeInt64(_ value: Int64) -> [UInt8] {
-        withUnsafeBytes(of: UInt64(bitPattern: value).bigEndian, Array.init)
+        var bytes: [UInt8] = []
+        bytes.appendBigEndian(UInt64(bitPattern: value))
+        return bytes
     }
 
     private static func decodeInt64(_ bytes: ArraySlice<UInt8>) -> Int64? {
         guard bytes.count == 8 else { return nil }
-        return Int64(bitPattern: bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        return Int64(bitPattern: UInt64(bigEndianBytes: bytes))
     }
 
     /// Whole seconds of a duration, rounded toward zero (Go's `int64(d.Seconds())`).

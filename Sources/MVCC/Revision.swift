@@ -1,3 +1,5 @@
+import Storage
+
 /// A point in the store's history: `main` is the revision a write request committed at, `sub` orders
 /// the changes inside that request (a txn with three puts has subs 0, 1, 2).
 public struct Revision: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -28,21 +30,5 @@ public struct Revision: Sendable, Hashable, Comparable, CustomStringConvertible 
         guard bytes.count == 16 else { return nil }
         main = Int64(bitPattern: UInt64(bigEndianBytes: bytes.prefix(8)))
         sub = Int64(bitPattern: UInt64(bigEndianBytes: bytes.suffix(8)))
-    }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendBigEndian(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
-    }
-}
-
-extension UInt64 {
-    init(bigEndianBytes bytes: ArraySlice<UInt8>) {
-        var value: UInt64 = 0
-        for byte in bytes { value = value << 8 | UInt64(byte) }
-        self = value
     }
 }

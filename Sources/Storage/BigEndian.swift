@@ -1,0 +1,18 @@
+/// Fixed-width integers in storage keys and values. Written big-endian, unsigned numbers sort in the
+/// engine's byte order as they sort numerically, which ordered layouts (revisions, lease IDs) rely on.
+extension Array where Element == UInt8 {
+    public mutating func appendBigEndian(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) {
+            append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+}
+
+extension UInt64 {
+    /// The big-endian number in `bytes` (at most 8 of them).
+    public init(bigEndianBytes bytes: ArraySlice<UInt8>) {
+        var value: UInt64 = 0
+        for byte in bytes { value = value << 8 | UInt64(byte) }
+        self = value
+    }
+}
