@@ -73,15 +73,7 @@ public final class GatewayServer: Service, Sendable {
         status.status = Etcetera_Kv_StoreStatusRequest()
         try await waitUntilAnswering("kv", at: configuration.kvEndpoint) { _ = try await self.kv.call(status) }
         if let lease, let endpoint = configuration.leaseEndpoint {
-            try await waitUntilAnswering("lease", at: endpoint) {
-                // An empty LeaseLeasesRequest is field 5 of LeaseRequest; its answer is field 6 of LeaseReply.
-                let result = await withCheckedContinuation { continuation in
-                    lease.forward([], requestField: 5, replyField: 6, limitSize: false, headerSuffix: []) {
-                        continuation.resume(returning: $0)
-                    }
-                }
-                _ = try result.get()
-            }
+            try await waitUntilAnswering("lease", at: endpoint) { try await LeaseHandler.probe(lease) }
         }
     }
 

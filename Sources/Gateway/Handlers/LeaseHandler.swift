@@ -10,12 +10,25 @@ struct LeaseHandler: Sendable {
     let identity: ClusterIdentity
 
     /// Field numbers of each call in `LeaseRequest` and `LeaseReply` (Protos/etcetera/lease_service.proto).
+    private static let leasesCall = (method: "LeaseLeases", requestField: 5, replyField: 6)
     private static let unaryCalls: [(method: String, requestField: Int, replyField: Int)] = [
         ("LeaseGrant", 1, 2),
         ("LeaseRevoke", 2, 3),
         ("LeaseTimeToLive", 4, 5),
-        ("LeaseLeases", 5, 6),
+        leasesCall,
     ]
+
+    /// Completes once the lease service answers an empty LeaseLeases request; throws its status otherwise.
+    static func probe(_ backend: ServiceBackend) async throws(GRPCStatus) {
+        let result = await withCheckedContinuation { continuation in
+            backend.forward(
+                [], requestField: leasesCall.requestField, replyField: leasesCall.replyField, limitSize: false, headerSuffix: []
+            ) {
+                continuation.resume(returning: $0)
+            }
+        }
+        _ = try result.get()
+    }
 
     func register(in table: inout MethodTable) {
         let backend = self.backend
