@@ -77,10 +77,8 @@ public struct BenchmarkRunner: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await plan.run(on: connections, clients: configuration.clients)
-        let elapsed = start.duration(to: clock.now)
-        let (seconds, attoseconds) = elapsed.components
         return BenchmarkReport(
             workload: workload.name, requested: workload.total,
-            totalSeconds: Double(seconds) + Double(attoseconds) * 1e-18, recorder: outcome.recorder)
+            totalSeconds: start.duration(to: clock.now).inSeconds, recorder: outcome.recorder)
     }
 }

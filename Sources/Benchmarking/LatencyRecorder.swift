@@ -14,8 +14,7 @@ public struct LatencyRecorder: Sendable {
     }
 
     public mutating func record(_ latency: Duration) {
-        let (seconds, attoseconds) = latency.components
-        latencies.append(Double(seconds) + Double(attoseconds) * 1e-18)
+        latencies.append(latency.inSeconds)
     }
 
     public mutating func recordFailure(_ error: any Error) {
@@ -25,5 +24,13 @@ public struct LatencyRecorder: Sendable {
     public mutating func merge(_ other: LatencyRecorder) {
         latencies.append(contentsOf: other.latencies)
         errors.merge(other.errors, uniquingKeysWith: +)
+    }
+}
+
+extension Duration {
+    /// Seconds as a floating-point number: how reports print durations.
+    var inSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

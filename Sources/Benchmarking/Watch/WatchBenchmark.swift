@@ -78,11 +78,12 @@ public struct WatchBenchmark: Sendable {
             }
             var stalledConnection: OpenConnection?
             if configuration.stallSeconds > 0 {
-                stalledConnection = try await OpenConnection.open(
-                    to: configuration.endpoints[0], group: group, receiveBufferBytes: 4096)
-                connections.append(stalledConnection!)
+                let stalled = try await OpenConnection.open(to: configuration.endpoints[0], group: group, receiveBufferBytes: 4096)
+                stalledConnection = stalled
+                connections.append(stalled)
             }
-            let report = try await measure(connections: connections, stalledConnection: stalledConnection, log: log)
+            let report = try await measure(
+                connections: Array(connections.prefix(configuration.connections)), stalledConnection: stalledConnection, log: log)
             for connection in connections { try? await connection.channel.close() }
             try await group.shutdownGracefully()
             return report
@@ -100,13 +101,12 @@ public struct WatchBenchmark: Sendable {
         let progress = RunProgress()
         let creationStart = clock.now
         var streams: [StreamHandle] = []
-        let watchConnections = stalledConnection == nil ? connections : Array(connections.dropLast())
         for index in 0..<configuration.streams {
             let tallies = (0..<configuration.watchersPerStream).map { offset in
                 let key = (index * configuration.watchersPerStream + offset) % keySpace.keys.count
                 return WatcherTally(key: key, expected: keySpace.puts(toKey: key, putTotal: configuration.putTotal))
             }
-            streams.append(try await open(on: watchConnections[index % watchConnections.count], tallies: tallies, progress: progress))
+            streams.append(try await open(on: connections[index % connections.count], tallies: tallies, progress: progress))
         }
         var stalled: StreamHandle?
         if let stalledConnection {
@@ -117,13 +117,13 @@ public struct WatchBenchmark: Sendable {
         }
         for (index, stream) in (streams + (stalled.map { [$0] } ?? [])).enumerated() {
             let remaining = Self.creationTimeout - creationStart.duration(to: clock.now)
-            guard try await stream.created.futureResult.wait(upTo: .nanoseconds(max(0, Int64(Self.seconds(remaining) * 1e9)))) else {
+            guard try await stream.created.futureResult.wait(upTo: TimeAmount(max(remaining, .zero))) else {
                 throw BenchmarkError(
                     code: .watchersNotCreated,
                     message: "stream \(index) of \(streams.count) did not have all its watchers created within \(Self.creationTimeout)")
             }
         }
-        let creationSeconds = Self.seconds(creationStart.duration(to: clock.now))
+        let creationSeconds = creationStart.duration(to: clock.now).inSeconds
         let watcherCount = configuration.streams * configuration.watchersPerStream
         log("watchers created: \(watcherCount) over \(configuration.streams) streams in \(String(format: "%.2f", creationSeconds)) s")
         if configuration.holdSeconds > 0 {
@@ -141,12 +141,12 @@ public struct WatchBenchmark: Sendable {
             configuration.lockstep
             ? try await lockstepPuts(on: connections[0], streams: streams, progress: progress)
             : try await LoadPlan(path: "/etcdserverpb.KV/Put", requests: putRequests(), rate: configuration.putRate, timeout: nil)
-                .run(on: Array(watchConnections), clients: configuration.putClients)
-        let putSeconds = Self.seconds(putStart.duration(to: clock.now))
+                .run(on: connections, clients: configuration.putClients)
+        let putSeconds = putStart.duration(to: clock.now).inSeconds
         log("puts done")
         resumedAt = try await stallEnded
         await settle(streams + (stalled.map { [$0] } ?? []), progress: progress)
-        let settledSeconds = Self.seconds(putStart.duration(to: clock.now))
+        let settledSeconds = putStart.duration(to: clock.now).inSeconds
 
         var results: [StreamResult] = []
         for stream in streams { results.append(try await stream.result()) }
@@ -256,10 +256,6 @@ public struct WatchBenchmark: Sendable {
         return outcome
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) * 1e-18
-    }
 }
 
 /// A stream of the run, reachable from outside its event loop.
