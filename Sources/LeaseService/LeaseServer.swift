@@ -125,9 +125,7 @@ public final class LeaseServer: Service, Sendable {
             response.header.revision = state.knownRevision
             response.id = lease.id
             response.ttl = lease.grantedTTL
-            var reply = Etcetera_Lease_LeaseReply()
-            reply.grant = response
-            incoming.reply(Self.encode(reply))
+            incoming.reply(Self.encode(.grant(response)))
         }
     }
 
@@ -139,21 +137,17 @@ public final class LeaseServer: Service, Sendable {
         }
         deleteKeys(of: id) { response in
             guard let response else { return incoming.reply(Self.encode(Self.error("bus.unavailable", "kv did not revoke"))) }
-            var reply = Etcetera_Lease_LeaseReply()
-            reply.revoke = response
-            incoming.reply(Self.encode(reply))
+            incoming.reply(Self.encode(.revoke(response)))
         }
     }
 
-    private func keepAlive(_ id: Int64) -> Etcetera_Lease_LeaseReply {
+    private func keepAlive(_ id: Int64) -> Etcetera_Lease_LeaseReply.OneOf_Reply {
         var response = Etcdserverpb_LeaseKeepAliveResponse()
         response.header.revision = state.knownRevision
         response.id = id
         // etcd answers an unknown or expired lease with TTL 0 rather than an error.
         response.ttl = (try? state.lessor.renew(id, now: .now)) ?? 0
-        var reply = Etcetera_Lease_LeaseReply()
-        reply.keepAlive = response
-        return reply
+        return .keepAlive(response)
     }
 
     private func timeToLive(_ request: Etcdserverpb_LeaseTimeToLiveRequest, _ incoming: BusIncomingRequest) {
@@ -163,9 +157,7 @@ public final class LeaseServer: Service, Sendable {
         guard let (remaining, granted) = try? state.lessor.timeToLive(request.id, now: .now) else {
             // etcd's answer for a lease it does not have.
             response.ttl = -1
-            var reply = Etcetera_Lease_LeaseReply()
-            reply.timeToLive = response
-            return incoming.reply(Self.encode(reply))
+            return incoming.reply(Self.encode(.timeToLive(response)))
         }
         response.ttl = remaining
         response.grantedTtl = granted
@@ -173,9 +165,7 @@ public final class LeaseServer: Service, Sendable {
             return withCurrentRevision { [self, response] in
                 var response = response
                 response.header.revision = state.knownRevision
-                var reply = Etcetera_Lease_LeaseReply()
-                reply.timeToLive = response
-                incoming.reply(Self.encode(reply))
+                incoming.reply(Self.encode(.timeToLive(response)))
             }
         }
         var keys = Etcetera_Kv_KVRequest()
@@ -186,13 +176,11 @@ public final class LeaseServer: Service, Sendable {
             var response = response
             response.header.revision = state.knownRevision
             response.keys = found.keys
-            var reply = Etcetera_Lease_LeaseReply()
-            reply.timeToLive = response
-            incoming.reply(Self.encode(reply))
+            incoming.reply(Self.encode(.timeToLive(response)))
         }
     }
 
-    private func leases() -> Etcetera_Lease_LeaseReply {
+    private func leases() -> Etcetera_Lease_LeaseReply.OneOf_Reply {
         var response = Etcdserverpb_LeaseLeasesResponse()
         response.header.revision = state.knownRevision
         response.leases = state.lessor.leaseIDs.map { id in
@@ -200,9 +188,7 @@ public final class LeaseServer: Service, Sendable {
             status.id = id
             return status
         }
-        var reply = Etcetera_Lease_LeaseReply()
-        reply.leases = response
-        return reply
+        return .leases(response)
     }
 
     /// Runs `body` once the kv store's current revision is known (for etcd's response header); if the
@@ -304,6 +290,12 @@ public final class LeaseServer: Service, Sendable {
 
     private static func encode(_ reply: Etcetera_Lease_LeaseReply) -> [UInt8] {
         (try? reply.serializedBytes()) ?? []
+    }
+
+    private static func encode(_ body: Etcetera_Lease_LeaseReply.OneOf_Reply) -> [UInt8] {
+        var reply = Etcetera_Lease_LeaseReply()
+        reply.reply = body
+        return encode(reply)
     }
 }
 
