@@ -40,13 +40,22 @@ public final class BusServer: Sendable {
     /// Serves until `close()` is called or the surrounding task is cancelled, then returns (after the socket
     /// is closed and the endpoint released). Call it once; a second call throws `BusError.closed`.
     ///
-    /// - Parameter handler: Called on the bus I/O thread for each request, in arrival order. It must not
-    ///   block: it hands the request to other tasks or threads, which answer later through the request.
-    public func run(handler: @escaping @Sendable (BusIncomingRequest) -> Void) async throws {
+    /// - Parameters:
+    ///   - handler: Called on the bus I/O thread for each request, in arrival order. It must not block
+    ///     for long: it answers at once, or hands the request to other tasks or threads, which answer
+    ///     later through the request.
+    ///   - afterEachBatch: Called on the bus I/O thread after `handler` has had every request that was
+    ///     waiting (at most 1,024), before the thread sends the replies queued meanwhile. A service that
+    ///     gathers requests in `handler` acts on them here as one batch: the kv service commits a
+    ///     batch's writes with one sync, on this thread, so a write never changes threads inside it.
+    public func run(
+        handler: @escaping @Sendable (BusIncomingRequest) -> Void,
+        afterEachBatch: (@Sendable () -> Void)? = nil
+    ) async throws {
         let mailbox = self.mailbox
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (finished: CheckedContinuation<Void, any Error>) in
-                if !mailbox.post(.serve(handler: handler, finished: finished)) {
+                if !mailbox.post(.serve(handler: handler, afterEachBatch: afterEachBatch, finished: finished)) {
                     finished.resume()
                 }
             }

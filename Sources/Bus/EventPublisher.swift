@@ -1,24 +1,38 @@
+import CZeroMQ
 import Logging
+import Synchronization
 
-/// The publishing side of an ordered event stream: a ZeroMQ PUB socket bound to an endpoint, owned by a
-/// dedicated I/O thread. Each message is one frame, delivered to every connected `EventSubscriber`.
+/// The publishing side of an ordered event stream: a ZeroMQ PUB socket bound to an endpoint. Each message
+/// is one frame, delivered to every connected `EventSubscriber`.
 ///
 /// Delivery is ordered but not guaranteed: a subscriber that connects late misses what was published before
 /// (ZeroMQ's "slow joiner"), and one that falls more than 100,000 messages behind loses messages (ZeroMQ's
 /// high-water mark). Subscribers must therefore detect gaps from the content (the kv revision) and replay.
+///
+/// Unlike the other bus objects it has no thread of its own: a PUB socket never receives and never blocks
+/// a sender, so `publish` sends on the caller's thread under a lock. The kv service publishes right after
+/// each commit, on the thread that committed, without waking another thread.
 public final class EventPublisher: Sendable {
-    private let mailbox: Mailbox<[UInt8]>
-    private let thread: IOThread
+    private struct Open {
+        let context: ZMQContext
+        let socket: ZMQSocket
+    }
+
+    private let open: Mutex<Open?>
+    private let logger: Logger
 
     /// Binds `endpoint`. Fails with `BusError.bindFailed` when the endpoint is malformed or in use.
     public init(bind endpoint: String, logger: Logger) throws(BusError) {
         var logger = logger
         logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
+        self.logger = logger
         do throws(SetupFailure) {
-            let mailbox = try Mailbox<[UInt8]>()
-            let driver = try PublisherDriver(endpoint: endpoint, logger: logger)
-            thread = try IOThread(name: "bus-publisher") { runIOLoop(driver, mailbox: mailbox) }
-            self.mailbox = mailbox
+            let context = try ZMQContext()
+            let socket = try ZMQSocket(context: context, type: ZMQ_PUB)
+            try socket.setOption(ZMQ_LINGER, 0)
+            try socket.setOption(ZMQ_SNDHWM, busHighWaterMark)
+            try socket.bind(endpoint)
+            open = Mutex(Open(context: context, socket: socket))
         } catch {
             throw .bindFailed(endpoint, error.reason)
         }
@@ -28,16 +42,20 @@ public final class EventPublisher: Sendable {
         close()
     }
 
-    /// Queues `payload` for publication and returns at once; thread-safe. Messages from one publisher are
+    /// Sends `payload` to the subscribers and returns at once; thread-safe. Messages from one publisher are
     /// sent in the order of the `publish` calls (calls from several threads are ordered as they take the
-    /// queue's lock). Messages published after `close()` are dropped.
+    /// lock). Messages published after `close()` are dropped.
     public func publish(_ payload: [UInt8]) {
-        _ = mailbox.post(payload)
+        let rc = open.withLock { open in open.map { $0.socket.send(payload, more: false) } ?? 0 }
+        if rc != 0 {
+            logger.warning("event not published", metadata: ["error": "\(zmqErrorDescription(rc))"])
+        }
     }
 
-    /// Closes the socket and returns once the endpoint is released. Messages still queued are dropped.
+    /// Closes the socket and returns once the endpoint is released.
     public func close() {
-        mailbox.requestStop()
-        thread.join()
+        guard let closing = open.withLock({ open in defer { open = nil }; return open }) else { return }
+        closing.socket.close()
+        closing.context.terminate()
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import MVCC
 import ServiceLifecycle
 import SwiftProtobuf
+import Synchronization
 
 /// The kv service on the bus: answers `KVRequest`s from an `MVCCStore` and publishes every committed
 /// revision on the event stream, with an idle heartbeat that carries the current revision.
@@ -30,6 +31,8 @@ public final class KVServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
+    /// The writes of the batch the bus thread is receiving; only that thread touches it.
+    private let batchWrites = Mutex<[PendingWrite]>([])
 
     /// Binds both endpoints; throws if either is taken.
     public init(store: MVCCStore, configuration: Configuration, logger: Logger) throws {
@@ -55,7 +58,9 @@ public final class KVServer: Service, Sendable {
         ])
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.server.run { self.handle($0) } }
+                group.addTask {
+                    try await self.server.run { self.handle($0) } afterEachBatch: { self.commitBatch() }
+                }
                 group.addTask { try await self.sendHeartbeats() }
                 try await group.next()
                 group.cancelAll()
@@ -75,8 +80,8 @@ public final class KVServer: Service, Sendable {
         }
     }
 
-    /// Runs on the bus thread: decodes, then sends writes to the store's writer and reads that may scan
-    /// to a concurrent queue, so the bus thread never waits on a long read or on the disk.
+    /// Runs on the bus thread: decodes, keeps writes for the batch's commit, and sends reads that may
+    /// scan to a concurrent queue, so the bus thread never waits on a long read.
     private func handle(_ incoming: BusIncomingRequest) {
         let request: Etcetera_Kv_KVRequest
         do {
@@ -101,7 +106,7 @@ public final class KVServer: Service, Sendable {
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }
-        store.write(write) { result in
+        let pending = PendingWrite(write) { result in
             var reply = Etcetera_Kv_KVReply()
             switch result {
             case .success(.put(let response)): reply.put = response
@@ -114,6 +119,17 @@ public final class KVServer: Service, Sendable {
             }
             incoming.reply(Self.encode(reply))
         }
+        batchWrites.withLock { $0.append(pending) }
+    }
+
+    /// Runs on the bus thread after each batch of requests: commits the batch's writes as one group,
+    /// with one sync. Requests arriving meanwhile wait in ZeroMQ's queue and form the next batch.
+    private func commitBatch() {
+        let writes = batchWrites.withLock { writes in
+            defer { writes.removeAll(keepingCapacity: true) }
+            return writes
+        }
+        if !writes.isEmpty { store.write(writes) }
     }
 
     private func read(_ request: Etcetera_Kv_KVRequest) -> Etcetera_Kv_KVReply {

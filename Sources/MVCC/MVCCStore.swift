@@ -5,10 +5,11 @@ import Synchronization
 
 /// etcd's multi-version key-value store over an ordered storage engine.
 ///
-/// Reads are served concurrently from the last committed snapshot. Writes go through one writer
-/// thread that applies queued requests in order and commits them as a group with a single synced
-/// storage write ("group commit"), so concurrent writers share one fsync and every acknowledged
-/// write is on disk. Nothing is rebuilt in memory at start: opening costs a few metadata reads
+/// Reads are served concurrently from the last committed snapshot. Writes come in groups: the
+/// caller hands over every write it has (the kv service: all the requests that arrived while the
+/// previous group was syncing), and the store applies them in order and commits them with a single
+/// synced storage write ("group commit"), so concurrent writers share one fsync and every
+/// acknowledged write is on disk. Nothing is rebuilt in memory at start: opening costs a few metadata reads
 /// whatever the size of the store.
 public final class MVCCStore: Sendable {
     public struct Configuration: Sendable {
@@ -21,7 +22,7 @@ public final class MVCCStore: Sendable {
         public init() {}
     }
 
-    /// Called on the writer thread after each group is durable, with its revisions in order.
+    /// Called on the writing thread after each group is durable, with its revisions in order.
     public typealias CommitObserver = @Sendable ([Etcetera_Kv_RevisionEvents]) -> Void
 
     public let configuration: Configuration
@@ -30,7 +31,7 @@ public final class MVCCStore: Sendable {
     /// Held while a commit is written and its view published, so a refreshed snapshot never shows a
     /// batch under the revisions of the view before it.
     private let publishing = Mutex(())
-    private let writer: GroupCommitter
+    private let writer = GroupCommit()
     let compactor: Compactor
 
     /// Opens the store, initialising an empty one at revision 1 as etcd does, and resumes a compaction
@@ -66,16 +67,14 @@ public final class MVCCStore: Sendable {
         let finishedCompaction = try meta(.finishedCompactRevision) ?? -1
         committed = Mutex(view)
         compactor = Compactor(storage: storage)
-        writer = GroupCommitter()
-        writer.start(store: self)
         if view.compactRevision > finishedCompaction {
             compactor.schedule(revision: view.compactRevision) { [weak self] in self?.refreshSnapshot() }
         }
     }
 
-    /// Stops the writer after the queued requests; later writes fail with a storage error.
+    /// Waits for the group being written; later writes fail with a storage error.
     public func close() {
-        writer.stop()
+        writer.close()
         compactor.stop()
     }
 
@@ -140,21 +139,29 @@ public final class MVCCStore: Sendable {
 
     // MARK: Writes
 
-    /// Queues a write; `completion` runs on the writer thread once the write is durable (or failed).
-    /// A physical compaction completes once the compacted history is gone.
-    public func write(_ request: WriteRequest, completion: @escaping @Sendable (Result<WriteResponse, MVCCError>) -> Void) {
-        do {
-            try validate(request)
-        } catch {
-            return completion(.failure(error))
+    /// Applies `writes` in order on the calling thread and commits them as one group: one synced
+    /// storage write (more when the group exceeds `maxGroupSize`, or when a txn reading a past
+    /// revision needs the writes before it on disk). Every completion has run when this returns,
+    /// except a physical compaction's, which runs once the compacted history is gone. Callers are
+    /// serialized; a completion must not write.
+    public func write(_ writes: [PendingWrite]) {
+        var valid: [PendingWrite] = []
+        valid.reserveCapacity(writes.count)
+        for write in writes {
+            do {
+                try validate(write.request)
+                valid.append(write)
+            } catch {
+                write.completion(.failure(error))
+            }
         }
-        writer.enqueue(PendingWrite(request: request, completion: completion))
+        if !valid.isEmpty { writer.write(valid, store: self) }
     }
 
-    /// Async form of `write(_:completion:)`.
+    /// One write as a group of its own.
     public func write(_ request: WriteRequest) async throws(MVCCError) -> WriteResponse {
         let result = await withCheckedContinuation { continuation in
-            write(request) { continuation.resume(returning: $0) }
+            write([PendingWrite(request) { continuation.resume(returning: $0) }])
         }
         return try result.get()
     }
@@ -169,9 +176,15 @@ public final class MVCCStore: Sendable {
     }
 }
 
-struct PendingWrite: Sendable {
-    let request: WriteRequest
-    let completion: @Sendable (Result<WriteResponse, MVCCError>) -> Void
+/// A write and what to do with its outcome.
+public struct PendingWrite: Sendable {
+    public let request: WriteRequest
+    public let completion: @Sendable (Result<WriteResponse, MVCCError>) -> Void
+
+    public init(_ request: WriteRequest, completion: @escaping @Sendable (Result<WriteResponse, MVCCError>) -> Void) {
+        self.request = request
+        self.completion = completion
+    }
 
     /// Whether the group pending before this write must be committed first (see `readsPastRevision`).
     var needsCommittedHistory: Bool {

@@ -121,6 +121,35 @@ extension BusTests {
             #expect(concatenated == expected.flatMap { $0 })
         }
 
+        @Test("requests gathered by the handler are answered as a batch after it, each batch once")
+        func batches() async throws {
+            let directory = try TemporaryDirectory()
+            let endpoint = directory.endpoint("kv")
+            let server = try BusServer(bind: endpoint, logger: testLogger())
+            defer { server.close() }
+            let gathered = HeldRequests()
+            Task {
+                try await server.run { gathered.append($0) } afterEachBatch: {
+                    let batch = gathered.removeAll()
+                    for request in batch { request.reply([UInt8]("\(batch.count)")) }
+                }
+            }
+            let client = try BusClient(connect: endpoint, logger: testLogger())
+            defer { client.close() }
+
+            let sizes = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<200 {
+                    group.addTask { Int(String(decoding: try await client.request([], timeout: .seconds(5)), as: UTF8.self))! }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            // A batch of n requests gives n replies saying n: the sizes account for every request.
+            let batchCount = Dictionary(grouping: sizes, by: { $0 }).reduce(0) { $0 + $1.value.count / $1.key }
+            #expect(sizes.count == 200)
+            #expect(Dictionary(grouping: sizes, by: { $0 }).allSatisfy { $0.value.count % $0.key == 0 })
+            #expect(batchCount >= 1 && batchCount <= 200)
+        }
+
         @Test("the server sees the caller's deadline")
         func serverSeesDeadline() async throws {
             let directory = try TemporaryDirectory()

@@ -3,6 +3,7 @@ import Foundation
 import MVCC
 import Storage
 import Testing
+import Synchronization
 
 @Suite("MVCC store: puts, ranges, revisions")
 struct MVCCStoreTests {
@@ -147,4 +148,39 @@ struct MVCCStoreTests {
         #expect(store.currentRevision == 201)
         #expect(try store.get("k", end: "l").count == 200)
     }
+
+    @Test("a group is applied in order and committed at once; an invalid write fails alone")
+    func group() throws {
+        let store = try MVCCStore.inMemory()
+        let observed = ObservedRevisions()
+        let commits = Mutex(0)
+        store.onCommit { revisions in
+            commits.withLock { $0 += 1 }
+            observed.append(revisions.map(\.revision))
+        }
+        let outcomes = Mutex<[Int: Result<WriteResponse, MVCCError>]>([:])
+        let requests: [WriteRequest] = [
+            .put(.make("a", "1")), .put(.make("", "empty key")), .put(.make("a", "2", prevKv: true)),
+            .deleteRange(.init()), .put(.make("b", "1")),
+        ]
+        store.write(requests.enumerated().map { index, request in
+            PendingWrite(request) { result in outcomes.withLock { $0[index] = result } }
+        })
+        let results = outcomes.withLock { $0 }
+        #expect(results.count == 5)
+        guard case .success(.put(let second)) = results[2] else { throw Failure("third write: \(String(describing: results[2]))") }
+        #expect(second.header.revision == 3)
+        #expect(second.prevKv.valueString == "1")
+        guard case .failure(.emptyKey) = results[1] else { throw Failure("second write: \(String(describing: results[1]))") }
+        guard case .failure(.emptyKey) = results[3] else { throw Failure("fourth write: \(String(describing: results[3]))") }
+        guard case .success(.put(let last)) = results[4] else { throw Failure("last write: \(String(describing: results[4]))") }
+        #expect(last.header.revision == 4)
+        #expect(observed.all == [2, 3, 4])
+        #expect(commits.withLock { $0 } == 1)
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

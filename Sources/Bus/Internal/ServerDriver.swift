@@ -8,8 +8,11 @@ import Darwin
 #endif
 
 enum ServerCommand: Sendable {
-    /// Starts handing requests to `handler`; `finished` is resumed when the server has closed.
-    case serve(handler: @Sendable (BusIncomingRequest) -> Void, finished: CheckedContinuation<Void, any Error>)
+    /// Starts handing requests to `handler` (and calling `afterEachBatch` after each turn's requests);
+    /// `finished` is resumed when the server has closed.
+    case serve(
+        handler: @Sendable (BusIncomingRequest) -> Void, afterEachBatch: (@Sendable () -> Void)?,
+        finished: CheckedContinuation<Void, any Error>)
     case send(ServerReply)
 }
 
@@ -34,6 +37,7 @@ final class ServerDriver: IODriver {
     private let logger: Logger
     private var drops: DropReporter
     private var handler: (@Sendable (BusIncomingRequest) -> Void)?
+    private var afterEachBatch: (@Sendable () -> Void)?
     private var finished: CheckedContinuation<Void, any Error>?
 
     init(
@@ -62,12 +66,13 @@ final class ServerDriver: IODriver {
 
     func handle(_ command: ServerCommand, now: ContinuousClock.Instant) {
         switch command {
-        case .serve(let handler, let finished):
+        case .serve(let handler, let afterEachBatch, let finished):
             guard self.handler == nil else {
                 finished.resume(throwing: BusError.closed("run() was already called on this server"))
                 return
             }
             self.handler = handler
+            self.afterEachBatch = afterEachBatch
             self.finished = finished
         case .send(let reply):
             send(reply)
@@ -100,6 +105,8 @@ final class ServerDriver: IODriver {
 
     func receiveAvailable(now: ContinuousClock.Instant) {
         guard let handler else { return }
+        var handedOver = false
+        defer { if handedOver { afterEachBatch?() } }
         for _ in 0..<Self.maximumMessagesPerTurn {
             switch reader.receive(from: router) {
             case .frame: break
@@ -135,6 +142,7 @@ final class ServerDriver: IODriver {
                 let context = ReplyContext(identity: identity, requestID: header.requestID, mailbox: mailbox)
                 let deadline = now.advanced(by: .milliseconds(header.argument))
                 handler(BusIncomingRequest(payload: reader.copyBytes(), deadline: deadline, context: context))
+                handedOver = true
             case .ping:
                 guard !reader.hasMore else {
                     let extra = reader.skipRest(of: router)
@@ -153,10 +161,11 @@ final class ServerDriver: IODriver {
 
     func shutdown(leftovers: [ServerCommand]) {
         handler = nil
+        afterEachBatch = nil
         router.close()
         context.terminate()
         for command in leftovers {
-            if case .serve(_, let finished) = command { finished.resume() }
+            if case .serve(_, _, let finished) = command { finished.resume() }
         }
         finished?.resume()
         finished = nil

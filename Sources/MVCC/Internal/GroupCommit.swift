@@ -1,0 +1,97 @@
+import EtceteraAPI
+import Storage
+import Synchronization
+
+/// The store's single writer, run on the caller's thread: applies a group of writes in order, syncs
+/// the group's batch once, then completes every write in it and reports the new revisions.
+///
+/// There is no writer thread: the kv service commits each batch of requests on the bus thread that
+/// received them, so a write costs no hand-over between threads, and the requests that arrive
+/// during one sync form the next group. A lock serializes callers, so any thread may write.
+final class GroupCommit: Sendable {
+    private struct State {
+        var closed = false
+        var observer: MVCCStore.CommitObserver?
+    }
+
+    private let state = Mutex(State())
+
+    func setObserver(_ observer: @escaping MVCCStore.CommitObserver) {
+        state.withLock { $0.observer = observer }
+    }
+
+    /// Refuses later writes; returns once the group being written (if any) is complete.
+    func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    func write(_ writes: [PendingWrite], store: MVCCStore) {
+        state.withLock { state in
+            guard !state.closed else {
+                for write in writes { write.completion(.failure(.storageFailure("store is closed"))) }
+                return
+            }
+            var start = writes.startIndex
+            while start < writes.endIndex {
+                let end = min(start + store.configuration.maxGroupSize, writes.endIndex)
+                applyGroup(writes[start..<end], store: store, observer: state.observer)
+                start = end
+            }
+        }
+    }
+
+    private func applyGroup(_ writes: ArraySlice<PendingWrite>, store: MVCCStore, observer: MVCCStore.CommitObserver?) {
+        var session = WriteSession(base: store.committedView)
+        var results: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
+        results.reserveCapacity(writes.count)
+        for write in writes {
+            if write.needsCommittedHistory, session.hasChanges {
+                commit(session, results, store: store, observer: observer)
+                session = WriteSession(base: store.committedView)
+                results = []
+            }
+            do {
+                results.append((write, .success(try session.apply(write.request))))
+            } catch {
+                results.append((write, .failure(error)))
+            }
+        }
+        commit(session, results, store: store, observer: observer)
+    }
+
+    private func commit(
+        _ session: WriteSession, _ results: [(PendingWrite, Result<WriteResponse, MVCCError>)],
+        store: MVCCStore, observer: MVCCStore.CommitObserver?
+    ) {
+        let state = session.state
+        if session.hasChanges || state.appliedIndex != session.base.appliedIndex {
+            do {
+                try store.commit(session.finalBatch(), revision: state.revision,
+                                 compactRevision: state.compactRevision, appliedIndex: state.appliedIndex)
+            } catch {
+                let failure = MVCCError(storage: error)
+                for (write, _) in results { write.completion(.failure(failure)) }
+                return
+            }
+        }
+        var physicalCompactions: [(PendingWrite, Result<WriteResponse, MVCCError>)] = []
+        for (write, result) in results {
+            if write.isPhysicalCompaction, case .success = result {
+                physicalCompactions.append((write, result))
+            } else {
+                write.completion(result)
+            }
+        }
+        // Clients first: publishing the events is not on their path.
+        if let observer, !state.committedRevisions.isEmpty {
+            observer(state.committedRevisions)
+        }
+        if let revision = state.scheduledCompaction {
+            let waiting = physicalCompactions
+            store.compactor.schedule(revision: revision) {
+                store.refreshSnapshot()
+                for (write, result) in waiting { write.completion(result) }
+            }
+        }
+    }
+}
