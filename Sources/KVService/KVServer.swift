@@ -103,6 +103,8 @@ public final class KVServer: Service, Sendable {
             return incoming.reply(Self.encode(read(request)))
         case .range, .txn, .events, .status, .leaseKeys:
             return readers.async { incoming.reply(Self.encode(self.read(request))) }
+        case .hashKv, .hash, .defragment, .alarm, .snapshot:
+            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "maintenance requests are not served yet")))
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }

@@ -132,6 +132,47 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     set {request = .leaseKeys(newValue)}
   }
 
+  public var hashKv: Etcdserverpb_HashKVRequest {
+    get {
+      if case .hashKv(let v)? = request {return v}
+      return Etcdserverpb_HashKVRequest()
+    }
+    set {request = .hashKv(newValue)}
+  }
+
+  public var hash: Etcdserverpb_HashRequest {
+    get {
+      if case .hash(let v)? = request {return v}
+      return Etcdserverpb_HashRequest()
+    }
+    set {request = .hash(newValue)}
+  }
+
+  public var defragment: Etcdserverpb_DefragmentRequest {
+    get {
+      if case .defragment(let v)? = request {return v}
+      return Etcdserverpb_DefragmentRequest()
+    }
+    set {request = .defragment(newValue)}
+  }
+
+  /// Alarms are kept by the store without member ids: the maintenance service stamps its own.
+  public var alarm: Etcdserverpb_AlarmRequest {
+    get {
+      if case .alarm(let v)? = request {return v}
+      return Etcdserverpb_AlarmRequest()
+    }
+    set {request = .alarm(newValue)}
+  }
+
+  public var snapshot: Etcetera_Kv_SnapshotRequest {
+    get {
+      if case .snapshot(let v)? = request {return v}
+      return Etcetera_Kv_SnapshotRequest()
+    }
+    set {request = .snapshot(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -145,6 +186,12 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     case registerLeases(Etcetera_Kv_RegisterLeases)
     case revokeLease(Etcdserverpb_LeaseRevokeRequest)
     case leaseKeys(Etcetera_Kv_LeaseKeysRequest)
+    case hashKv(Etcdserverpb_HashKVRequest)
+    case hash(Etcdserverpb_HashRequest)
+    case defragment(Etcdserverpb_DefragmentRequest)
+    /// Alarms are kept by the store without member ids: the maintenance service stamps its own.
+    case alarm(Etcdserverpb_AlarmRequest)
+    case snapshot(Etcetera_Kv_SnapshotRequest)
 
   }
 
@@ -246,6 +293,46 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     set {reply = .leaseKeys(newValue)}
   }
 
+  public var hashKv: Etcdserverpb_HashKVResponse {
+    get {
+      if case .hashKv(let v)? = reply {return v}
+      return Etcdserverpb_HashKVResponse()
+    }
+    set {reply = .hashKv(newValue)}
+  }
+
+  public var hash: Etcdserverpb_HashResponse {
+    get {
+      if case .hash(let v)? = reply {return v}
+      return Etcdserverpb_HashResponse()
+    }
+    set {reply = .hash(newValue)}
+  }
+
+  public var defragment: Etcdserverpb_DefragmentResponse {
+    get {
+      if case .defragment(let v)? = reply {return v}
+      return Etcdserverpb_DefragmentResponse()
+    }
+    set {reply = .defragment(newValue)}
+  }
+
+  public var alarm: Etcdserverpb_AlarmResponse {
+    get {
+      if case .alarm(let v)? = reply {return v}
+      return Etcdserverpb_AlarmResponse()
+    }
+    set {reply = .alarm(newValue)}
+  }
+
+  public var snapshot: Etcetera_Kv_SnapshotPart {
+    get {
+      if case .snapshot(let v)? = reply {return v}
+      return Etcetera_Kv_SnapshotPart()
+    }
+    set {reply = .snapshot(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Reply: Equatable, Sendable {
@@ -260,6 +347,11 @@ public nonisolated struct Etcetera_Kv_KVReply: Sendable {
     case leasesRegistered(Etcetera_Kv_LeasesRegistered)
     case revokeLease(Etcdserverpb_LeaseRevokeResponse)
     case leaseKeys(Etcetera_Kv_LeaseKeys)
+    case hashKv(Etcdserverpb_HashKVResponse)
+    case hash(Etcdserverpb_HashResponse)
+    case defragment(Etcdserverpb_DefragmentResponse)
+    case alarm(Etcdserverpb_AlarmResponse)
+    case snapshot(Etcetera_Kv_SnapshotPart)
 
   }
 
@@ -435,6 +527,46 @@ public nonisolated struct Etcetera_Kv_StoreStatus: Sendable {
   /// Counts committed write requests (etcd's raft index analogue); grows with every write.
   public var appliedIndex: UInt64 = 0
 
+  /// The active alarms (member ids 0: see KVRequest.alarm).
+  public var alarms: [Etcdserverpb_AlarmMember] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Reads a point-in-time snapshot of the whole store (format: docs/snapshot.md) part by part, so the
+/// reader sets the pace. The first request (id 0, offset 0) makes the snapshot and answers with its id,
+/// its size and its first part; later requests name the id and the next offset. The last part is
+/// exactly the 32-byte checksum that ends the file. A snapshot not read for a minute is discarded.
+public nonisolated struct Etcetera_Kv_SnapshotRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var offset: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Etcetera_Kv_SnapshotPart: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  /// The size of the whole snapshot file, checksum included.
+  public var totalBytes: UInt64 = 0
+
+  public var offset: UInt64 = 0
+
+  public var data: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -481,7 +613,7 @@ nonisolated extension Etcetera_Kv_ServiceError: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}register_leases\0\u{3}revoke_lease\0\u{3}lease_keys\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}register_leases\0\u{3}revoke_lease\0\u{3}lease_keys\0\u{3}hash_kv\0\u{1}hash\0\u{1}defragment\0\u{1}alarm\0\u{1}snapshot\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -619,6 +751,71 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
           self.request = .leaseKeys(v)
         }
       }()
+      case 11: try {
+        var v: Etcdserverpb_HashKVRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .hashKv(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .hashKv(v)
+        }
+      }()
+      case 12: try {
+        var v: Etcdserverpb_HashRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .hash(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .hash(v)
+        }
+      }()
+      case 13: try {
+        var v: Etcdserverpb_DefragmentRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .defragment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .defragment(v)
+        }
+      }()
+      case 14: try {
+        var v: Etcdserverpb_AlarmRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .alarm(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .alarm(v)
+        }
+      }()
+      case 15: try {
+        var v: Etcetera_Kv_SnapshotRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .snapshot(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .snapshot(v)
+        }
+      }()
       default: break
       }
     }
@@ -670,6 +867,26 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
       guard case .leaseKeys(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
+    case .hashKv?: try {
+      guard case .hashKv(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .hash?: try {
+      guard case .hash(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .defragment?: try {
+      guard case .defragment(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .alarm?: try {
+      guard case .alarm(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .snapshot?: try {
+      guard case .snapshot(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -684,7 +901,7 @@ nonisolated extension Etcetera_Kv_KVRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}leases_registered\0\u{3}revoke_lease\0\u{3}lease_keys\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}range\0\u{1}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compact\0\u{1}events\0\u{1}status\0\u{3}leases_registered\0\u{3}revoke_lease\0\u{3}lease_keys\0\u{3}hash_kv\0\u{1}hash\0\u{1}defragment\0\u{1}alarm\0\u{1}snapshot\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -835,6 +1052,71 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
           self.reply = .leaseKeys(v)
         }
       }()
+      case 12: try {
+        var v: Etcdserverpb_HashKVResponse?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .hashKv(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .hashKv(v)
+        }
+      }()
+      case 13: try {
+        var v: Etcdserverpb_HashResponse?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .hash(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .hash(v)
+        }
+      }()
+      case 14: try {
+        var v: Etcdserverpb_DefragmentResponse?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .defragment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .defragment(v)
+        }
+      }()
+      case 15: try {
+        var v: Etcdserverpb_AlarmResponse?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .alarm(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .alarm(v)
+        }
+      }()
+      case 16: try {
+        var v: Etcetera_Kv_SnapshotPart?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .snapshot(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .snapshot(v)
+        }
+      }()
       default: break
       }
     }
@@ -889,6 +1171,26 @@ nonisolated extension Etcetera_Kv_KVReply: SwiftProtobuf.Message, SwiftProtobuf.
     case .leaseKeys?: try {
       guard case .leaseKeys(let v)? = self.reply else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .hashKv?: try {
+      guard case .hashKv(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .hash?: try {
+      guard case .hash(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .defragment?: try {
+      guard case .defragment(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .alarm?: try {
+      guard case .alarm(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .snapshot?: try {
+      guard case .snapshot(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
     }()
     case nil: break
     }
@@ -1235,7 +1537,7 @@ nonisolated extension Etcetera_Kv_StoreStatusRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{3}compact_revision\0\u{3}db_size\0\u{3}db_size_in_use\0\u{3}applied_index\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{3}compact_revision\0\u{3}db_size\0\u{3}db_size_in_use\0\u{3}applied_index\0\u{1}alarms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1248,6 +1550,7 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.dbSize) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.dbSizeInUse) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.appliedIndex) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.alarms) }()
       default: break
       }
     }
@@ -1269,6 +1572,9 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
     if self.appliedIndex != 0 {
       try visitor.visitSingularUInt64Field(value: self.appliedIndex, fieldNumber: 5)
     }
+    if !self.alarms.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.alarms, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1278,6 +1584,87 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
     if lhs.dbSize != rhs.dbSize {return false}
     if lhs.dbSizeInUse != rhs.dbSizeInUse {return false}
     if lhs.appliedIndex != rhs.appliedIndex {return false}
+    if lhs.alarms != rhs.alarms {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_SnapshotRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SnapshotRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_SnapshotRequest, rhs: Etcetera_Kv_SnapshotRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.offset != rhs.offset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_SnapshotPart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SnapshotPart"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}total_bytes\0\u{1}offset\0\u{1}data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.totalBytes) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.totalBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalBytes, fieldNumber: 2)
+    }
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 3)
+    }
+    if !self.data.isEmpty {
+      try visitor.visitSingularBytesField(value: self.data, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_SnapshotPart, rhs: Etcetera_Kv_SnapshotPart) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.totalBytes != rhs.totalBytes {return false}
+    if lhs.offset != rhs.offset {return false}
+    if lhs.data != rhs.data {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
