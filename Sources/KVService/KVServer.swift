@@ -101,10 +101,12 @@ public final class KVServer: Service, Sendable {
         case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.
             return incoming.reply(Self.encode(read(request)))
-        case .range, .txn, .events, .status, .leaseKeys:
+        case .range, .txn, .events, .status, .leaseKeys, .hashKv, .hash, .alarm:
             return readers.async { incoming.reply(Self.encode(self.read(request))) }
-        case .hashKv, .hash, .defragment, .alarm, .snapshot:
-            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "maintenance requests are not served yet")))
+        case .defragment:
+            return readers.async { incoming.reply(Self.encode(self.defragment())) }
+        case .snapshot:
+            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "snapshots are not served yet")))
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }
@@ -145,6 +147,14 @@ public final class KVServer: Service, Sendable {
                     from: events.startRevision, through: events.endRevision,
                     maxRevisions: events.maxRevisions > 0 ? Int(clamping: events.maxRevisions) : 1000)
             case .status: reply.status = store.status()
+            case .hashKv(let request): reply.hashKv = try store.hashKV(revision: request.revision)
+            case .hash: reply.hash = store.hash()
+            case .alarm(let request):
+                let previous = store.activeAlarms
+                reply.alarm = try store.alarm(request)
+                if store.activeAlarms != previous {
+                    logger.warning("alarms changed", metadata: ["action": "\(request.action)", "alarm": "\(request.alarm)"])
+                }
             case .leaseKeys(let request):
                 let (keys, revision) = try store.leaseKeys(request.id)
                 var found = Etcetera_Kv_LeaseKeys()
@@ -156,6 +166,20 @@ public final class KVServer: Service, Sendable {
         } catch {
             return Self.errorReply(error)
         }
+        return reply
+    }
+
+    /// Runs off the bus thread: the storage engine rewrites its files while reads and writes go on.
+    private func defragment() -> Etcetera_Kv_KVReply {
+        let before = store.sizeOnDisk
+        let started = ContinuousClock.now
+        logger.info("starting to defragment the storage backend", metadata: ["size": "\(before)"])
+        store.defragment()
+        logger.info("finished defragmenting the storage backend", metadata: [
+            "took": "\(ContinuousClock.now - started)", "size-before": "\(before)", "size-after": "\(store.sizeOnDisk)",
+        ])
+        var reply = Etcetera_Kv_KVReply()
+        reply.defragment = Etcdserverpb_DefragmentResponse()
         return reply
     }
 

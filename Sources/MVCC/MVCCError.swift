@@ -11,6 +11,7 @@ public struct MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
         case compacted = "mvcc.compacted"
         case futureRevision = "mvcc.future_revision"
         case leaseNotFound = "lease.not_found"
+        case noSpace = "mvcc.no_space"
         case storageFailure = "storage.failure"
         case corrupt = "storage.corrupt"
     }
@@ -42,6 +43,8 @@ public struct MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let futureRevision = MVCCError(.futureRevision)
     /// A put names a lease the store does not know.
     public static let leaseNotFound = MVCCError(.leaseNotFound)
+    /// The store is over its quota, or the NOSPACE alarm is active; the write was not applied.
+    public static let noSpace = MVCCError(.noSpace)
     /// The storage engine failed; the request was not applied.
     public static func storageFailure(_ detail: String) -> MVCCError { MVCCError(.storageFailure, detail: detail) }
     /// Stored data failed to decode or verify.

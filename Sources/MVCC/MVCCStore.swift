@@ -19,6 +19,10 @@ public final class MVCCStore: Sendable {
         public var maxGroupSize: Int = 1024
         /// Whether commits wait for the disk. Only tests of pure logic turn this off.
         public var syncWrites: Bool = true
+        /// etcd's `--quota-backend-bytes`: a put or txn put that would take the store's size on disk
+        /// to this raises the NOSPACE alarm and is refused, as are all such writes while the alarm
+        /// is active. nil: no quota.
+        public var quotaBackendBytes: Int64?
         public init() {}
     }
 
@@ -33,6 +37,8 @@ public final class MVCCStore: Sendable {
     private let publishing = Mutex(())
     private let writer = GroupCommit()
     let compactor: Compactor
+    let quota: Quota?
+    let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
 
     /// Opens the store, initialising an empty one at revision 1 as etcd does, and resumes a compaction
     /// that a crash interrupted.
@@ -65,6 +71,16 @@ public final class MVCCStore: Sendable {
             view = CommittedView(snapshot: storage.snapshot(), revision: 1, compactRevision: -1, appliedIndex: 0)
         }
         let finishedCompaction = try meta(.finishedCompactRevision) ?? -1
+        var active: Set<Etcdserverpb_AlarmType> = []
+        for alarm in [Etcdserverpb_AlarmType.nospace, .corrupt] {
+            do {
+                if try snapshot.get(StorageLayout.alarmKey(alarm)) != nil { active.insert(alarm) }
+            } catch {
+                throw MVCCError(storage: error)
+            }
+        }
+        alarms = Mutex(active)
+        quota = configuration.quotaBackendBytes.map { Quota(limit: $0, storage: storage) }
         committed = Mutex(view)
         compactor = Compactor(storage: storage)
         if view.compactRevision > finishedCompaction {

@@ -50,6 +50,10 @@ final class GroupCommit: Sendable {
                 session = WriteSession(base: store.committedView)
                 results = []
             }
+            guard store.admitsWrite(cost: write.request.quotaCost) else {
+                results.append((write, .failure(.noSpace)))
+                continue
+            }
             do {
                 results.append((write, .success(try session.apply(write.request))))
             } catch {

@@ -37,6 +37,11 @@ enum StorageLayout {
         var storageKey: [UInt8] { [StorageLayout.metaPrefix] + Array(rawValue.utf8) }
     }
 
+    /// The meta record present while `alarm` is active (its value is empty).
+    static func alarmKey(_ alarm: Etcdserverpb_AlarmType) -> [UInt8] {
+        [metaPrefix] + Array("alarm/\(alarm.rawValue)".utf8)
+    }
+
     static func headKey(_ key: [UInt8]) -> [UInt8] {
         [headPrefix] + key
     }

@@ -1,0 +1,72 @@
+import EtceteraAPI
+import Storage
+
+extension MVCCStore {
+    /// The alarms in force, in etcd's order (NOSPACE before CORRUPT). They survive restarts.
+    public var activeAlarms: [Etcdserverpb_AlarmType] {
+        alarms.withLock { $0.sorted { $0.rawValue < $1.rawValue } }
+    }
+
+    /// etcd's Alarm call for this store: GET lists the active alarms, ACTIVATE and DEACTIVATE change
+    /// one and answer with it (nothing when it did not apply). Alarms are kept without member ids;
+    /// the maintenance service, which knows the member, stamps them.
+    public func alarm(_ request: Etcdserverpb_AlarmRequest) throws(MVCCError) -> Etcdserverpb_AlarmResponse {
+        var response = Etcdserverpb_AlarmResponse()
+        func member(_ alarm: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
+            var member = Etcdserverpb_AlarmMember()
+            member.alarm = alarm
+            return member
+        }
+        switch request.action {
+        case .get:
+            response.alarms = activeAlarms.map(member)
+        case .activate:
+            guard request.alarm != .none else { break }
+            try setAlarm(request.alarm, active: true)
+            response.alarms = [member(request.alarm)]
+        case .deactivate:
+            guard alarms.withLock({ $0.contains(request.alarm) }) else { break }
+            try setAlarm(request.alarm, active: false)
+            response.alarms = [member(request.alarm)]
+        case .UNRECOGNIZED:
+            break
+        }
+        return response
+    }
+
+    /// Records an alarm change durably before it takes effect.
+    func setAlarm(_ alarm: Etcdserverpb_AlarmType, active: Bool) throws(MVCCError) {
+        try alarms.withLock { alarms throws(MVCCError) in
+            guard alarms.contains(alarm) != active else { return }
+            var batch = WriteBatch()
+            if active {
+                batch.put(StorageLayout.alarmKey(alarm), [])
+            } else {
+                batch.delete(StorageLayout.alarmKey(alarm))
+            }
+            do throws(StorageError) {
+                try storage.write(batch, sync: configuration.syncWrites)
+            } catch {
+                throw MVCCError(storage: error)
+            }
+            if active { alarms.insert(alarm) } else { alarms.remove(alarm) }
+        }
+    }
+
+    /// The writer's quota gate for a write of `cost` (see `WriteRequest.quotaCost`): refused while
+    /// NOSPACE is active, and refused with NOSPACE raised when it does not fit. Free writes pass.
+    func admitsWrite(cost: Int64) -> Bool {
+        guard cost > 0 else { return true }
+        if alarms.withLock({ $0.contains(.nospace) }) { return false }
+        guard let quota, !quota.admits(cost: cost) else { return true }
+        try? setAlarm(.nospace, active: true)
+        return false
+    }
+
+    /// etcd's Defragment: has the storage engine rewrite its files so that space freed by deletions
+    /// and compaction is returned to the file system. Reads and writes continue meanwhile; it returns
+    /// when the rewrite is complete.
+    public func defragment() {
+        storage.compact(from: nil, to: nil)
+    }
+}
