@@ -96,7 +96,7 @@ public final class KVServer: Service, Sendable {
         case .deleteRange(let delete): write = .deleteRange(delete)
         case .compact(let compaction): write = .compact(compaction)
         case .txn(let txn) where !txn.isReadOnly: write = .txn(txn)
-        case .registerLeases(let register): write = .registerLeases(register.ids)
+        case .registerLeases(let register): write = .registerLeases(register.leases.map { ($0.id, $0.ttl) })
         case .revokeLease(let revoke): write = .revokeLease(revoke.id)
         case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.

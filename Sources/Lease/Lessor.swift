@@ -117,6 +117,9 @@ public final class Lessor {
     /// Every lease not yet revoked, expired ones included (as etcd lists them until they are gone).
     public var leaseIDs: [Int64] { leases.keys.sorted() }
 
+    /// The leases of ``leaseIDs``, in the same order.
+    public var allLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
+
     /// Starts revoking a lease: from now on it cannot be renewed and is not handed out again as
     /// expired. The caller deletes its keys in the kv store, then calls ``finishRevoke(_:)``; a lease
     /// is only forgotten once its keys are gone, so a crash in between revokes it again later.
