@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev).
@@ -48,6 +49,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CLevelDB"]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
         .target(name: "Lease", dependencies: ["Storage"]),
+        .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.
@@ -92,6 +94,7 @@ let package = Package(
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]
 )
