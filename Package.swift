@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.
-        .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
+        .target(name: "MVCC", dependencies: ["Storage", "Snapshot", "EtceteraAPI"]),
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
         .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]
