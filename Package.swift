@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
         .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
-        .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
+        .target(name: "KVService", dependencies: ["MVCC", "Snapshot", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
             dependencies: [
@@ -95,6 +95,7 @@ let package = Package(
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]
 )
