@@ -67,7 +67,7 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        .target(name: "Launcher", dependencies: ["ServiceSupport", logging]),
+        .target(name: "Launcher", dependencies: ["ServiceSupport", "Snapshot", "MVCC", "Lease", "Storage", logging]),
         .target(
             name: "Benchmarking",
             dependencies: [
@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),

@@ -166,6 +166,15 @@ public final class Lessor {
         return nil
     }
 
+    /// Writes leases into an empty lease store in this type's persistence format, with one synced
+    /// batch, for a lessor to open later (restoring a snapshot of the kv store, which keeps every
+    /// lease's ID and granted TTL).
+    public static func record(_ leases: [(id: Int64, ttl: Int64)], in storage: any KeyValueStorage) throws(Failure) {
+        var batch = WriteBatch()
+        for lease in leases { batch.put(recordKey(lease.id), encodeInt64(lease.ttl)) }
+        try persist(batch, in: storage)
+    }
+
     // MARK: Internals
 
     private func live(_ id: Int64, now: ContinuousClock.Instant) -> Lease? {
@@ -206,6 +215,10 @@ public final class Lessor {
     }
 
     private func persist(_ batch: WriteBatch) throws(Failure) {
+        try Self.persist(batch, in: storage)
+    }
+
+    private static func persist(_ batch: WriteBatch, in storage: any KeyValueStorage) throws(Failure) {
         do {
             try storage.write(batch, sync: true)
         } catch {
