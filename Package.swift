@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev).
@@ -48,14 +49,15 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CLevelDB"]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
         .target(name: "Lease", dependencies: ["Storage"]),
+        .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
         // Service libraries: the logic of each executable, testable in-process.
-        .target(name: "MVCC", dependencies: ["Storage", "EtceteraAPI"]),
+        .target(name: "MVCC", dependencies: ["Storage", "Snapshot", "EtceteraAPI"]),
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
         .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
-        .target(name: "KVService", dependencies: ["MVCC", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
+        .target(name: "KVService", dependencies: ["MVCC", "Snapshot", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
             dependencies: [
@@ -65,7 +67,7 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        .target(name: "Launcher", dependencies: ["ServiceSupport", logging]),
+        .target(name: "Launcher", dependencies: ["ServiceSupport", "Snapshot", "MVCC", "Lease", "Storage", logging]),
         .target(
             name: "Benchmarking",
             dependencies: [
@@ -88,10 +90,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]
 )

@@ -18,6 +18,12 @@ public final class KVServer: Service, Sendable {
         public var eventsEndpoint: String
         /// How often the event stream carries a heartbeat with the current revision.
         public var heartbeatInterval: Duration = .milliseconds(500)
+        /// Where snapshots being read are kept (`<data dir>/snapshots`); nil: snapshots are refused.
+        public var snapshotDirectory: String?
+        /// A snapshot nobody has read for this long is deleted.
+        public var snapshotIdleTimeout: Duration = .seconds(60)
+        /// The most bytes of a snapshot one reply carries.
+        public var snapshotPartSize = 1 << 20
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -31,19 +37,25 @@ public final class KVServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
+    private let snapshots: SnapshotTransfers?
     /// The writes of the batch the bus thread is receiving; only that thread touches it.
     private let batchWrites = Mutex<[PendingWrite]>([])
 
-    /// Binds both endpoints; throws if either is taken.
+    /// Binds both endpoints; throws if either is taken, or if the snapshot directory cannot be made.
     public init(store: MVCCStore, configuration: Configuration, logger: Logger) throws {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        snapshots = try configuration.snapshotDirectory.map {
+            try SnapshotTransfers(
+                directory: $0, idleTimeout: configuration.snapshotIdleTimeout, partSize: configuration.snapshotPartSize)
+        }
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
     }
 
     public func run() async throws {
+        defer { snapshots?.discardAll() }
         let publisher = self.publisher
         store.onCommit { revisions in
             for revision in revisions {
@@ -62,6 +74,7 @@ public final class KVServer: Service, Sendable {
                     try await self.server.run { self.handle($0) } afterEachBatch: { self.commitBatch() }
                 }
                 group.addTask { try await self.sendHeartbeats() }
+                if let snapshots { group.addTask { try await self.discardIdleSnapshots(snapshots) } }
                 try await group.next()
                 group.cancelAll()
             }
@@ -77,6 +90,14 @@ public final class KVServer: Service, Sendable {
             var message = Etcetera_Kv_StreamMessage()
             message.heartbeat = store.status()
             publisher.publish(Self.encode(message))
+        }
+    }
+
+    private func discardIdleSnapshots(_ snapshots: SnapshotTransfers) async throws {
+        let interval = min(configuration.snapshotIdleTimeout / 4, .seconds(5))
+        while !Task.isCancelled {
+            try await Task.sleep(for: interval)
+            snapshots.discardIdle()
         }
     }
 
@@ -96,7 +117,7 @@ public final class KVServer: Service, Sendable {
         case .deleteRange(let delete): write = .deleteRange(delete)
         case .compact(let compaction): write = .compact(compaction)
         case .txn(let txn) where !txn.isReadOnly: write = .txn(txn)
-        case .registerLeases(let register): write = .registerLeases(register.ids)
+        case .registerLeases(let register): write = .registerLeases(register.leases.map { ($0.id, $0.ttl) })
         case .revokeLease(let revoke): write = .revokeLease(revoke.id)
         case .range(let range) where range.rangeEnd.isEmpty && range.revision == 0:
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.
@@ -105,8 +126,11 @@ public final class KVServer: Service, Sendable {
             return readers.async { incoming.reply(Self.encode(self.read(request))) }
         case .defragment:
             return readers.async { incoming.reply(Self.encode(self.defragment())) }
-        case .snapshot:
-            return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "snapshots are not served yet")))
+        case .snapshot(let snapshot):
+            guard let snapshots else {
+                return incoming.reply(Self.encode(Self.errorReply(code: "snapshot.unavailable", detail: "this kv service keeps no snapshots")))
+            }
+            return readers.async { incoming.reply(Self.encode(snapshots.reply(to: snapshot, store: self.store))) }
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }

@@ -9,6 +9,10 @@ extension EtcdConfiguration {
           etcetera --version
             Show the version of Etcetera and of the etcd API it serves.
 
+          etcetera snapshot restore|status FILE ...
+            Restore a snapshot into a new data directory, or verify one and print its status
+            (etcetera snapshot --help).
+
           etcetera -h | --help
             Show this help.
 

@@ -14,6 +14,8 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
             case spawnFailed
             case directoryUnusable
             case addressInUse
+            case snapshotUnusable
+            case dataDirectoryExists
         }
 
         private let value: Value
@@ -38,6 +40,10 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let directoryUnusable = Code(.directoryUnusable)
         /// Something else already listens on the client address.
         public static let addressInUse = Code(.addressInUse)
+        /// A snapshot file that cannot be read, or that fails verification.
+        public static let snapshotUnusable = Code(.snapshotUnusable)
+        /// `snapshot restore` into a data directory that already holds something.
+        public static let dataDirectoryExists = Code(.dataDirectoryExists)
 
         public var description: String {
             String(describing: value)

@@ -19,6 +19,16 @@ public struct ServicePlan: Sendable, Hashable {
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
+    /// Where `etcetera-kv` keeps its store under a data directory.
+    public static func kvDataDirectory(in dataDirectory: String) -> String {
+        Path.join(Path.join(dataDirectory, "member"), "kv")
+    }
+
+    /// Where `etcetera-lease` keeps its leases under a data directory.
+    public static func leaseDataDirectory(in dataDirectory: String) -> String {
+        Path.join(Path.join(dataDirectory, "member"), "lease")
+    }
+
     /// The request/reply socket of watch fan-out process `index`.
     public static func watchSocket(_ index: Int) -> String {
         "watch-\(index).sock"
@@ -99,7 +109,7 @@ public struct ServicePlan: Sendable, Hashable {
         ServiceSpec(
             executable: "etcetera-kv",
             arguments: [
-                "--data-dir", Path.join(Path.join(dataDirectory, "member"), "kv"),
+                "--data-dir", kvDataDirectory(in: dataDirectory),
                 "--listen", bind.requests,
                 "--events", bind.events,
                 "--max-txn-ops", String(configuration.maxTxnOps),
@@ -114,7 +124,7 @@ public struct ServicePlan: Sendable, Hashable {
         ServiceSpec(
             executable: "etcetera-lease",
             arguments: [
-                "--data-dir", Path.join(Path.join(dataDirectory, "member"), "lease"),
+                "--data-dir", leaseDataDirectory(in: dataDirectory),
                 "--listen", bus.endpoint(of: leaseSocket),
                 "--kv", kv.requests,
                 "--log-level", configuration.logLevel.rawValue,

@@ -117,6 +117,9 @@ public final class Lessor {
     /// Every lease not yet revoked, expired ones included (as etcd lists them until they are gone).
     public var leaseIDs: [Int64] { leases.keys.sorted() }
 
+    /// The leases of ``leaseIDs``, in the same order.
+    public var allLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
+
     /// Starts revoking a lease: from now on it cannot be renewed and is not handed out again as
     /// expired. The caller deletes its keys in the kv store, then calls ``finishRevoke(_:)``; a lease
     /// is only forgotten once its keys are gone, so a crash in between revokes it again later.
@@ -163,6 +166,15 @@ public final class Lessor {
         return nil
     }
 
+    /// Writes leases into an empty lease store in this type's persistence format, with one synced
+    /// batch, for a lessor to open later (restoring a snapshot of the kv store, which keeps every
+    /// lease's ID and granted TTL).
+    public static func record(_ leases: [(id: Int64, ttl: Int64)], in storage: any KeyValueStorage) throws(Failure) {
+        var batch = WriteBatch()
+        for lease in leases { batch.put(recordKey(lease.id), encodeInt64(lease.ttl)) }
+        try persist(batch, in: storage)
+    }
+
     // MARK: Internals
 
     private func live(_ id: Int64, now: ContinuousClock.Instant) -> Lease? {
@@ -203,6 +215,10 @@ public final class Lessor {
     }
 
     private func persist(_ batch: WriteBatch) throws(Failure) {
+        try Self.persist(batch, in: storage)
+    }
+
+    private static func persist(_ batch: WriteBatch, in storage: any KeyValueStorage) throws(Failure) {
         do {
             try storage.write(batch, sync: true)
         } catch {

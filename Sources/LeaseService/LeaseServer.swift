@@ -71,9 +71,9 @@ public final class LeaseServer: Service, Sendable {
 
     /// The kv store must accept puts with every lease this service still has, whatever it lost.
     private func registerRestoredLeases() async throws {
-        let ids = queue.sync { state.lessor.leaseIDs }
+        let leases = queue.sync { state.lessor.allLeases }
         var request = Etcetera_Kv_KVRequest()
-        request.registerLeases.ids = ids
+        request.registerLeases.leases = leases.map(Self.registration)
         while true {
             do {
                 let reply = try Etcetera_Kv_KVReply(serializedBytes: try await kv.request(try request.serializedBytes(), timeout: Self.kvTimeout))
@@ -112,7 +112,7 @@ public final class LeaseServer: Service, Sendable {
             return incoming.reply(Self.encode(Self.reply(for: error)))
         }
         var register = Etcetera_Kv_KVRequest()
-        register.registerLeases.ids = [lease.id]
+        register.registerLeases.leases = [Self.registration(lease)]
         askKV(register) { [self] result in
             guard case .success(.leasesRegistered(let registered)) = result else {
                 // Never acknowledged: forget it, so that it neither expires nor lingers.
@@ -265,6 +265,14 @@ public final class LeaseServer: Service, Sendable {
             }
             queue.async { completion(outcome) }
         }
+    }
+
+    /// A lease as the kv store registers it: its ID and granted TTL.
+    private static func registration(_ lease: Lessor.Lease) -> Etcetera_Kv_Lease {
+        var registration = Etcetera_Kv_Lease()
+        registration.id = lease.id
+        registration.ttl = lease.grantedTTL
+        return registration
     }
 
     private static func reply(forKV result: Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>) -> Etcetera_Lease_LeaseReply {

@@ -134,6 +134,25 @@ public final class MVCCStore: Sendable {
         let view = committedView
         return (try LeaseAttachments.keys(of: id, in: view.snapshot, heads: SnapshotHeads(snapshot: view.snapshot)), view.revision)
     }
+
+    /// The leases the lease service registered, by stored ID, each with the TTL it was granted (0 for
+    /// a registration older than the TTLs, which the lease service refreshes when it starts).
+    public func registeredLeases() throws(MVCCError) -> [(id: Int64, ttl: Int64)] {
+        let cursor = committedView.snapshot.makeCursor()
+        var leases: [(id: Int64, ttl: Int64)] = []
+        cursor.seek([StorageLayout.leasePrefix])
+        while cursor.isValid, let id = StorageLayout.decodeLeaseKey(cursor.key) {
+            leases.append((id, StorageLayout.decodeInt64(cursor.value) ?? 0))
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw MVCCError(storage: error)
+        }
+        return leases
+    }
+
     public var compactRevision: Int64 { committedView.compactRevision }
     public var appliedIndex: UInt64 { committedView.appliedIndex }
 

@@ -6,8 +6,9 @@ public enum WriteRequest: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeRequest)
     case txn(Etcdserverpb_TxnRequest)
     case compact(Etcdserverpb_CompactionRequest)
-    /// Leases granted by the lease service, which puts may name from now on.
-    case registerLeases([Int64])
+    /// Leases granted by the lease service, which puts may name from now on, each with the TTL it
+    /// was granted (kept so that a snapshot of the store holds its leases whole).
+    case registerLeases([(id: Int64, ttl: Int64)])
     /// Deletes every key attached to the lease in one revision and forgets the lease.
     case revokeLease(Int64)
 }

@@ -1,9 +1,9 @@
 /// Fixed-width integers in storage keys and values. Written big-endian, unsigned numbers sort in the
 /// engine's byte order as they sort numerically, which ordered layouts (revisions, lease IDs) rely on.
 extension Array where Element == UInt8 {
-    public mutating func appendBigEndian(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+    public mutating func appendBigEndian<Value: FixedWidthInteger & UnsignedInteger>(_ value: Value) {
+        for shift in stride(from: Value.bitWidth - 8, through: 0, by: -8) {
+            append(UInt8(truncatingIfNeeded: value >> shift))
         }
     }
 }

@@ -36,8 +36,9 @@ struct KVServiceCommand: AsyncParsableCommand {
         storeConfiguration.maxTxnOperations = maxTxnOps
         let store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
         defer { store.close() }
-        let server = try KVServer(
-            store: store, configuration: .init(listenEndpoint: listen, eventsEndpoint: events), logger: logger)
+        var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
+        serverConfiguration.snapshotDirectory = dataDir + "/snapshots"
+        let server = try KVServer(store: store, configuration: serverConfiguration, logger: logger)
         let group = ServiceGroup(
             services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

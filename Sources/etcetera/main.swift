@@ -4,6 +4,17 @@ import Logging
 
 ChildTrampoline.execIfRequested(CommandLine.arguments)
 
+if CommandLine.arguments.dropFirst().first == "snapshot" {
+    do {
+        let command = try SnapshotCommand.parse(Array(CommandLine.arguments.dropFirst(2)))
+        print(try command.run(workingDirectory: FileManager.default.currentDirectoryPath), terminator: "")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
 let request: EtcdConfiguration.LaunchRequest
 do {
     request = try EtcdConfiguration.parse(

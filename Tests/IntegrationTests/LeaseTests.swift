@@ -51,8 +51,7 @@ struct LeaseDifferentialTests {
     func expiryDeletesKeysInOneRevision() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        let granted = try await Etcdctl.run(["lease", "grant", "2", "-w", "json"], endpoint: etcetera.endpoint)
-        let id = try #require(granted.stdout.firstMatch(of: /"ID":(\d+)/).map { String(UInt64($0.1)!, radix: 16) })
+        let id = try await Etcdctl.grantLease(ttl: 2, endpoint: etcetera.endpoint)
         for key in ["x1", "x2", "x3"] {
             _ = try await Etcdctl.run(["put", "--lease=\(id)", key, "v"], endpoint: etcetera.endpoint)
         }

@@ -92,6 +92,17 @@ struct LessorTests {
         #expect(reopened.takeExpired(now: later + .seconds(11), limit: 10) == [1])
     }
 
+    @Test("leases recorded from a kv snapshot open as granted leases, with their TTLs")
+    func recordedLeases() throws {
+        let storage = InMemoryStorage()
+        try Lessor.record([(id: 7, ttl: 60), (id: 9, ttl: 5)], in: storage)
+        let leases = try lessor(storage)
+        #expect(leases.leaseIDs == [7, 9])
+        #expect(leases.allLeases.map(\.grantedTTL) == [60, 5])
+        #expect(try leases.timeToLive(9, now: start + .seconds(2)) == (remaining: 4, granted: 5))
+        #expect(throws: Lessor.Failure.exists) { try leases.grant(id: 7, ttl: 10, now: start) }
+    }
+
     @Test("a pile of restored leases expiring together is spread to three quarters of the revoke rate per second")
     func restoreSpreadsExpiries() throws {
         let storage = InMemoryStorage()

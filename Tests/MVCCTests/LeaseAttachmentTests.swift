@@ -56,6 +56,17 @@ struct LeaseAttachmentTests {
         #expect(store.currentRevision == before + 2)
     }
 
+    @Test("registered leases keep their granted TTL; registering again refreshes it, revoking forgets it")
+    func registeredTTLs() async throws {
+        let store = try MVCCStore.inMemory()
+        try await store.registerLeases(5, 6, ttl: 30)
+        try await store.registerLeases(6, ttl: 90)
+        #expect(try store.registeredLeases().map { "\($0.id):\($0.ttl)" } == ["5:30", "6:90"])
+        try await store.revokeLease(5)
+        #expect(try store.registeredLeases().map(\.id) == [6])
+        #expect(store.currentRevision == 1, "registering and revoking a lease without keys change no revision")
+    }
+
     @Test("leases and attachments survive a restart")
     func persistence() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lease-\(UUID().uuidString)").path

@@ -39,8 +39,8 @@ extension MVCCStore {
         return response
     }
 
-    func registerLeases(_ ids: Int64...) async throws {
-        _ = try await write(.registerLeases(ids))
+    func registerLeases(_ ids: Int64..., ttl: Int64 = 60) async throws {
+        _ = try await write(.registerLeases(ids.map { ($0, ttl) }))
     }
 
     @discardableResult

@@ -6,6 +6,16 @@ public enum Etcdctl {
             environment: ["ETCDCTL_API": "3"], removingEnvironment: ["ETCDCTL_ENDPOINTS"], input: input)
     }
 
+    /// Grants a lease with `etcdctl lease grant` and returns its ID as etcdctl's other commands take it
+    /// (hexadecimal).
+    public static func grantLease(ttl: Int, endpoint: String) async throws -> String {
+        let granted = try await run(["lease", "grant", String(ttl), "-w", "json"], endpoint: endpoint)
+        guard let id = granted.stdout.firstMatch(of: /"ID":(\d+)/).flatMap({ UInt64($0.1) }) else {
+            throw TestFailure("etcdctl lease grant failed: \(granted.stdout)\(granted.stderr)")
+        }
+        return String(id, radix: 16)
+    }
+
     /// Runs a command that does not end by itself (`watch`) for `seconds`, then stops it; returns what
     /// it printed.
     public static func runFor(seconds: Double, _ arguments: [String], endpoint: String) async throws -> String {

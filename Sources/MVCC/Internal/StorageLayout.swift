@@ -10,7 +10,8 @@ import SwiftProtobuf
 /// - `r` + revision → the `Event` committed at that revision: values of past revisions and the event
 ///   log that watchers replay.
 /// - `m` + name → store metadata (current revision, compaction points, applied index).
-/// - `g` + lease ID → nothing: a lease the lease service granted, which puts may name.
+/// - `g` + lease ID → its granted TTL (8 bytes BE): a lease the lease service granted, which puts
+///   may name.
 /// - `a` + lease ID + key → nothing: the key is attached to the lease (its head names it), so that
 ///   revoking a lease finds its keys without scanning the store.
 ///
@@ -99,6 +100,11 @@ enum StorageLayout {
 
     static func leaseKey(_ id: Int64) -> [UInt8] {
         [leasePrefix] + encodeInt64(id)
+    }
+
+    static func decodeLeaseKey(_ storageKey: [UInt8]) -> Int64? {
+        guard storageKey.first == leasePrefix else { return nil }
+        return decodeInt64(Array(storageKey.dropFirst()))
     }
 
     /// The prefix of every attachment of lease `id`.

@@ -82,10 +82,10 @@ final class WriteSession {
             return .txn(response)
         case .compact(let compaction):
             return .compact(try compact(compaction))
-        case .registerLeases(let ids):
-            for id in ids where id != 0 {
-                state.batch.put(StorageLayout.leaseKey(id), [])
-                state.leaseOverlay[id] = true
+        case .registerLeases(let leases):
+            for lease in leases where lease.id != 0 {
+                state.batch.put(StorageLayout.leaseKey(lease.id), StorageLayout.encodeInt64(lease.ttl))
+                state.leaseOverlay[lease.id] = true
             }
             return .registerLeases(revision: state.revision)
         case .revokeLease(let id):
