@@ -64,6 +64,10 @@ public final class KVServer: Service, Sendable {
                 publisher.publish(KVServer.encode(message))
             }
         }
+        let logger = self.logger
+        store.onAlarmChange { alarm, active in
+            logger.warning(active ? "alarm raised" : "alarm disarmed", metadata: ["alarm": "\(alarm)"])
+        }
         logger.info("kv service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "revision": "\(store.currentRevision)",
@@ -174,11 +178,7 @@ public final class KVServer: Service, Sendable {
             case .hashKv(let request): reply.hashKv = try store.hashKV(revision: request.revision)
             case .hash: reply.hash = store.hash()
             case .alarm(let request):
-                let previous = store.activeAlarms
                 reply.alarm = try store.alarm(request)
-                if store.activeAlarms != previous {
-                    logger.warning("alarms changed", metadata: ["action": "\(request.action)", "alarm": "\(request.alarm)"])
-                }
             case .leaseKeys(let request):
                 let (keys, revision) = try store.leaseKeys(request.id)
                 var found = Etcetera_Kv_LeaseKeys()

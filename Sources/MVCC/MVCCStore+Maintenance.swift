@@ -34,10 +34,15 @@ extension MVCCStore {
         return response
     }
 
-    /// Records an alarm change durably before it takes effect.
+    /// Registers the observer of alarm changes (the kv service logs them, as etcd does).
+    public func onAlarmChange(_ observer: @escaping AlarmObserver) {
+        alarmObserver.withLock { $0 = observer }
+    }
+
+    /// Records an alarm change durably before it takes effect, then tells the observer.
     func setAlarm(_ alarm: Etcdserverpb_AlarmType, active: Bool) throws(MVCCError) {
-        try alarms.withLock { alarms throws(MVCCError) in
-            guard alarms.contains(alarm) != active else { return }
+        let changed = try alarms.withLock { alarms throws(MVCCError) -> Bool in
+            guard alarms.contains(alarm) != active else { return false }
             var batch = WriteBatch()
             if active {
                 batch.put(StorageLayout.alarmKey(alarm), [])
@@ -50,7 +55,9 @@ extension MVCCStore {
                 throw MVCCError(storage: error)
             }
             if active { alarms.insert(alarm) } else { alarms.remove(alarm) }
+            return true
         }
+        if changed, let observer = alarmObserver.withLock({ $0 }) { observer(alarm, active) }
     }
 
     /// The writer's quota gate for a write of `cost` (see `WriteRequest.quotaCost`): refused while

@@ -26,6 +26,10 @@ public final class MVCCStore: Sendable {
         public init() {}
     }
 
+    /// Called on the thread that changed an alarm (the writer, when the quota raises NOSPACE), once the
+    /// change is durable: the alarm and whether it is now active.
+    public typealias AlarmObserver = @Sendable (Etcdserverpb_AlarmType, Bool) -> Void
+
     /// Called on the writing thread after each group is durable, with its revisions in order.
     public typealias CommitObserver = @Sendable ([Etcetera_Kv_RevisionEvents]) -> Void
 
@@ -39,6 +43,7 @@ public final class MVCCStore: Sendable {
     let compactor: Compactor
     let quota: Quota?
     let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
+    let alarmObserver = Mutex<AlarmObserver?>(nil)
 
     /// Opens the store, initialising an empty one at revision 1 as etcd does, and resumes a compaction
     /// that a crash interrupted.

@@ -2,6 +2,7 @@ import EtceteraAPI
 import Foundation
 import MVCC
 import Storage
+import Synchronization
 import Testing
 
 @Suite("MVCC store: hashes, alarms and quota, defragment")
@@ -60,6 +61,8 @@ struct MaintenanceTests {
         var configuration = MVCCStore.Configuration()
         configuration.quotaBackendBytes = 64 * 1024
         let store = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
+        let changes = Mutex<[String]>([])
+        store.onAlarmChange { alarm, active in changes.withLock { $0.append("\(alarm) \(active)") } }
         let value = String(repeating: "v", count: 1024)
         var written = 0
         do {
@@ -94,6 +97,7 @@ struct MaintenanceTests {
         #expect(store.activeAlarms.isEmpty)
         #expect(try await store.put("after", "disarm").header.revision > 0)
         #expect(try store.alarm(disarm).alarms.isEmpty)
+        #expect(changes.withLock { $0 } == ["nospace true", "nospace false"])
     }
 
     @Test("alarms survive reopening; GET lists them, ACTIVATE of NONE does nothing")
