@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "etcetera-gateway", targets: ["etcetera-gateway"]),
         .executable(name: "etcetera-watch", targets: ["etcetera-watch"]),
         .executable(name: "etcetera-lease", targets: ["etcetera-lease"]),
+        .executable(name: "etcetera-maintenance", targets: ["etcetera-maintenance"]),
         .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
     ],
     dependencies: [
@@ -48,6 +49,8 @@ let package = Package(
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB"]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
+        .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
+        .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),
         .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
@@ -55,19 +58,24 @@ let package = Package(
         // Service libraries: the logic of each executable, testable in-process.
         .target(name: "MVCC", dependencies: ["Storage", "Snapshot", "EtceteraAPI"]),
         .target(name: "Watch", dependencies: ["EtceteraAPI"]),
-        .target(name: "WatchService", dependencies: ["Watch", "Bus", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
-        .target(name: "LeaseService", dependencies: ["Lease", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
+        .target(name: "Maintenance", dependencies: ["EtceteraAPI", "ServiceSupport"]),
+        .target(name: "WatchService", dependencies: ["Watch", "Bus", "KVClient", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
+        .target(name: "LeaseService", dependencies: ["Lease", "Bus", "KVClient", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
+        .target(
+            name: "MaintenanceService",
+            dependencies: ["Maintenance", "Cluster", "Bus", "KVClient", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]
+        ),
         .target(name: "KVService", dependencies: ["MVCC", "Snapshot", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "EtceteraAPI", "GRPCWire", logging, serviceLifecycle, nioCore,
+                "Bus", "Cluster", "EtceteraAPI", "GRPCWire", logging, serviceLifecycle, nioCore,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        .target(name: "Launcher", dependencies: ["ServiceSupport", "Snapshot", "MVCC", "Lease", "Storage", logging]),
+        .target(name: "Launcher", dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", logging]),
         .target(
             name: "Benchmarking",
             dependencies: [
@@ -79,10 +87,14 @@ let package = Package(
         ),
 
         // Executables: thin mains that parse configuration and wire the libraries together.
-        .executableTarget(name: "etcetera", dependencies: ["Launcher", argumentParser, logging]),
+        .executableTarget(name: "etcetera", dependencies: ["Launcher", "ServiceSupport", argumentParser, logging]),
         .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-watch", dependencies: ["WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-lease", dependencies: ["LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(
+            name: "etcetera-maintenance",
+            dependencies: ["MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
+        ),
         .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
@@ -90,11 +102,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "Cluster", "ServiceSupport", "EtceteraAPI"]),
         .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]

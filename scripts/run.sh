@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build -c release --product etcetera-kv
 swift build -c release --product etcetera-lease
+swift build -c release --product etcetera-maintenance
 swift build -c release --product etcetera-watch
 swift build -c release --product etcetera-gateway
 swift build -c release --product etcetera

@@ -20,11 +20,29 @@ enum ErrorMapping {
         "lease.exists": (.failedPrecondition, "etcdserver: lease already exists"),
         "lease.ttl_too_large": (.outOfRange, "etcdserver: too large lease TTL"),
         "storage.corrupt": (.dataLoss, "etcdserver: corrupt cluster"),
+        "cluster.bad_leader_transferee": (.failedPrecondition, "etcdserver: bad leader transferee"),
+        "cluster.member_not_found": (.notFound, "etcdserver: member not found"),
+        // etcd sends this one as Unknown: its error table has no status for it.
+        "cluster.not_enough_started_members": (.unknown, "etcdserver: re-configuration failed due to not enough started members"),
+        "cluster.member_not_learner": (.failedPrecondition, "etcdserver: can only promote a learner member"),
+        "cluster.peer_urls_exist": (.failedPrecondition, "etcdserver: Peer URLs already exists"),
+        "cluster.bad_urls": (.invalidArgument, "etcdserver: given member URLs are invalid"),
     ]
 
     static func status(code: String, detail: String) -> GRPCStatus {
         if let (statusCode, message) = table[code] {
             return GRPCStatus(code: statusCode, message: message)
+        }
+        switch code {
+        case "cluster.replication_unavailable":
+            return GRPCStatus(
+                code: .unimplemented,
+                message: "etcetera: \(detail) needs replication, which Etcetera does not have yet (it runs a single member)")
+        case "snapshot.not_found":
+            // The snapshot was discarded while the client read it (it stopped reading for a minute).
+            return GRPCStatus(code: .aborted, message: "etcetera: snapshot discarded before it was read to the end")
+        default:
+            break
         }
         return GRPCStatus(code: .internalError, message: "etcetera: \(code)\(detail.isEmpty ? "" : ": " + detail)")
     }

@@ -9,11 +9,14 @@ public struct GatewayConfiguration: Sendable {
     public var watchEndpoints: [String] = []
     /// The lease service's request/reply endpoint; without one the Lease API is not served.
     public var leaseEndpoint: String?
+    /// The maintenance service's request/reply endpoint; without one the Maintenance and Cluster
+    /// APIs are not served.
+    public var maintenanceEndpoint: String?
     /// etcd's `--max-request-bytes`: larger write requests get "request is too large".
     public var maxRequestBytes: Int = 1_572_864
-    /// Member name and URLs reported by Cluster.MemberList and Status.
+    /// Member name and peer URLs: the member and cluster ids in every response header derive from
+    /// them (the maintenance service derives the same ids from the same flags).
     public var name: String = "default"
-    public var advertiseClientURLs: [String] = ["http://localhost:2379"]
     public var peerURLs: [String] = ["http://localhost:2380"]
     /// How long a backend request may take before the client gets `Unavailable`.
     public var requestTimeout: Duration = .seconds(5)

@@ -1,3 +1,4 @@
+import Cluster
 import EtceteraAPI
 import Logging
 import NIOCore
@@ -11,6 +12,7 @@ public final class GatewayServer: Service, Sendable {
     private let kv: ServiceBackend
     private let watch: WatchBackend
     private let lease: ServiceBackend?
+    private let maintenance: ServiceBackend?
     private let server: HTTP2GRPCServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
@@ -19,11 +21,9 @@ public final class GatewayServer: Service, Sendable {
         kv = try ServiceBackend(
             endpoint: configuration.kvEndpoint, timeout: configuration.requestTimeout,
             maxRequestBytes: configuration.maxRequestBytes, logger: logger)
-        let identity = ClusterIdentity(configuration: configuration)
+        let identity = ClusterIdentity(name: configuration.name, peerURLs: configuration.peerURLs)
         var methods = MethodTable()
         KVHandler(backend: kv, identity: identity).register(in: &methods)
-        MaintenanceHandler(backend: kv, identity: identity).register(in: &methods)
-        ClusterHandler(identity: identity, configuration: configuration).register(in: &methods)
         watch = try WatchBackend(
             endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
             timeout: configuration.requestTimeout, logger: logger)
@@ -37,6 +37,15 @@ public final class GatewayServer: Service, Sendable {
         }
         if let lease {
             LeaseHandler(backend: lease, identity: identity).register(in: &methods)
+        }
+        maintenance = try configuration.maintenanceEndpoint.map { endpoint in
+            try ServiceBackend(
+                endpoint: endpoint, timeout: configuration.requestTimeout,
+                maxRequestBytes: configuration.maxRequestBytes, logger: logger)
+        }
+        if let maintenance {
+            MaintenanceHandler(backend: maintenance).register(in: &methods)
+            ClusterHandler(backend: maintenance).register(in: &methods)
         }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
@@ -63,10 +72,11 @@ public final class GatewayServer: Service, Sendable {
         watch.close()
         kv.close()
         lease?.close()
+        maintenance?.close()
     }
 
-    /// Holds the client port closed until the kv service (and the lease service, if there is one)
-    /// answers, so that a client port that accepts connections (what the launcher's readiness check
+    /// Holds the client port closed until the kv service (and the lease and maintenance services, if
+    /// there are any) answers, so that a client port that accepts connections (what the launcher's readiness check
     /// and scripts watch for) means requests work.
     private func waitForServices() async throws {
         var status = Etcetera_Kv_KVRequest()
@@ -74,6 +84,12 @@ public final class GatewayServer: Service, Sendable {
         try await waitUntilAnswering("kv", at: configuration.kvEndpoint) { _ = try await self.kv.call(status) }
         if let lease, let endpoint = configuration.leaseEndpoint {
             try await waitUntilAnswering("lease", at: endpoint) { try await LeaseHandler.probe(lease) }
+        }
+        if let maintenance, let endpoint = configuration.maintenanceEndpoint {
+            let status = MaintenanceHandler.statusCall
+            try await waitUntilAnswering("maintenance", at: endpoint) {
+                try await maintenance.probe(requestField: status.requestField, replyField: status.replyField)
+            }
         }
     }
 

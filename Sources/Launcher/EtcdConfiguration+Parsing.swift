@@ -1,3 +1,4 @@
+import Maintenance
 import ServiceSupport
 extension EtcdConfiguration {
     /// What a command line asks the launcher to do.
@@ -68,12 +69,14 @@ private struct FlagDefinition {
         .init(name: "data-dir", isBoolean: false, readsEnvironment: true),
         .init(name: "listen-client-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "advertise-client-urls", isBoolean: false, readsEnvironment: true),
+        .init(name: "initial-advertise-peer-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "max-txn-ops", isBoolean: false, readsEnvironment: true),
         .init(name: "max-request-bytes", isBoolean: false, readsEnvironment: true),
         .init(name: "log-level", isBoolean: false, readsEnvironment: true),
         .init(name: "quota-backend-bytes", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-mode", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
+        .init(name: "experimental-initial-corrupt-check", isBoolean: true, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
@@ -202,6 +205,13 @@ private struct FlagParser {
         if let raw = values["advertise-client-urls"] {
             configuration.advertiseClientURLs = try urls(raw)
         }
+        if let raw = values["initial-advertise-peer-urls"] {
+            let urls = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            guard !urls.isEmpty, urls.allSatisfy({ $0.contains("://") }) else {
+                throw invalid(raw, "expected a comma-separated list of URLs")
+            }
+            configuration.peerURLs = urls
+        }
         if let raw = values["max-txn-ops"] {
             configuration.maxTxnOps = try unsigned(raw)
         }
@@ -226,6 +236,14 @@ private struct FlagParser {
         }
         if let raw = values["auto-compaction-retention"] {
             configuration.autoCompactionRetention = raw.text
+        }
+        do {
+            _ = try AutoCompaction(mode: configuration.autoCompactionMode.rawValue, retention: configuration.autoCompactionRetention)
+        } catch {
+            throw LauncherError(code: .invalidFlagValue, message: "\(error)")
+        }
+        if let raw = values["experimental-initial-corrupt-check"] {
+            configuration.initialCorruptCheck = try EtcdConfiguration.parseBool(raw.text, flag: "experimental-initial-corrupt-check")
         }
         if let raw = values["watch-processes"] {
             guard let count = Int(raw.text), (1...ServicePlan.maximumWatchProcesses).contains(count) else {
@@ -257,21 +275,7 @@ private struct FlagParser {
 
     /// A Go `time.Duration` string (`1h30m`, `5s`, `250ms`) in whole milliseconds.
     static func goDurationMilliseconds(_ text: String) -> Int? {
-        let units: [(String, Double)] = [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("ms", 1), ("s", 1e3), ("m", 60e3), ("h", 3600e3)]
-        var rest = Substring(text)
-        var total = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            guard let (unit, scale) = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) }) else {
-                return nil
-            }
-            rest = rest.dropFirst(unit.count)
-            total += value * scale
-        }
-        return Int(total.rounded())
+        GoDuration.nanoseconds(text).map { Int(($0 + 500_000) / 1_000_000) }
     }
 
     private func urls(_ raw: RawValue) throws -> [ClientURL] {

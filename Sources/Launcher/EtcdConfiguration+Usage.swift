@@ -26,7 +26,7 @@ extension EtcdConfiguration {
           --data-dir '${name}.etcd'
             Path to the data directory.
           --quota-backend-bytes '0'
-            Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).
+            Raise alarms when backend size exceeds the given quota (0 defaults to low space quota, 2 GiB).
           --max-txn-ops '128'
             Maximum number of operations permitted in a transaction.
           --max-request-bytes '1572864'
@@ -37,6 +37,8 @@ extension EtcdConfiguration {
             List of URLs to listen on for client traffic; the first http:// URL is served.
           --advertise-client-urls 'http://localhost:2379'
             List of this member's client URLs to advertise to the public.
+          --initial-advertise-peer-urls 'http://localhost:2380'
+            List of this member's peer URLs to advertise (member list; with --name they make the member ID).
           --auto-compaction-mode 'periodic'
             Interpret 'auto-compaction-retention' one of: periodic|revision.
           --auto-compaction-retention '0'
@@ -47,6 +49,8 @@ extension EtcdConfiguration {
             Configures log level. Only supports debug, info, warn, error.
 
         Experimental:
+          --experimental-initial-corrupt-check 'false'
+            Accepted for etcd's scripts; the store checks its data at every start.
           --experimental-watch-progress-notify-interval '10m0s'
             Duration of periodic watch progress notifications.
 

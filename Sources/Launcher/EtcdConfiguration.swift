@@ -4,8 +4,7 @@ import Logging
 /// The part of etcd's configuration Etcetera understands, with etcd 3.4's defaults.
 ///
 /// A plain value: build it with ``parse(arguments:environment:)`` from etcd's flags and `ETCD_*` variables,
-/// or directly in tests. Fields that no service consumes yet (quota, auto compaction, watch processes) are
-/// kept so that later services get them without changing the command line.
+/// or directly in tests.
 public struct EtcdConfiguration: Sendable, Hashable {
     /// `--name`: human-readable name of this member.
     public var name: String
@@ -13,20 +12,26 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var dataDirectory: String
     /// `--listen-client-urls`: the first `http://` URL is served, the others are reported as ignored.
     public var listenClientURLs: [ClientURL]
-    /// `--advertise-client-urls`: passed to the gateway for the Cluster and Status answers.
+    /// `--advertise-client-urls`: the member's client URLs in Cluster answers.
     public var advertiseClientURLs: [ClientURL]
+    /// `--initial-advertise-peer-urls`: the member's peer URLs in Cluster answers. With the name they
+    /// make the member id, as in etcd, so the same flags give the same id after a restart.
+    public var peerURLs: [String]
     /// `--max-txn-ops`: most operations a single Txn may carry.
     public var maxTxnOps: UInt64
     /// `--max-request-bytes`: largest client request the gateway accepts.
     public var maxRequestBytes: UInt64
     /// `--log-level`.
     public var logLevel: LogLevel
-    /// `--quota-backend-bytes`: 0 means etcd's default quota.
+    /// `--quota-backend-bytes`: 0 means etcd's default quota (2 GiB), a negative value no quota.
     public var quotaBackendBytes: Int64
     /// `--auto-compaction-mode`.
     public var autoCompactionMode: AutoCompactionMode
     /// `--auto-compaction-retention`, kept verbatim (`"0"`, `"1h"`, `"1000"`): its meaning depends on the mode.
     public var autoCompactionRetention: String
+    /// `--experimental-initial-corrupt-check`. Accepted for etcd's scripts: the kv store checks its
+    /// data at every start whatever it says (docs/storage.md).
+    public var initialCorruptCheck: Bool
     /// `--watch-processes`: Etcetera's own flag, how many watch fan-out processes to run.
     public var watchProcesses: Int
     /// `--experimental-watch-progress-notify-interval` (a Go duration, default `10m`), in milliseconds.
@@ -44,12 +49,14 @@ public struct EtcdConfiguration: Sendable, Hashable {
         dataDirectory: String? = nil,
         listenClientURLs: [ClientURL] = [Self.defaultClientURL],
         advertiseClientURLs: [ClientURL] = [Self.defaultClientURL],
+        peerURLs: [String] = ["http://localhost:2380"],
         maxTxnOps: UInt64 = 128,
         maxRequestBytes: UInt64 = 1_572_864,
         logLevel: LogLevel = .info,
         quotaBackendBytes: Int64 = 0,
         autoCompactionMode: AutoCompactionMode = .periodic,
         autoCompactionRetention: String = "0",
+        initialCorruptCheck: Bool = false,
         watchProcesses: Int = 1,
         watchProgressNotifyIntervalMilliseconds: Int = 600_000,
         busListen: KVBusEndpoints? = nil,
@@ -59,12 +66,14 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
         self.listenClientURLs = listenClientURLs
         self.advertiseClientURLs = advertiseClientURLs
+        self.peerURLs = peerURLs
         self.maxTxnOps = maxTxnOps
         self.maxRequestBytes = maxRequestBytes
         self.logLevel = logLevel
         self.quotaBackendBytes = quotaBackendBytes
         self.autoCompactionMode = autoCompactionMode
         self.autoCompactionRetention = autoCompactionRetention
+        self.initialCorruptCheck = initialCorruptCheck
         self.watchProcesses = watchProcesses
         self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
         self.busListen = busListen
@@ -128,6 +137,17 @@ extension EtcdConfiguration {
         }
     }
 
+    /// The quota the kv store enforces, in bytes, as etcd reads `--quota-backend-bytes`; nil for none.
+    public var effectiveQuotaBackendBytes: Int64? {
+        if quotaBackendBytes < 0 { return nil }
+        return quotaBackendBytes == 0 ? Self.defaultQuotaBackendBytes : quotaBackendBytes
+    }
+
+    /// etcd's default backend quota: 2 GiB.
+    public static let defaultQuotaBackendBytes: Int64 = 2 * 1024 * 1024 * 1024
+}
+
+extension EtcdConfiguration {
     /// `--auto-compaction-mode`: whether the retention is a duration or a number of revisions.
     public enum AutoCompactionMode: String, Sendable, Hashable, CaseIterable {
         case periodic

@@ -3,9 +3,9 @@
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
 /// on TCP instead, so that watch processes elsewhere can join. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
-/// gateway last, with the lease service and the watch fan-out processes between them. Later services
-/// (auth, maintenance) go between the kv store and the gateway too, with their sockets listed in
-/// ``socketNames``.
+/// gateway last, with the lease service, the maintenance service and the watch fan-out processes
+/// between them. Later services (auth) go between the kv store and the gateway too, with their sockets
+/// listed in ``socketNames``.
 public struct ServicePlan: Sendable, Hashable {
     /// The kv store's request/reply socket.
     public static let kvSocket = "kv.sock"
@@ -13,9 +13,11 @@ public struct ServicePlan: Sendable, Hashable {
     public static let kvEventsSocket = "kv-events.sock"
     /// The lease service's request/reply socket.
     public static let leaseSocket = "lease.sock"
+    /// The maintenance service's request/reply socket.
+    public static let maintenanceSocket = "maintenance.sock"
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
-    public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket]
+    public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket]
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
@@ -82,10 +84,11 @@ public struct ServicePlan: Sendable, Hashable {
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         self.services =
             [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind),
-             Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect)]
+             Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
+             Self.maintenanceService(configuration, bus: bus, kv: kv.connect)]
             + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
             + [Self.gatewayService(
-                configuration, dataDirectory: dataDirectory, kv: kv.connect, lease: bus.endpoint(of: Self.leaseSocket),
+                configuration, dataDirectory: dataDirectory, kv: kv.connect, bus: bus,
                 clientURL: clientURL, watchEndpoints: watchEndpoints)]
     }
 
@@ -113,6 +116,7 @@ public struct ServicePlan: Sendable, Hashable {
                 "--listen", bind.requests,
                 "--events", bind.events,
                 "--max-txn-ops", String(configuration.maxTxnOps),
+                "--quota-backend-bytes", String(configuration.effectiveQuotaBackendBytes ?? -1),
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )
@@ -127,6 +131,24 @@ public struct ServicePlan: Sendable, Hashable {
                 "--data-dir", leaseDataDirectory(in: dataDirectory),
                 "--listen", bus.endpoint(of: leaseSocket),
                 "--kv", kv.requests,
+                "--log-level", configuration.logLevel.rawValue,
+            ]
+        )
+    }
+
+    private static func maintenanceService(
+        _ configuration: EtcdConfiguration, bus: BusLayout, kv: (requests: String, events: String)
+    ) -> ServiceSpec {
+        ServiceSpec(
+            executable: "etcetera-maintenance",
+            arguments: [
+                "--listen", bus.endpoint(of: maintenanceSocket),
+                "--kv", kv.requests,
+                "--name", configuration.name,
+                "--peer-urls", configuration.peerURLs.joined(separator: ","),
+                "--client-urls", configuration.advertiseClientURLs.map(\.string).joined(separator: ","),
+                "--auto-compaction-mode", configuration.autoCompactionMode.rawValue,
+                "--auto-compaction-retention", configuration.autoCompactionRetention,
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )
@@ -152,7 +174,7 @@ public struct ServicePlan: Sendable, Hashable {
         _ configuration: EtcdConfiguration,
         dataDirectory: String,
         kv: (requests: String, events: String),
-        lease: String,
+        bus: BusLayout,
         clientURL: ClientURL,
         watchEndpoints: [String]
     ) -> ServiceSpec {
@@ -160,10 +182,11 @@ public struct ServicePlan: Sendable, Hashable {
             executable: "etcetera-gateway",
             arguments: watchEndpoints.flatMap { ["--watch", $0] } + [
                 "--name", configuration.name,
+                "--peer-urls", configuration.peerURLs.joined(separator: ","),
                 "--listen-client-urls", clientURL.string,
-                "--advertise-client-urls", configuration.advertiseClientURLs.map(\.string).joined(separator: ","),
                 "--kv", kv.requests,
-                "--lease", lease,
+                "--lease", bus.endpoint(of: leaseSocket),
+                "--maintenance", bus.endpoint(of: maintenanceSocket),
                 "--max-request-bytes", String(configuration.maxRequestBytes),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,

@@ -2,6 +2,7 @@ import Bus
 import Dispatch
 import EtceteraAPI
 import Foundation
+import KVClient
 import Lease
 import Logging
 import ServiceLifecycle
@@ -33,7 +34,7 @@ public final class LeaseServer: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let server: BusServer
-    private let kv: BusClient
+    private let kv: KVClient
     private let queue = DispatchQueue(label: "lessor")
     private let state: QueueConfinedLessor
     private static let kvTimeout: Duration = .seconds(5)
@@ -48,7 +49,7 @@ public final class LeaseServer: Service, Sendable {
                 memberID: generator.next(), startMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)),
             now: .now)
         state = QueueConfinedLessor(lessor)
-        kv = try BusClient(connect: configuration.kvEndpoint, logger: logger)
+        kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
 
@@ -76,9 +77,8 @@ public final class LeaseServer: Service, Sendable {
         request.registerLeases.leases = leases.map(Self.registration)
         while true {
             do {
-                let reply = try Etcetera_Kv_KVReply(serializedBytes: try await kv.request(try request.serializedBytes(), timeout: Self.kvTimeout))
-                if case .leasesRegistered = reply.reply { return }
-                logger.warning("kv refused the lease registration", metadata: ["reply": "\(reply)"])
+                if case .leasesRegistered = try await kv.request(request, timeout: Self.kvTimeout) { return }
+                logger.warning("kv refused the lease registration")
             } catch {
                 logger.info("waiting for the kv service", metadata: ["error": "\(error)"])
             }
@@ -243,28 +243,9 @@ public final class LeaseServer: Service, Sendable {
 
     // MARK: Plumbing
 
-    private struct KVFailure: Error, Sendable {
-        let code: String
-        let detail: String
-    }
-
     /// Sends a request to the kv store; `completion` runs on the lessor's queue.
     private func askKV(_ request: Etcetera_Kv_KVRequest, completion: @escaping @Sendable (Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>) -> Void) {
-        let payload: [UInt8] = (try? request.serializedBytes()) ?? []
-        kv.request(payload, timeout: Self.kvTimeout) { [queue] result in
-            let outcome: Result<Etcetera_Kv_KVReply.OneOf_Reply, KVFailure>
-            switch result {
-            case .success(let bytes):
-                switch (try? Etcetera_Kv_KVReply(serializedBytes: bytes))?.reply {
-                case .error(let error)?: outcome = .failure(KVFailure(code: error.code, detail: error.detail))
-                case let reply?: outcome = .success(reply)
-                case nil: outcome = .failure(KVFailure(code: "bus.malformed_reply", detail: "undecodable kv reply"))
-                }
-            case .failure(let error):
-                outcome = .failure(KVFailure(code: "bus.unavailable", detail: "\(error)"))
-            }
-            queue.async { completion(outcome) }
-        }
+        kv.request(request, timeout: Self.kvTimeout, on: queue, completion: completion)
     }
 
     /// A lease as the kv store registers it: its ID and granted TTL.

@@ -1,6 +1,7 @@
 import Bus
 import Dispatch
 import EtceteraAPI
+import KVClient
 import Logging
 import ServiceLifecycle
 import ServiceSupport
@@ -34,7 +35,7 @@ public final class WatchServer: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let server: BusServer
-    private let kv: BusClient
+    private let kv: KVClient
     private let events: EventSubscriber
     private let queue = DispatchQueue(label: "watch-hub")
     private let state: QueueConfinedState
@@ -48,13 +49,13 @@ public final class WatchServer: Service, Sendable {
         events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger) { payload in
             queue.async { state.eventArrived(payload) }
         }
-        kv = try BusClient(connect: configuration.kvEndpoint, logger: logger)
+        kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
 
     public func run() async throws {
         // Subscribe first, then read where the store is: nothing committed in between is missed.
-        let status = try await storeStatus()
+        let status = try await kv.waitForStatus()
         queue.sync {
             state.start(WatchHub(
                 currentRevision: status.revision, compactRevision: status.compactRevision,
@@ -76,38 +77,17 @@ public final class WatchServer: Service, Sendable {
         kv.close()
     }
 
-    private func storeStatus() async throws -> Etcetera_Kv_StoreStatus {
-        var request = Etcetera_Kv_KVRequest()
-        request.status = .init()
-        let payload: [UInt8] = try request.serializedBytes()
-        while true {
-            do {
-                let reply = try Etcetera_Kv_KVReply(serializedBytes: try await kv.request(payload, timeout: .seconds(2)))
-                if case .status(let status) = reply.reply { return status }
-            } catch {
-                logger.info("waiting for the kv service", metadata: ["error": "\(error)"])
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
     private func fetchHistory(from: Int64, through: Int64) {
         var request = Etcetera_Kv_KVRequest()
         request.events.startRevision = from
         request.events.endRevision = through
         request.events.maxRevisions = configuration.hub.revisionsPerFetch
-        let payload: [UInt8] = (try? request.serializedBytes()) ?? []
-        kv.request(payload, timeout: .seconds(5)) { [self] result in
-            queue.async { [self] in
-                guard let hub = state.hub else { return }
-                if case .success(let bytes) = result, let reply = try? Etcetera_Kv_KVReply(serializedBytes: bytes),
-                   case .events(let batch) = reply.reply {
-                    return hub.historyArrived(batch)
-                }
-                logger.warning("history request failed; retrying", metadata: ["from": "\(from)", "result": "\(result)"])
-                hub.historyFailed()
-                queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [state] in state.hub?.retryCatchUp() }
-            }
+        kv.request(request, timeout: .seconds(5), on: queue) { [self] result in
+            guard let hub = state.hub else { return }
+            if case .success(.events(let batch)) = result { return hub.historyArrived(batch) }
+            logger.warning("history request failed; retrying", metadata: ["from": "\(from)", "result": "\(result)"])
+            hub.historyFailed()
+            queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [state] in state.hub?.retryCatchUp() }
         }
     }
 

@@ -14,11 +14,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "URL to serve clients on; the first entry of a comma-separated list is used.")
     var listenClientUrls: String = "http://localhost:2379"
 
-    @Option(help: "Client URLs reported to clients (comma-separated).")
-    var advertiseClientUrls: String = "http://localhost:2379"
-
-    @Option(help: "Member name reported by Cluster.MemberList.")
+    @Option(help: "Member name, as etcd's --name (the member id in response headers derives from it and the peer URLs).")
     var name: String = "default"
+
+    @Option(help: "Peer URLs of the member, comma-separated (etcd's --initial-advertise-peer-urls).")
+    var peerUrls: String = "http://localhost:2380"
 
     @Option(help: "The kv service's request/reply bus endpoint.")
     var kv: String
@@ -28,6 +28,9 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @Option(help: "The lease service's request/reply bus endpoint.")
     var lease: String?
+
+    @Option(help: "The maintenance service's request/reply bus endpoint.")
+    var maintenance: String?
 
     @Option(help: "Largest write request accepted, in bytes (etcd's --max-request-bytes).")
     var maxRequestBytes: Int = 1_572_864
@@ -49,8 +52,9 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch
         configuration.leaseEndpoint = lease
+        configuration.maintenanceEndpoint = maintenance
         configuration.name = name
-        configuration.advertiseClientURLs = advertiseClientUrls.split(separator: ",").map(String.init)
+        configuration.peerURLs = peerUrls.split(separator: ",").map(String.init)
         let gateway = try GatewayServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [MemoryReclaimer(), gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

@@ -26,6 +26,9 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "Maximum compares or operations in one txn (etcd's --max-txn-ops).")
     var maxTxnOps: Int = 128
 
+    @Option(help: "Backend quota in bytes (etcd's --quota-backend-bytes, given as the launcher resolves it); negative: no quota.")
+    var quotaBackendBytes: Int64 = -1
+
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
@@ -34,6 +37,7 @@ struct KVServiceCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var storeConfiguration = MVCCStore.Configuration()
         storeConfiguration.maxTxnOperations = maxTxnOps
+        storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
         let store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
         defer { store.close() }
         var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)

@@ -1,5 +1,6 @@
 import Foundation
 import Launcher
+import ServiceSupport
 import Logging
 
 ChildTrampoline.execIfRequested(CommandLine.arguments)

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Launcher
+import ServiceSupport
 
 @Suite("etcd-compatible configuration")
 struct EtcdConfigurationTests {
@@ -153,15 +154,15 @@ struct EtcdConfigurationTests {
         #expect(request.action == .run)
         #expect(request.configuration.name == "infra1")
         #expect(request.configuration.maxTxnOps == 5)
+        #expect(request.configuration.peerURLs == ["http://10.0.1.10:2380"])
+        #expect(request.configuration.initialCorruptCheck)
         #expect(request.warnings == [
-            "ignoring unsupported flag --initial-advertise-peer-urls",
             "ignoring unsupported flag --listen-peer-urls",
             "ignoring unsupported flag --initial-cluster-token",
             "ignoring unsupported flag --initial-cluster",
             "ignoring unsupported flag --initial-cluster-state",
             "ignoring unsupported flag --enable-v2",
             "ignoring unsupported flag --heartbeat-interval",
-            "ignoring unsupported flag --experimental-initial-corrupt-check",
             "ignoring unsupported flag --logger",
             "ignoring unsupported flag --log-outputs",
         ])
@@ -195,6 +196,9 @@ struct EtcdConfigurationTests {
             ["--watch-processes", "0"],
             ["--log-level", "verbose"],
             ["--auto-compaction-mode", "hourly"],
+            ["--auto-compaction-retention", "abc"],
+            ["--auto-compaction-retention", "-1"],
+            ["--experimental-initial-corrupt-check=maybe"],
         ]
     )
     func badValues(arguments: [String]) {
@@ -203,6 +207,13 @@ struct EtcdConfigurationTests {
         } throws: { error in
             (error as? LauncherError)?.code == .invalidFlagValue
         }
+    }
+
+    @Test("the quota is etcd's: 0 is the 2 GiB default, a negative value turns it off")
+    func quota() throws {
+        #expect(try EtcdConfiguration.parse(arguments: []).configuration.effectiveQuotaBackendBytes == 2_147_483_648)
+        #expect(try EtcdConfiguration.parse(arguments: ["--quota-backend-bytes", "53248"]).configuration.effectiveQuotaBackendBytes == 53248)
+        #expect(try EtcdConfiguration.parse(arguments: ["--quota-backend-bytes=-1"]).configuration.effectiveQuotaBackendBytes == nil)
     }
 
     @Test("a bad number from the environment names the variable")

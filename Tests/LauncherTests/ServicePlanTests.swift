@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Service plan")
 struct ServicePlanTests {
-    @Test("kv, lease, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
+    @Test("kv, lease, maintenance, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
     func childCommandLines() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
         configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:12379")]
@@ -13,6 +13,10 @@ struct ServicePlanTests {
         configuration.maxTxnOps = 256
         configuration.maxRequestBytes = 2_000_000
         configuration.logLevel = .debug
+        configuration.peerURLs = ["http://10.0.0.1:2380"]
+        configuration.quotaBackendBytes = 53248
+        configuration.autoCompactionMode = .revision
+        configuration.autoCompactionRetention = "1000"
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
 
         #expect(plan.dataDirectory == "/var/lib/etcetera")
@@ -27,6 +31,7 @@ struct ServicePlanTests {
                     "--listen", "ipc:///var/lib/etcetera/bus/kv.sock",
                     "--events", "ipc:///var/lib/etcetera/bus/kv-events.sock",
                     "--max-txn-ops", "256",
+                    "--quota-backend-bytes", "53248",
                     "--log-level", "debug",
                 ]
             ),
@@ -37,6 +42,20 @@ struct ServicePlanTests {
                     "--data-dir", "/var/lib/etcetera/member/lease",
                     "--listen", "ipc:///var/lib/etcetera/bus/lease.sock",
                     "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--log-level", "debug",
+                ]
+            ),
+            ServiceSpec(
+                name: "etcetera-maintenance",
+                executable: "etcetera-maintenance",
+                arguments: [
+                    "--listen", "ipc:///var/lib/etcetera/bus/maintenance.sock",
+                    "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
+                    "--name", "node1",
+                    "--peer-urls", "http://10.0.0.1:2380",
+                    "--client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379",
+                    "--auto-compaction-mode", "revision",
+                    "--auto-compaction-retention", "1000",
                     "--log-level", "debug",
                 ]
             ),
@@ -57,10 +76,11 @@ struct ServicePlanTests {
                 arguments: [
                     "--watch", "ipc:///var/lib/etcetera/bus/watch-0.sock",
                     "--name", "node1",
+                    "--peer-urls", "http://10.0.0.1:2380",
                     "--listen-client-urls", "http://127.0.0.1:12379",
-                    "--advertise-client-urls", "http://10.0.0.1:2379,http://10.0.0.2:2379",
                     "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
                     "--lease", "ipc:///var/lib/etcetera/bus/lease.sock",
+                    "--maintenance", "ipc:///var/lib/etcetera/bus/maintenance.sock",
                     "--max-request-bytes", "2000000",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
@@ -75,10 +95,13 @@ struct ServicePlanTests {
         configuration.watchProcesses = 3
         configuration.watchProgressNotifyIntervalMilliseconds = 5000
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/")
-        #expect(plan.services.map(\.name) == ["etcetera-kv", "etcetera-lease", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2", "etcetera-gateway"])
-        #expect(plan.services[3].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
-        #expect(plan.services[3].arguments.contains("5000"))
-        let gateway = plan.services[5].arguments
+        #expect(plan.services.map(\.name) == [
+            "etcetera-kv", "etcetera-lease", "etcetera-maintenance", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2",
+            "etcetera-gateway",
+        ])
+        #expect(plan.services[4].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
+        #expect(plan.services[4].arguments.contains("5000"))
+        let gateway = plan.services[6].arguments
         #expect(Array(gateway.prefix(6)) == [
             "--watch", "ipc:///d/bus/watch-0.sock", "--watch", "ipc:///d/bus/watch-1.sock", "--watch", "ipc:///d/bus/watch-2.sock",
         ])
@@ -89,7 +112,7 @@ struct ServicePlanTests {
         let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
         #expect(plan.dataDirectory == "/home/op/work/default.etcd")
         #expect(plan.bus.endpoint(of: ServicePlan.kvSocket) == "ipc:///home/op/work/default.etcd/bus/kv.sock")
-        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-lease", "etcetera-watch", "etcetera-gateway"])
+        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway"])
     }
 
     @Test("sockets move to a short directory under /tmp when the data directory is too deep")
@@ -115,11 +138,11 @@ struct ServicePlanTests {
 
     @Test("the fallback starts exactly where a socket path would exceed 107 bytes")
     func fallbackBoundary() {
-        let longest = "kv-events.sock".utf8.count
+        let longest = ServicePlan.maintenanceSocket.utf8.count
         let fitting = "/" + String(repeating: "d", count: BusLayout.maximumSocketPathLength - longest - "/bus/".count - 1)
         let fits = BusLayout(dataDirectory: fitting, socketNames: ServicePlan.socketNames)
         #expect(!fits.usesFallback)
-        #expect(fits.path(of: "kv-events.sock").utf8.count == BusLayout.maximumSocketPathLength)
+        #expect(fits.path(of: ServicePlan.maintenanceSocket).utf8.count == BusLayout.maximumSocketPathLength)
         let tooLong = BusLayout(dataDirectory: fitting + "d", socketNames: ServicePlan.socketNames)
         #expect(tooLong.usesFallback)
     }

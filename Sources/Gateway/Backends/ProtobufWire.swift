@@ -2,7 +2,7 @@
 /// kv service's envelopes without decoding them: a `KVRequest`/`KVReply` is a single
 /// length-delimited field whose number says which message it holds.
 enum ProtobufWire {
-    static func varint(_ value: UInt64) -> [UInt8] {
+    private static func varint(_ value: UInt64) -> [UInt8] {
         var value = value
         var bytes: [UInt8] = []
         while value >= 0x80 {

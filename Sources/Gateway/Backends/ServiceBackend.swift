@@ -36,14 +36,15 @@ final class ServiceBackend: Sendable {
     /// response of `KVReply` field `replyField`, its header completed by appending `headerSuffix`, all
     /// without decoding either message (the hot path of every KV call). With `limitSize` (writes, as
     /// etcd replicates them) a request whose encoding exceeds `--max-request-bytes` is refused; the
-    /// `KVRequest` envelope stands in for etcd's raft envelope.
+    /// `KVRequest` envelope stands in for etcd's raft envelope. `timeout` replaces the backend's for
+    /// calls whose time grows with the store (defragment, snapshots).
     func forward(
         _ request: [UInt8], requestField: Int, replyField: Int, limitSize: Bool, headerSuffix: [UInt8],
-        completion: @escaping Responder<[UInt8]>
+        timeout: Duration? = nil, completion: @escaping Responder<[UInt8]>
     ) {
         let payload = ProtobufWire.wrap(field: requestField, request)
         if limitSize, payload.count > maxRequestBytes { return completion(.failure(ErrorMapping.requestTooLarge)) }
-        client.request(payload, timeout: timeout) { result in
+        client.request(payload, timeout: timeout ?? self.timeout) { result in
             completion(result.mapError(ErrorMapping.status).flatMap { reply in
                 guard let (field, contents) = ProtobufWire.unwrap(reply) else {
                     return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply"))
@@ -55,6 +56,17 @@ final class ServiceBackend: Sendable {
     }
 
     static let mismatch = GRPCStatus(code: .internalError, message: "etcetera: kv reply of the wrong kind")
+
+    /// Completes once the service answers the given call (an empty request of field `requestField`);
+    /// throws the status a client would get otherwise.
+    func probe(requestField: Int, replyField: Int) async throws(GRPCStatus) {
+        let result = await withCheckedContinuation { continuation in
+            forward([], requestField: requestField, replyField: replyField, limitSize: false, headerSuffix: []) {
+                continuation.resume(returning: $0)
+            }
+        }
+        _ = try result.get()
+    }
 
     /// Async form of `call(_:completion:)`.
     func call(_ request: Etcetera_Kv_KVRequest) async throws(GRPCStatus) -> Etcetera_Kv_KVReply.OneOf_Reply {

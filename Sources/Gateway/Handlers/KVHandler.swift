@@ -1,3 +1,4 @@
+import Cluster
 import EtceteraAPI
 
 /// etcd's KV service: forwards each call to the kv service and completes the response header.

@@ -1,3 +1,4 @@
+import Cluster
 import EtceteraAPI
 import GRPCWire
 import Synchronization
@@ -20,14 +21,7 @@ struct LeaseHandler: Sendable {
 
     /// Completes once the lease service answers an empty LeaseLeases request; throws its status otherwise.
     static func probe(_ backend: ServiceBackend) async throws(GRPCStatus) {
-        let result = await withCheckedContinuation { continuation in
-            backend.forward(
-                [], requestField: leasesCall.requestField, replyField: leasesCall.replyField, limitSize: false, headerSuffix: []
-            ) {
-                continuation.resume(returning: $0)
-            }
-        }
-        _ = try result.get()
+        try await backend.probe(requestField: leasesCall.requestField, replyField: leasesCall.replyField)
     }
 
     func register(in table: inout MethodTable) {

@@ -1,43 +1,137 @@
+import Cluster
 import EtceteraAPI
+import GRPCWire
+import Synchronization
 
-/// etcd's Maintenance service. Status is answered from the kv service's store status; the operations
-/// that need the maintenance service (alarms, defragment, hashes, snapshots, move-leader) answer
-/// Unimplemented until that service exists.
+/// etcd's Maintenance service: every call goes to the maintenance service, encoded as it came, and
+/// its answer comes back complete (that service fills the headers etcd fills and leaves out those
+/// etcd leaves out). Snapshot is a server stream pulled part by part, one part in flight at a time,
+/// so a slow client slows the reading instead of filling the gateway's memory.
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
-    let identity: ClusterIdentity
-    static let etcdVersion = "3.4.23"
+    /// How long a defragment or the first part of a snapshot may take: both grow with the store.
+    static let longOperationTimeout: Duration = .seconds(3600)
+
+    /// Field numbers of each call in `MaintenanceRequest` and `MaintenanceReply`
+    /// (Protos/etcetera/maintenance_service.proto).
+    static let statusCall = (method: "Status", requestField: 1, replyField: 2)
+    private static let unaryCalls: [(method: String, requestField: Int, replyField: Int, long: Bool)] = [
+        (statusCall.method, statusCall.requestField, statusCall.replyField, false),
+        ("Alarm", 2, 3, false),
+        ("Defragment", 3, 4, true),
+        ("Hash", 4, 5, true),
+        ("HashKV", 5, 6, true),
+        ("MoveLeader", 7, 8, false),
+    ]
 
     func register(in table: inout MethodTable) {
-        let service = "etcdserverpb.Maintenance"
-        table.unary(service, "Status") { (request: Etcdserverpb_StatusRequest, _, respond) in status(request, respond) }
-        for method in ["Alarm", "Defragment", "Hash", "HashKV", "Snapshot", "MoveLeader"] {
-            table.notYetSupported(service, method)
+        let backend = self.backend
+        for call in Self.unaryCalls {
+            table.raw("etcdserverpb.Maintenance", call.method) { request, _, respond in
+                backend.forward(
+                    request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
+                    headerSuffix: [], timeout: call.long ? Self.longOperationTimeout : nil, completion: respond)
+            }
+        }
+        table.streaming("etcdserverpb.Maintenance", "Snapshot") { _, writer in
+            SnapshotStream(backend: backend, writer: writer)
+        }
+    }
+}
+
+/// etcd's Cluster service, answered by the maintenance service for the member.
+struct ClusterHandler: Sendable {
+    let backend: ServiceBackend
+
+    private static let calls: [(method: String, requestField: Int, replyField: Int)] = [
+        ("MemberList", 8, 9),
+        ("MemberAdd", 9, 10),
+        ("MemberRemove", 10, 11),
+        ("MemberUpdate", 11, 12),
+        ("MemberPromote", 12, 13),
+    ]
+
+    func register(in table: inout MethodTable) {
+        let backend = self.backend
+        for call in Self.calls {
+            table.raw("etcdserverpb.Cluster", call.method) { request, _, respond in
+                backend.forward(
+                    request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
+                    headerSuffix: [], completion: respond)
+            }
+        }
+    }
+}
+
+/// One client's Snapshot stream. Each part read from the store becomes one `SnapshotResponse`, and
+/// the next part is asked for once the previous one has left for the client. As in etcd, the
+/// checksum that ends the file travels as a last message of its own with `remaining_bytes` 0.
+private final class SnapshotStream: StreamingCall, Sendable {
+    private let backend: ServiceBackend
+    private let writer: StreamWriter
+    /// Set once: the request arrived (a second message is ignored), or the client went away.
+    private let state = Mutex((started: false, cancelled: false))
+
+    /// `MaintenanceRequest.snapshot` and `MaintenanceReply.snapshot`.
+    private static let requestField = 6
+    private static let replyField = 7
+    /// The size of the SHA-256 that ends a snapshot file (docs/snapshot.md).
+    private static let checksumBytes: UInt64 = 32
+
+    init(backend: ServiceBackend, writer: StreamWriter) {
+        self.backend = backend
+        self.writer = writer
+    }
+
+    func received(_ message: [UInt8]) {
+        let first = state.withLock { state in
+            defer { state.started = true }
+            return !state.started
+        }
+        if first { fetch(id: 0, offset: 0) }
+    }
+
+    func clientFinished() {}
+
+    func cancelled() {
+        state.withLock { $0.cancelled = true }
+    }
+
+    private func fetch(id: UInt64, offset: UInt64) {
+        var request = Etcetera_Kv_SnapshotRequest()
+        request.id = id
+        request.offset = offset
+        let bytes: [UInt8] = (try? request.serializedBytes()) ?? []
+        // The first part waits for the whole snapshot to be written.
+        backend.forward(
+            bytes, requestField: Self.requestField, replyField: Self.replyField, limitSize: false, headerSuffix: [],
+            timeout: MaintenanceHandler.longOperationTimeout
+        ) { [self] result in
+            let part: Etcetera_Kv_SnapshotPart
+            do {
+                part = try Etcetera_Kv_SnapshotPart(serializedBytes: try result.get())
+            } catch let status as GRPCStatus {
+                return writer.finish(status)
+            } catch {
+                return writer.finish(GRPCStatus(code: .internalError, message: "etcetera: undecodable snapshot part"))
+            }
+            send(part)
         }
     }
 
-    func status(_ request: Etcdserverpb_StatusRequest, _ respond: @escaping Responder<Etcdserverpb_StatusResponse>) {
-        var kvRequest = Etcetera_Kv_KVRequest()
-        kvRequest.status = Etcetera_Kv_StoreStatusRequest()
-        let identity = self.identity
-        backend.call(kvRequest) { result in
-            respond(result.flatMap { reply in
-                guard case .status(let store) = reply else { return .failure(ServiceBackend.mismatch) }
-                return .success(Self.statusResponse(store, identity: identity))
-            })
+    private func send(_ part: Etcetera_Kv_SnapshotPart) {
+        let end = part.offset + UInt64(part.data.count)
+        let bodyBytes = part.totalBytes > Self.checksumBytes ? part.totalBytes - Self.checksumBytes : 0
+        var response = Etcdserverpb_SnapshotResponse()
+        response.remainingBytes = end <= bodyBytes ? bodyBytes - end : 0
+        response.blob = part.data
+        let encoded: [UInt8] = (try? response.serializedBytes()) ?? []
+        guard end < part.totalBytes, !part.data.isEmpty else {
+            writer.send(encoded)
+            return writer.finish(GRPCStatus(code: .ok, message: ""))
         }
-    }
-
-    private static func statusResponse(_ store: Etcetera_Kv_StoreStatus, identity: ClusterIdentity) -> Etcdserverpb_StatusResponse {
-        var response = Etcdserverpb_StatusResponse()
-        identity.fill(&response.header, revision: store.revision)
-        response.version = etcdVersion
-        response.dbSize = store.dbSize
-        response.dbSizeInUse = store.dbSizeInUse
-        response.leader = identity.memberID
-        response.raftIndex = store.appliedIndex
-        response.raftAppliedIndex = store.appliedIndex
-        response.raftTerm = identity.raftTerm
-        return response
+        writer.send(encoded) { [self] in
+            if !state.withLock({ $0.cancelled }) { fetch(id: part.id, offset: end) }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Cluster
 import EtceteraAPI
 
 /// etcd's Watch service: each client stream becomes a ``WatchSession`` on a watch process.

@@ -50,7 +50,7 @@ final class GroupCommit: Sendable {
                 session = WriteSession(base: store.committedView)
                 results = []
             }
-            guard store.admitsWrite(cost: write.request.quotaCost) else {
+            guard store.admitsWrite(cost: session.quotaCost(of: write.request)) else {
                 results.append((write, .failure(.noSpace)))
                 continue
             }

@@ -3,9 +3,11 @@ import Storage
 import Synchronization
 
 /// etcd's backend quota: a write whose cost would take the store past the limit is refused and raises
-/// the NOSPACE alarm. The size on disk is measured at most once a second while far from the limit
-/// (listing the storage directory on every group would cost more than the writes); between
-/// measurements it grows by the cost of what was admitted, and it is measured again before a refusal.
+/// the NOSPACE alarm. The size on disk is measured once a second, or sooner once a sixteenth of the
+/// limit has been admitted since the last measurement (listing the storage directory for every group
+/// would cost more than the writes); between measurements it grows by the cost of what was
+/// admitted, and it is measured again before a refusal. The store writes more bytes per put than
+/// etcd's cost counts, so the early measurement is what keeps a small quota from being overshot.
 final class Quota: Sendable {
     private struct Gauge {
         var measuredSize: Int64
@@ -28,13 +30,25 @@ final class Quota: Sendable {
     func admits(cost: Int64) -> Bool {
         gauge.withLock { gauge in
             let now = ContinuousClock.now
-            if now - gauge.measuredAt > .seconds(1) || gauge.measuredSize + gauge.admittedSince + cost >= limit {
+            if now - gauge.measuredAt > .seconds(1) || gauge.admittedSince + cost >= limit / 16
+                || gauge.measuredSize + gauge.admittedSince + cost >= limit {
                 gauge = Gauge(measuredSize: Int64(clamping: storage.sizeOnDisk), measuredAt: now)
             }
             guard gauge.measuredSize + gauge.admittedSince + cost < limit else { return false }
             gauge.admittedSince += cost
             return true
         }
+    }
+}
+
+extension WriteSession {
+    /// etcd's quota cost of `request` at this point of the group. A lease the store does not know yet
+    /// costs 64 bytes, as etcd's LeaseGrant does; registering a known lease again (the lease service
+    /// does so at every start) is free, so a restart under NOSPACE loses no lease.
+    func quotaCost(of request: WriteRequest) -> Int64 {
+        guard case .registerLeases(let leases) = request else { return request.quotaCost }
+        let new = leases.filter { $0.id != 0 && !((try? leaseExists($0.id)) ?? true) }
+        return Int64(new.count) * 64
     }
 }
 

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Cluster
+import Logging
+import Maintenance
+import MaintenanceService
+import ServiceLifecycle
+import ServiceSupport
+
+/// etcetera-maintenance: etcd's Maintenance and Cluster services for the member, and auto-compaction
+/// (docs/maintenance.md).
+@main
+struct MaintenanceServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "etcetera-maintenance", abstract: "Etcetera's maintenance and cluster service.")
+
+    @Option(help: "Request/reply bus endpoint to bind for gateways, e.g. ipc:///var/lib/etcetera/bus/maintenance.sock.")
+    var listen: String
+
+    @Option(help: "The kv service's request/reply endpoint.")
+    var kv: String
+
+    @Option(help: "Member name, as etcd's --name (the member id derives from it and the peer URLs).")
+    var name: String = "default"
+
+    @Option(help: "Peer URLs of the member, comma-separated (etcd's --initial-advertise-peer-urls).")
+    var peerUrls: String = "http://localhost:2380"
+
+    @Option(help: "Client URLs of the member, comma-separated (etcd's --advertise-client-urls).")
+    var clientUrls: String = "http://localhost:2379"
+
+    @Option(help: "periodic or revision (etcd's --auto-compaction-mode).")
+    var autoCompactionMode: String = "periodic"
+
+    @Option(help: "History to keep: a duration or hours (periodic), a count (revision); 0 turns auto-compaction off.")
+    var autoCompactionRetention: String = "0"
+
+    @Option(help: "debug, info, warn or error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let logger = ServiceLogging.bootstrap(label: "etcetera-maintenance", level: logLevel)
+        let autoCompaction: AutoCompaction?
+        do {
+            autoCompaction = try AutoCompaction(mode: autoCompactionMode, retention: autoCompactionRetention)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let cluster = SingleMemberCluster(name: name, peerURLs: Self.list(peerUrls), clientURLs: Self.list(clientUrls))
+        var configuration = MaintenanceServer.Configuration(listenEndpoint: listen, kvEndpoint: kv, cluster: cluster)
+        configuration.autoCompaction = autoCompaction
+        let server = try MaintenanceServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    private static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map(String.init)
+    }
+}
