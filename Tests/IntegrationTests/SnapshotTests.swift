@@ -1,36 +1,12 @@
-import Bus
-import EtceteraAPI
 import Foundation
-import Logging
 import TestSupport
 import Testing
 
-/// A snapshot read from a running kv service over the bus (as the maintenance service will), checked
-/// and restored with `etcetera snapshot`, then served by `etcetera`: etcdctl sees the same store.
+/// `etcdctl snapshot save` against a running Etcetera (Maintenance.Snapshot through the gateway and the
+/// maintenance service, read from the kv store part by part), checked and restored with
+/// `etcetera snapshot`, then served by `etcetera`: etcdctl sees the same store.
 @Suite("Snapshot save, status and restore")
 struct SnapshotTests {
-    /// Reads a whole snapshot from the kv service part by part, as `KVRequest.snapshot` defines it.
-    private func saveSnapshot(from etcetera: ServerProcess, to path: String) async throws -> Int {
-        let bus = try BusClient(connect: "ipc://\(etcetera.dataDirectory)/bus/kv.sock", logger: Logger(label: "test"))
-        defer { bus.close() }
-        var file = Data()
-        var id: UInt64 = 0
-        var total: UInt64 = 1
-        var parts = 0
-        while UInt64(file.count) < total {
-            var request = Etcetera_Kv_KVRequest()
-            request.snapshot.id = id
-            request.snapshot.offset = UInt64(file.count)
-            let reply = try Etcetera_Kv_KVReply(serializedBytes: try await bus.request(try request.serializedBytes(), timeout: .seconds(10)))
-            guard case .snapshot(let part) = reply.reply else { throw TestFailure("snapshot part refused: \(reply)") }
-            (id, total) = (part.id, part.totalBytes)
-            file += part.data
-            parts += 1
-        }
-        try file.write(to: URL(fileURLWithPath: path))
-        return parts
-    }
-
     /// What `etcdctl get` prints of every key at a revision, without the member's identity.
     private func everything(_ server: ServerProcess, revision: Int? = nil) async throws -> String {
         let output = try await Etcdctl.run(
@@ -58,12 +34,19 @@ struct SnapshotTests {
         let past = try await everything(source, revision: 4)
         #expect(head.contains("\"Revision\" : 7"), "\(head)")
 
+        let hashKV = try await Etcdctl.run(["endpoint", "hashkv"], endpoint: source.endpoint)
+        #expect(hashKV.status == 0, "\(hashKV.stderr)")
+
         let directory = TestPaths.temporaryDirectory(prefix: "snapshot")
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/store.snap"
-        let parts = try await saveSnapshot(from: source, to: file)
-        // The 1.2 MB value is in c's head and in its revision's event: three parts of at most 1 MiB, then the checksum.
-        #expect(parts == 4)
+        let save = try await Etcdctl.run(["snapshot", "save", file], endpoint: source.endpoint)
+        #expect(save.status == 0 && save.stdout == "Snapshot saved at \(file)\n", "\(save.stdout)\(save.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: file + ".part"))
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        // etcdctl's own check of a snapshot: a SHA-256 after a whole number of 512-byte pages.
+        #expect(size % 512 == 32 && size > 2_400_000, "\(size) bytes")
         source.stop()
 
         let etcetera = TestPaths.executable("etcetera")
@@ -81,6 +64,8 @@ struct SnapshotTests {
 
         let restored = try await ServerProcess.etcetera(dataDirectory: restoredDirectory)
         defer { restored.stop() }
+        #expect(try await Etcdctl.run(["endpoint", "hashkv"], endpoint: restored.endpoint).stdout
+            .replacingOccurrences(of: restored.endpoint, with: source.endpoint) == hashKV.stdout)
         #expect(try await everything(restored) == head)
         #expect(try await everything(restored, revision: 4) == past)
         let compacted = try await Etcdctl.run(["get", "a", "--rev=2"], endpoint: restored.endpoint)
@@ -93,5 +78,36 @@ struct SnapshotTests {
         #expect(revoked.status == 0)
         #expect(try await Etcdctl.run(["get", "", "--prefix", "--keys-only"], endpoint: restored.endpoint).stdout
             .split(separator: "\n").filter { !$0.isEmpty } == ["a", "c"])
+    }
+
+    @Test("a truncated or corrupted snapshot file is refused by status and restore with a clear error")
+    func damagedFilesAreRefused() async throws {
+        let source = try await ServerProcess.etcetera()
+        defer { source.stop() }
+        for index in 0..<50 {
+            _ = try await Etcdctl.run(["put", "key\(index)", String(repeating: "v", count: 100)], endpoint: source.endpoint)
+        }
+        let directory = TestPaths.temporaryDirectory(prefix: "snapshot-damaged")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = directory + "/good.snap"
+        #expect(try await Etcdctl.run(["snapshot", "save", file], endpoint: source.endpoint).status == 0)
+        let good = try Data(contentsOf: URL(fileURLWithPath: file))
+
+        var corrupted = good
+        corrupted[good.count / 2] ^= 0x01
+        let damaged = [("truncated", good.prefix(good.count - 700)), ("corrupted", corrupted)]
+        let etcetera = TestPaths.executable("etcetera")
+        for (name, bytes) in damaged {
+            let path = directory + "/\(name).snap"
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let status = try await Command.run(etcetera, ["snapshot", "status", path])
+            #expect(status.status != 0 && status.stderr.hasPrefix("Error: "), "\(name): \(status.stdout)\(status.stderr)")
+            let restore = try await Command.run(etcetera, ["snapshot", "restore", path, "--data-dir", directory + "/\(name)-restored"])
+            #expect(restore.status != 0 && restore.stderr.hasPrefix("Error: "), "\(name): \(restore.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/\(name)-restored"), "nothing is left of a refused restore")
+        }
+        let status = try await Command.run(etcetera, ["snapshot", "status", file])
+        #expect(status.status == 0, "\(status.stderr)")
     }
 }
