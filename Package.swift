@@ -69,8 +69,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "Cluster", "EtceteraAPI", "GRPCWire", logging, serviceLifecycle, nioCore,
+                "Bus", "Cluster", "EtceteraAPI", "GRPCWire", "ServiceSupport", logging, serviceLifecycle, nioCore,
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]

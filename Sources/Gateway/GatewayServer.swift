@@ -13,7 +13,7 @@ public final class GatewayServer: Service, Sendable {
     private let watch: WatchBackend
     private let lease: ServiceBackend?
     private let maintenance: ServiceBackend?
-    private let server: HTTP2GRPCServer
+    private let server: ClientPortServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -49,11 +49,12 @@ public final class GatewayServer: Service, Sendable {
         }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
-        server = HTTP2GRPCServer(
+        let health = HealthProbe(kv: kv, lease: lease, maintenance: maintenance)
+        server = ClientPortServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024),
-            methods: methods)
+            methods: methods, healthCheck: { health.check(completion: $0) })
     }
 
     public func run() async throws {

@@ -10,6 +10,9 @@ public enum EtceteraVersion {
     /// Clients compare it with their own to decide which features to use.
     public static let etcdServer = "3.4.23"
 
+    /// The cluster version `/version` reports: etcd reports its major.minor with patch 0.
+    public static let etcdCluster = "3.4.0"
+
     /// The lines `--version` prints, in the shape of `etcd --version` so scripts that grep it keep working.
     public static var lines: [String] {
         [

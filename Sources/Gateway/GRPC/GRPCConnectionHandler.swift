@@ -35,10 +35,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         self.maxMessageBytes = maxMessageBytes
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    /// The handler joins a connection that is already open (once `ProtocolSniffer` has seen the
+    /// HTTP/2 preface), so it starts here rather than in `channelActive`.
+    func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         context.writeAndFlush(wrapOutboundOut(ConnectionReceiveWindow.openingUpdate), promise: nil)
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,11 +1,13 @@
 import GRPCWire
 import NIOCore
+import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 
-/// The gateway's HTTP/2 listener for gRPC: a NIO server whose connections are served by
-/// `GRPCConnectionHandler`.
-final class HTTP2GRPCServer: Sendable {
+/// The gateway's client port: a NIO server whose HTTP/2 connections carry gRPC, served by
+/// `GRPCConnectionHandler`, and whose HTTP/1.1 connections get `HTTPEndpoints` (`ProtocolSniffer`
+/// tells them apart).
+final class ClientPortServer: Sendable {
     struct Configuration: Sendable {
         var host: String
         var port: Int
@@ -15,17 +17,23 @@ final class HTTP2GRPCServer: Sendable {
 
     private let configuration: Configuration
     private let methods: MethodTable
+    private let healthCheck: HTTPEndpoints.HealthCheck
     private let group: MultiThreadedEventLoopGroup
 
-    init(configuration: Configuration, methods: MethodTable, group: MultiThreadedEventLoopGroup = .singleton) {
+    init(
+        configuration: Configuration, methods: MethodTable, healthCheck: @escaping HTTPEndpoints.HealthCheck,
+        group: MultiThreadedEventLoopGroup = .singleton
+    ) {
         self.configuration = configuration
         self.methods = methods
+        self.healthCheck = healthCheck
         self.group = group
     }
 
     /// Binds and serves until `channel.close()`; returns the bound channel.
     func bind() async throws -> Channel {
         let methods = self.methods
+        let healthCheck = self.healthCheck
         let maxMessageBytes = configuration.maxMessageBytes
         let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
             maxMessageBytes: maxMessageBytes,
@@ -37,10 +45,16 @@ final class HTTP2GRPCServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
-                    try channel.pipeline.syncOperations.addHandler(
-                        GRPCConnectionHandler(methods: methods, maxMessageBytes: maxMessageBytes))
+                    try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(
+                        http2: { pipeline in
+                            try pipeline.addHandler(
+                                NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
+                            try pipeline.addHandler(GRPCConnectionHandler(methods: methods, maxMessageBytes: maxMessageBytes))
+                        },
+                        http1: { pipeline in
+                            try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck))
+                        }))
                 }
             }
         return try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
