@@ -33,9 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
-        // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev).
+        // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev, libcrypt-dev).
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CLevelDB", path: "Sources/CLevelDB"),
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
 
         // Shared libraries.
         .target(
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),
+        .target(name: "Auth", dependencies: ["Storage", "CCrypt"]),
         .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
@@ -105,6 +107,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),

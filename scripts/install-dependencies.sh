@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Etcetera needs, only those missing: libzmq and LevelDB to build and run;
+# Installs the Debian packages Etcetera needs, only those missing: libzmq, LevelDB and libxcrypt (bcrypt) to
+# build and run;
 # with --test also real etcd (server and etcdctl), the reference the test suite compares against, and Go
 # with etcd's client sources, for the tests that drive Etcetera with the Go clientv3.
 set -euo pipefail
-packages=(libzmq3-dev libleveldb-dev)
+packages=(libzmq3-dev libleveldb-dev libcrypt-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev)
 fi

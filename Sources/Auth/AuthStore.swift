@@ -1,0 +1,429 @@
+import Storage
+
+/// etcd's auth store without the server around it: users, roles and their permissions, the enabled flag and
+/// the auth revision, persisted in their own storage; Authenticate with bcrypt and a token provider; and the
+/// permission checks the gateway asks for. Plain Swift and single-threaded: the auth service drives it from
+/// one queue and passes the time in, so tests control the clock.
+///
+/// Every change is one synced write batch that also stores the new auth revision, written before the change
+/// is visible, so an acknowledged change survives a crash and a reopened store is where it was. Each change
+/// raises the revision by one; unlike etcd, enabling auth raises it too (etcd's AuthEnable keeps it), so a
+/// cache keyed by revision alone never misses a change. Operations that change nothing (enabling twice,
+/// granting a role already held) leave it alone, as in etcd.
+///
+/// Errors follow etcd 3.4's `auth/store.go`, precondition by precondition and in the same order; see
+/// ``AuthError`` for the codes and what the gateway answers for each.
+public final class AuthStore: CustomStringConvertible, CustomReflectable {
+    public struct Configuration: Sendable {
+        /// etcd's `--bcrypt-cost`: values outside 4…31 fall back to 10, as etcd does.
+        public var bcryptCost = PasswordHash.defaultCost
+
+        public init() {}
+
+        var effectiveBcryptCost: Int {
+            PasswordHash.costs.contains(bcryptCost) ? bcryptCost : PasswordHash.defaultCost
+        }
+    }
+
+    /// The user that must exist, holding ``rootRole``, before auth can be enabled; it cannot be deleted nor
+    /// lose the root role while auth is on.
+    public static let rootUser = "root"
+    /// The role that bypasses every permission check and allows the admin operations.
+    public static let rootRole = "root"
+
+    static let enabledKey = Array("a/enabled".utf8)
+    static let revisionKey = Array("a/revision".utf8)
+    static let userPrefix = UInt8(ascii: "u")
+    static let rolePrefix = UInt8(ascii: "r")
+
+    public let configuration: Configuration
+    private let storage: any KeyValueStorage
+    private let tokens: any TokenProvider
+    private var users: [String: User] = [:]
+    private var roles: [String: Role] = [:]
+    private var cachedTable: PermissionTable?
+
+    /// Whether auth is enabled: requests then need a token and pass permission checks.
+    public private(set) var isEnabled = false
+    /// Raised by one by every change; a fresh store starts at 1, as etcd's does.
+    public private(set) var revision: UInt64 = 0
+
+    /// Opens the auth state kept in `storage` (an empty storage is a fresh store, auth disabled).
+    /// - Parameter tokenProvider: issues and resolves tokens; ``SimpleTokenProvider`` is etcd's default.
+    public init(
+        storage: any KeyValueStorage, configuration: Configuration = .init(),
+        tokenProvider: any TokenProvider = SimpleTokenProvider()
+    ) throws(AuthError) {
+        self.storage = storage
+        self.configuration = configuration
+        tokens = tokenProvider
+        try load()
+        if revision == 0 {
+            var batch = WriteBatch()
+            try commit(&batch)
+        }
+        if isEnabled { tokens.enable() }
+    }
+
+    // MARK: Auth enable and disable
+
+    /// Turns auth on. Needs a user named root that holds the root role; does nothing if auth is on.
+    public func enable() throws(AuthError) {
+        guard !isEnabled else { return }
+        guard let root = users[Self.rootUser] else { throw .rootUserNotExist }
+        guard root.hasRootRole else { throw .rootRoleNotExist }
+        var batch = WriteBatch()
+        batch.put(Self.enabledKey, [1])
+        try commit(&batch)
+        isEnabled = true
+        tokens.enable()
+    }
+
+    /// Turns auth off and drops every token; does nothing if auth is off.
+    public func disable() throws(AuthError) {
+        guard isEnabled else { return }
+        var batch = WriteBatch()
+        batch.put(Self.enabledKey, [0])
+        try commit(&batch)
+        isEnabled = false
+        tokens.disable()
+    }
+
+    // MARK: Authenticate
+
+    /// Checks a user's password and returns a new token for it (etcd's CheckPassword then Authenticate).
+    /// Unknown users and wrong passwords fail alike with ``AuthError/authFailed``.
+    public func authenticate(name: String, password: String, now: ContinuousClock.Instant) throws(AuthError) -> String {
+        let checkedRevision = try checkPassword(name: name, password: password)
+        return try tokens.assign(user: name, revision: checkedRevision, now: now)
+    }
+
+    /// Verifies a password without issuing a token; returns the auth revision it was checked at. Costs one
+    /// bcrypt run (tens of milliseconds at etcd's cost), so a service may run it off its main queue by
+    /// reading ``user(named:)`` there instead and calling ``issueToken(name:checkedRevision:now:)`` after.
+    public func checkPassword(name: String, password: String) throws(AuthError) -> UInt64 {
+        guard isEnabled else { throw .notEnabled }
+        guard let user = users[name] else { throw .authFailed }
+        guard !user.noPassword, let hash = user.passwordHash else { throw .noPasswordUser }
+        guard hash.verify(password) else { throw .authFailed }
+        return revision
+    }
+
+    /// Issues a token for a user whose password was checked at `checkedRevision`. Fails with
+    /// ``AuthError/oldRevision`` if the store changed since (etcd checks again in that case), with
+    /// ``AuthError/authFailed`` if the user is gone.
+    public func issueToken(name: String, checkedRevision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String {
+        guard isEnabled else { throw .notEnabled }
+        guard checkedRevision == revision else { throw .oldRevision }
+        guard users[name] != nil else { throw .authFailed }
+        return try tokens.assign(user: name, revision: revision, now: now)
+    }
+
+    /// Who a request's token stands for. No token is not an error here (the permission checks then fail
+    /// with ``AuthError/userEmpty`` if auth is on); an unknown, expired or invalidated token is, even while
+    /// auth is off, as in etcd. Renews a simple token's TTL.
+    public func authInfo(token: String?, now: ContinuousClock.Instant) throws(AuthError) -> AuthInfo? {
+        guard let token else { return nil }
+        guard let info = tokens.info(token: token, currentRevision: revision, now: now) else { throw .invalidToken }
+        return info
+    }
+
+    /// Lets the token provider forget expired tokens (call it now and then, e.g. every second as etcd does).
+    public func removeExpiredTokens(now: ContinuousClock.Instant) {
+        tokens.removeExpired(now: now)
+    }
+
+    // MARK: Users
+
+    /// Adds a user whose password is hashed here with the configured bcrypt cost, or a user without a
+    /// password (`noPassword`, etcd's `UserAddOptions`), which can never authenticate with one.
+    public func addUser(name: String, password: String, noPassword: Bool = false) throws(AuthError) {
+        guard !name.isEmpty else { throw .userEmpty }
+        let hash = noPassword ? nil : try PasswordHash.make(password: password, cost: configuration.effectiveBcryptCost)
+        try addUser(name: name, passwordHash: hash)
+    }
+
+    /// Adds a user with a password already hashed (nil: a no-password user), for callers that hash off the
+    /// store's queue.
+    public func addUser(name: String, passwordHash: PasswordHash?) throws(AuthError) {
+        guard !name.isEmpty else { throw .userEmpty }
+        guard users[name] == nil else { throw .userAlreadyExists }
+        try put(User(name: name, passwordHash: passwordHash, noPassword: passwordHash == nil))
+    }
+
+    /// Deletes a user and invalidates its tokens. The root user cannot be deleted while auth is enabled.
+    public func deleteUser(name: String) throws(AuthError) {
+        if isEnabled && name == Self.rootUser { throw .invalidManagement }
+        guard users[name] != nil else { throw .userNotFound }
+        var batch = WriteBatch()
+        batch.delete(Self.userKey(name))
+        try commit(&batch)
+        users[name] = nil
+        tokens.invalidate(user: name)
+    }
+
+    /// Sets a new password (hashed here) and invalidates the user's tokens. Roles and the no-password
+    /// option stay as they were.
+    public func changePassword(name: String, password: String) throws(AuthError) {
+        let hash = try PasswordHash.make(password: password, cost: configuration.effectiveBcryptCost)
+        try changePassword(name: name, passwordHash: hash)
+    }
+
+    /// ``changePassword(name:password:)`` with a password already hashed.
+    public func changePassword(name: String, passwordHash: PasswordHash) throws(AuthError) {
+        guard var user = users[name] else { throw .userNotFound }
+        user.passwordHash = passwordHash
+        try put(user)
+        tokens.invalidate(user: name)
+    }
+
+    /// Grants a role to a user. The role must exist unless it is root (etcd lets root be granted without a
+    /// role object). Granting a role already held succeeds and changes nothing.
+    public func grantRole(_ role: String, to name: String) throws(AuthError) {
+        guard var user = users[name] else { throw .userNotFound }
+        if role != Self.rootRole, roles[role] == nil { throw .roleNotFound }
+        let index = Self.insertionIndex(of: role, in: user.roles)
+        guard index == user.roles.count || user.roles[index] != role else { return }
+        user.roles.insert(role, at: index)
+        try put(user)
+    }
+
+    /// Revokes a role from a user. Root cannot lose the root role while auth is enabled.
+    public func revokeRole(_ role: String, from name: String) throws(AuthError) {
+        if isEnabled && name == Self.rootUser && role == Self.rootRole { throw .invalidManagement }
+        guard var user = users[name] else { throw .userNotFound }
+        guard let index = user.roles.firstIndex(of: role) else { throw .roleNotGranted }
+        user.roles.remove(at: index)
+        try put(user)
+    }
+
+    /// UserGet: the user with its roles (sorted).
+    public func user(named name: String) throws(AuthError) -> User {
+        guard let user = users[name] else { throw .userNotFound }
+        return user
+    }
+
+    /// UserList: every user name, in byte order.
+    public var userNames: [String] { Self.byteOrdered(users.keys) }
+
+    // MARK: Roles
+
+    /// Adds a role without permissions. `root` is an ordinary name here; its permissions are never consulted.
+    public func addRole(name: String) throws(AuthError) {
+        guard !name.isEmpty else { throw .roleEmpty }
+        guard roles[name] == nil else { throw .roleAlreadyExists }
+        try put(Role(name: name))
+    }
+
+    /// Deletes a role and takes it from every user that has it, in one write. The root role cannot be
+    /// deleted while auth is enabled.
+    public func deleteRole(name: String) throws(AuthError) {
+        if isEnabled && name == Self.rootRole { throw .invalidManagement }
+        guard roles[name] != nil else { throw .roleNotFound }
+        var batch = WriteBatch()
+        batch.delete(Self.roleKey(name))
+        var changedUsers: [User] = []
+        for var user in users.values {
+            guard let index = user.roles.firstIndex(of: name) else { continue }
+            user.roles.remove(at: index)
+            batch.put(Self.userKey(user.name), RecordCodec.encode(user))
+            changedUsers.append(user)
+        }
+        try commit(&batch)
+        roles[name] = nil
+        for user in changedUsers { users[user.name] = user }
+    }
+
+    /// Grants a permission to a role, or changes the type of one it has, exactly as etcd does: the first
+    /// permission whose key is at or after the new one is updated if its key and range end are the same;
+    /// otherwise the permission is added after those with a key up to its own. (So `(a, b)` granted while
+    /// `(a, "")` comes first is added a second time; revoking `(a, b)` removes both.) Each grant raises the
+    /// revision, even one that changes nothing.
+    public func grantPermission(_ permission: Permission, to name: String) throws(AuthError) {
+        guard var role = roles[name] else { throw .roleNotFound }
+        let first = role.permissions.partitioningIndex { !$0.key.lexicographicallyPrecedes(permission.key) }
+        if first < role.permissions.count, role.permissions[first].key == permission.key,
+           role.permissions[first].rangeEnd == permission.rangeEnd {
+            role.permissions[first].type = permission.type
+        } else {
+            let after = role.permissions.partitioningIndex { permission.key.lexicographicallyPrecedes($0.key) }
+            role.permissions.insert(permission, at: after)
+        }
+        try put(role)
+    }
+
+    /// Revokes every permission of the role on exactly `key` and `rangeEnd`, whatever its type.
+    public func revokePermission(key: [UInt8], rangeEnd: [UInt8], from name: String) throws(AuthError) {
+        guard var role = roles[name] else { throw .roleNotFound }
+        let kept = role.permissions.filter { $0.key != key || $0.rangeEnd != rangeEnd }
+        guard kept.count < role.permissions.count else { throw .permissionNotGranted }
+        role.permissions = kept
+        try put(role)
+    }
+
+    /// RoleGet: the role with its permissions (sorted by key).
+    public func role(named name: String) throws(AuthError) -> Role {
+        guard let role = roles[name] else { throw .roleNotFound }
+        return role
+    }
+
+    /// RoleList: every role name, in byte order.
+    public var roleNames: [String] { Self.byteOrdered(roles.keys) }
+
+    // MARK: Permission checks
+
+    /// The permissions of every user at the current revision, rebuilt only after a change.
+    public var permissionTable: PermissionTable {
+        if let cachedTable, cachedTable.revision == revision { return cachedTable }
+        let table = PermissionTable(revision: revision, users: users.values, roles: roles.values)
+        cachedTable = table
+        return table
+    }
+
+    /// etcd's IsRangePermitted: READ on `[key, rangeEnd)` (a single key when `rangeEnd` is empty).
+    public func checkRange(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) throws(AuthError) {
+        try checkOperation(info, key: key, rangeEnd: rangeEnd, .read)
+    }
+
+    /// etcd's IsPutPermitted: WRITE on the key.
+    public func checkPut(_ info: AuthInfo?, key: [UInt8]) throws(AuthError) {
+        try checkOperation(info, key: key, rangeEnd: [], .write)
+    }
+
+    /// etcd's IsDeleteRangePermitted: WRITE on `[key, rangeEnd)`.
+    public func checkDeleteRange(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) throws(AuthError) {
+        try checkOperation(info, key: key, rangeEnd: rangeEnd, .write)
+    }
+
+    /// etcd's IsAdminPermitted, for the Auth API's changes and lists and Maintenance's Defragment, Snapshot,
+    /// Hash and HashKV: the user must hold the root role. Allowed by anyone while auth is off.
+    public func checkAdmin(_ info: AuthInfo?) throws(AuthError) {
+        guard isEnabled else { return }
+        guard let info, !info.user.isEmpty else { throw .userEmpty }
+        guard users[info.user] != nil else { throw .userNotFound }
+        guard permissionTable.isAdmin(info.user) else { throw .permissionDenied }
+    }
+
+    /// UserGet's rule: an admin may read any user, everyone else only itself.
+    public func checkUserGet(_ info: AuthInfo?, name: String) throws(AuthError) {
+        do {
+            try checkAdmin(info)
+        } catch {
+            // etcd compares with the request's user name, empty when there is no token.
+            guard (info?.user ?? "") == name else { throw error }
+        }
+    }
+
+    /// RoleGet's rule: an admin may read any role, everyone else only the roles it holds.
+    public func checkRoleGet(_ info: AuthInfo?, role: String) throws(AuthError) {
+        do {
+            try checkAdmin(info)
+        } catch {
+            guard let info, users[info.user]?.roles.contains(role) == true else { throw error }
+        }
+    }
+
+    /// etcd's isOpPermitted: nothing to check while auth is off; otherwise a user is needed, its token must
+    /// not predate the store's revision, and it must be root or have the permission.
+    private func checkOperation(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8], _ needed: PermissionType) throws(AuthError) {
+        guard isEnabled else { return }
+        guard let info, !info.user.isEmpty, info.revision != 0 else { throw .userEmpty }
+        guard info.revision >= revision else { throw .oldRevision }
+        guard permissionTable.isPermitted(user: info.user, key: key, rangeEnd: rangeEnd, needed) else {
+            throw .permissionDenied
+        }
+    }
+
+    public var description: String {
+        "AuthStore(\(isEnabled ? "enabled" : "disabled"), revision \(revision), \(users.count) users, \(roles.count) roles)"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["isEnabled": isEnabled, "revision": revision, "users": userNames, "roles": roleNames])
+    }
+
+    // MARK: Persistence
+
+    private func load() throws(AuthError) {
+        let snapshot = storage.snapshot()
+        do {
+            if let flag = try snapshot.get(Self.enabledKey) { isEnabled = flag == [1] }
+            if let stored = try snapshot.get(Self.revisionKey) { revision = try RecordCodec.decodeRevision(stored) }
+        } catch let error as AuthError {
+            throw error
+        } catch {
+            throw .storageFailure("\(error)")
+        }
+        let cursor = snapshot.makeCursor()
+        cursor.seek([Self.rolePrefix])
+        while cursor.isValid, cursor.key.first == Self.rolePrefix {
+            let role = try RecordCodec.decodeRole(cursor.value)
+            roles[role.name] = role
+            cursor.next()
+        }
+        cursor.seek([Self.userPrefix])
+        while cursor.isValid, cursor.key.first == Self.userPrefix {
+            let user = try RecordCodec.decodeUser(cursor.value)
+            users[user.name] = user
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw .storageFailure("\(error)")
+        }
+    }
+
+    private func put(_ user: User) throws(AuthError) {
+        var batch = WriteBatch()
+        batch.put(Self.userKey(user.name), RecordCodec.encode(user))
+        try commit(&batch)
+        users[user.name] = user
+    }
+
+    private func put(_ role: Role) throws(AuthError) {
+        var batch = WriteBatch()
+        batch.put(Self.roleKey(role.name), RecordCodec.encode(role))
+        try commit(&batch)
+        roles[role.name] = role
+    }
+
+    /// Writes the batch with the next revision, synced; the revision moves only once the write succeeded.
+    private func commit(_ batch: inout WriteBatch) throws(AuthError) {
+        let next = revision + 1
+        batch.put(Self.revisionKey, RecordCodec.encode(revision: next))
+        do {
+            try storage.write(batch, sync: true)
+        } catch {
+            throw .storageFailure("\(error)")
+        }
+        revision = next
+    }
+
+    static func userKey(_ name: String) -> [UInt8] { [userPrefix] + Array(name.utf8) }
+    static func roleKey(_ name: String) -> [UInt8] { [rolePrefix] + Array(name.utf8) }
+
+    private static func byteOrdered(_ names: some Sequence<String>) -> [String] {
+        names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Where `name` belongs in a byte-ordered list.
+    private static func insertionIndex(of name: String, in sorted: [String]) -> Int {
+        let bytes = Array(name.utf8)
+        return sorted.partitioningIndex { !Array($0.utf8).lexicographicallyPrecedes(bytes) }
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `predicate`, for a predicate that is false for a prefix of the
+    /// array and true for the rest (a binary search).
+    func partitioningIndex(where predicate: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if predicate(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+}

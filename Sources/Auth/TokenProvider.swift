@@ -1,0 +1,29 @@
+/// Issues and resolves the tokens clients send after Authenticate (etcd's `TokenProvider`). The auth store
+/// owns one and tells it when auth is switched on or off and when a user's tokens must stop working.
+/// Implementations are driven from one thread, like the store. Time is passed in, so tests control it.
+public protocol TokenProvider: AnyObject {
+    /// A new token for `user`, who authenticated at auth revision `revision`.
+    func assign(user: String, revision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String
+
+    /// Who `token` stands for, or nil if it is unknown, expired or invalidated. `currentRevision` is the
+    /// store's revision, for tokens that do not carry their own (simple tokens). A provider may treat the
+    /// lookup as a use of the token (simple tokens renew their TTL).
+    func info(token: String, currentRevision: UInt64, now: ContinuousClock.Instant) -> AuthInfo?
+
+    /// Auth was switched on (also called when a store opens with auth enabled).
+    func enable()
+
+    /// Auth was switched off: no token issued so far may work again.
+    func disable()
+
+    /// The user was deleted or its password changed: its tokens stop working.
+    func invalidate(user: String)
+
+    /// Forgets tokens that expired by `now`, so memory follows the live ones. Lookups never return an
+    /// expired token whether or not this ran.
+    func removeExpired(now: ContinuousClock.Instant)
+}
+
+extension TokenProvider {
+    public func removeExpired(now: ContinuousClock.Instant) {}
+}
