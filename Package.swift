@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // System libraries, linked from Debian's packages (libzmq3-dev, libleveldb-dev, libcrypt-dev).
@@ -78,7 +79,10 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        .target(name: "Launcher", dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", logging]),
+        .target(
+            name: "Launcher",
+            dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", logging, .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "Benchmarking",
             dependencies: [

@@ -1,5 +1,7 @@
+import Foundation
 import Maintenance
 import ServiceSupport
+import Yams
 extension EtcdConfiguration {
     /// What a command line asks the launcher to do.
     public struct LaunchRequest: Sendable, Hashable {
@@ -31,12 +33,22 @@ extension EtcdConfiguration {
     ///   - environment: the process environment; only `ETCD_*` variables are read.
     /// - Throws: `LauncherError` for a bad value, a missing value, a stray positional argument or an
     ///   unusable client URL.
-    public static func parse(arguments: [String], environment: [String: String] = [:]) throws -> LaunchRequest {
+    ///
+    /// With `--config-file` (or `ETCD_CONFIG_FILE`), the configuration comes from that YAML file, with
+    /// etcd's flag names as keys, and every other flag and variable is ignored, as etcd does.
+    /// - Parameter readFile: reads the configuration file (tests pass their own).
+    public static func parse(
+        arguments: [String], environment: [String: String] = [:],
+        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws -> LaunchRequest {
         var parser = FlagParser()
         if try parser.parseArguments(arguments) == .printHelp {
             return LaunchRequest(action: .printHelp, configuration: EtcdConfiguration(), warnings: parser.warnings)
         }
         parser.applyEnvironment(environment)
+        if let path = parser.value(of: "config-file") {
+            try parser.replaceWithConfigFile(path, readFile: readFile)
+        }
         let configuration = try parser.buildConfiguration()
         if let wantsVersion = try parser.value(of: "version").map({ try parseBool($0) }), wantsVersion {
             return LaunchRequest(action: .printVersion, configuration: configuration, warnings: parser.warnings)
@@ -81,6 +93,7 @@ private struct FlagDefinition {
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
+        .init(name: "config-file", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
     ]
@@ -188,6 +201,44 @@ private struct FlagParser {
 
     func value(of flag: String) -> String? {
         values[flag]?.text
+    }
+
+    /// Takes every setting from the YAML file at `path` instead of the flags and variables read so far
+    /// (`--version` aside), as etcd does; keys Etcetera does not support are reported once each.
+    mutating func replaceWithConfigFile(_ path: String, readFile: (String) throws -> String) throws {
+        let unusable = { (reason: String) in
+            LauncherError(code: .configFileUnusable, message: "error verifying flags, \(reason). See 'etcetera --help'.")
+        }
+        let text: String
+        do {
+            text = try readFile(path)
+        } catch {
+            throw unusable("cannot read \(path): \((error as NSError).localizedDescription)")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw unusable("\(path) is not YAML: \(error)")
+        }
+        var fileValues: [String: RawValue] = [:]
+        var fileWarnings = ["loading configuration from \"\(path)\"; other flags and ETCD_* variables are ignored"]
+        if let node {
+            guard let mapping = node.mapping else { throw unusable("\(path) is not a mapping of etcd's configuration keys") }
+            for (keyNode, valueNode) in mapping {
+                guard let key = keyNode.string else { throw unusable("\(path) has a key that is not a string") }
+                guard let definition = FlagDefinition.byName[key], definition.readsEnvironment, key != "config-file" else {
+                    fileWarnings.append("ignoring unsupported configuration key \(key) in \(path)")
+                    continue
+                }
+                if valueNode.scalar?.string == "~" || valueNode.scalar?.string == "null" || valueNode.scalar?.string == "" { continue }
+                guard let scalar = valueNode.scalar else { throw unusable("\(key) in \(path) must be a single value, not a list or mapping") }
+                fileValues[key] = RawValue(text: scalar.string, source: "key \(key) of \(path)")
+            }
+        }
+        if let version = values["version"] { fileValues["version"] = version }
+        values = fileValues
+        warnings = fileWarnings
     }
 
     func buildConfiguration() throws -> EtcdConfiguration {

@@ -21,6 +21,9 @@ extension EtcdConfiguration {
         ETCD_DATA_DIR); a flag on the command line wins over the variable.
 
         Member:
+          --config-file ''
+            Path to a YAML file of etcd's configuration keys; when given, other flags and ETCD_*
+            variables are ignored, as in etcd.
           --name 'default'
             Human-readable name for this member.
           --data-dir '${name}.etcd'

@@ -16,6 +16,7 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
             case addressInUse
             case snapshotUnusable
             case dataDirectoryExists
+            case configFileUnusable
         }
 
         private let value: Value
@@ -44,6 +45,8 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let snapshotUnusable = Code(.snapshotUnusable)
         /// `snapshot restore` into a data directory that already holds something.
         public static let dataDirectoryExists = Code(.dataDirectoryExists)
+        /// `--config-file` names a file that cannot be read or is not a YAML mapping of etcd's keys.
+        public static let configFileUnusable = Code(.configFileUnusable)
 
         public var description: String {
             String(describing: value)

@@ -216,6 +216,70 @@ struct EtcdConfigurationTests {
         #expect(try EtcdConfiguration.parse(arguments: ["--quota-backend-bytes=-1"]).configuration.effectiveQuotaBackendBytes == nil)
     }
 
+    @Test("--config-file takes every setting from the YAML file and ignores other flags and variables, as etcd")
+    func configFile() throws {
+        let yaml = """
+            name: cfnode
+            data-dir: /tmp/cf/data
+            listen-client-urls: http://127.0.0.1:25479
+            advertise-client-urls: http://127.0.0.1:25479
+            initial-advertise-peer-urls: http://127.0.0.1:25480
+            initial-cluster: cfnode=http://127.0.0.1:25480
+            quota-backend-bytes: 53248
+            auto-compaction-retention: "1"
+            experimental-initial-corrupt-check: true
+            max-txn-ops: 7
+            log-level: error
+            discovery-srv:
+            """
+        var read: [String] = []
+        let request = try EtcdConfiguration.parse(
+            arguments: ["--name", "other", "--config-file", "/etc/etcd.yml", "--max-txn-ops", "9"],
+            environment: ["ETCD_DATA_DIR": "/elsewhere"],
+            readFile: { path in
+                read.append(path)
+                return yaml
+            })
+        #expect(read == ["/etc/etcd.yml"])
+        let configuration = request.configuration
+        #expect(configuration.name == "cfnode")
+        #expect(configuration.dataDirectory == "/tmp/cf/data")
+        #expect(configuration.servedClientURL?.string == "http://127.0.0.1:25479")
+        #expect(configuration.peerURLs == ["http://127.0.0.1:25480"])
+        #expect(configuration.quotaBackendBytes == 53248)
+        #expect(configuration.autoCompactionRetention == "1")
+        #expect(configuration.initialCorruptCheck)
+        #expect(configuration.maxTxnOps == 7)
+        #expect(configuration.logLevel == .error)
+        #expect(request.warnings == [
+            "loading configuration from \"/etc/etcd.yml\"; other flags and ETCD_* variables are ignored",
+            "ignoring unsupported configuration key initial-cluster in /etc/etcd.yml",
+            "ignoring unsupported configuration key discovery-srv in /etc/etcd.yml",
+        ])
+        let fromEnvironment = try EtcdConfiguration.parse(
+            arguments: [], environment: ["ETCD_CONFIG_FILE": "/etc/e.yml"], readFile: { _ in "name: fromfile\n" })
+        #expect(fromEnvironment.configuration.name == "fromfile")
+    }
+
+    @Test("an unreadable, malformed or mistyped configuration file stops the launch with a clear error")
+    func badConfigFiles() throws {
+        struct Missing: Error {}
+        let missing = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--config-file", "/none.yml"], readFile: { _ in throw Missing() })
+        }
+        #expect(missing.code == .configFileUnusable && missing.message.contains("/none.yml"))
+        for yaml in ["name: [x", "- a\n- b\n", "listen-client-urls:\n  - http://a:1\n"] {
+            let error = try #require(throws: LauncherError.self) {
+                try EtcdConfiguration.parse(arguments: ["--config-file", "f.yml"], readFile: { _ in yaml })
+            }
+            #expect(error.code == .configFileUnusable, "\(yaml)")
+        }
+        let mistyped = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--config-file", "f.yml"], readFile: { _ in "max-txn-ops: abc\n" })
+        }
+        #expect(mistyped.code == .invalidFlagValue && mistyped.message.contains("key max-txn-ops of f.yml"))
+    }
+
     @Test("a bad number from the environment names the variable")
     func badEnvironmentValue() throws {
         let error = try #require(throws: LauncherError.self) {
