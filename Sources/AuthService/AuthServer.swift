@@ -83,7 +83,7 @@ public final class AuthServer: Service, Sendable {
         logger.info("auth service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "auth-revision": "\(revision)", "auth-enabled": "\(enabled)",
-            "token-ttl": "\(configuration.effectiveTokenTTL)", "bcrypt-cost": "\(state.store.configuration.bcryptCost)",
+            "token-ttl": "\(configuration.effectiveTokenTTL)", "bcrypt-cost": "\(effectiveBcryptCost)",
         ])
         let timer = DispatchSource.repeatingTimer(every: configuration.heartbeatInterval, on: queue) { [self] in
             state.store.removeExpiredTokens(now: .now)
@@ -267,8 +267,7 @@ public final class AuthServer: Service, Sendable {
         of password: String?, _ incoming: BusIncomingRequest,
         apply: @escaping @Sendable (PasswordHash?) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply
     ) {
-        let cost = state.store.configuration.bcryptCost
-        let effectiveCost = PasswordHash.costs.contains(cost) ? cost : PasswordHash.defaultCost
+        let effectiveCost = effectiveBcryptCost
         bcryptQueue().async { [self] in
             let hashed = Result { () throws(AuthError) -> PasswordHash? in
                 guard let password else { return nil }
@@ -317,6 +316,11 @@ public final class AuthServer: Service, Sendable {
     }
 
     // MARK: Plumbing
+
+    /// The cost passwords are hashed with: the configured one, or etcd's default when it is out of range.
+    private var effectiveBcryptCost: Int {
+        PasswordHash.costs.contains(configuration.bcryptCost) ? configuration.bcryptCost : PasswordHash.defaultCost
+    }
 
     private func bcryptQueue() -> DispatchQueue {
         let turn = nextBcryptQueue.wrappingAdd(1, ordering: .relaxed).oldValue
