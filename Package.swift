@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "etcetera-watch", targets: ["etcetera-watch"]),
         .executable(name: "etcetera-lease", targets: ["etcetera-lease"]),
         .executable(name: "etcetera-maintenance", targets: ["etcetera-maintenance"]),
+        .executable(name: "etcetera-auth", targets: ["etcetera-auth"]),
         .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
     ],
     dependencies: [
@@ -68,6 +69,7 @@ let package = Package(
             name: "MaintenanceService",
             dependencies: ["Maintenance", "Cluster", "Bus", "KVClient", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]
         ),
+        .target(name: "AuthService", dependencies: ["Auth", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "KVService", dependencies: ["MVCC", "Snapshot", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
@@ -102,6 +104,7 @@ let package = Package(
             name: "etcetera-maintenance",
             dependencies: ["MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
         ),
+        .executableTarget(name: "etcetera-auth", dependencies: ["AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
@@ -116,6 +119,7 @@ let package = Package(
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "Cluster", "ServiceSupport", "EtceteraAPI"]),
+        .testTarget(name: "AuthServiceTests", dependencies: ["AuthService", "Auth", "Bus", "Storage", "EtceteraAPI", logging]),
         .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "EtceteraAPI", grpcCore, grpcTransport, logging]),
     ]

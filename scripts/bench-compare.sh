@@ -159,7 +159,7 @@ if [[ $SKIP_BUILD != 1 ]]; then
     (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product etcetera-bench) >&2
     if [[ " $SERVERS " == *" etcetera "* ]]; then
         log "building Etcetera (release, scratch path $SCRATCH)"
-        for product in etcetera etcetera-kv etcetera-lease etcetera-maintenance etcetera-watch etcetera-gateway; do
+        for product in etcetera etcetera-kv etcetera-auth etcetera-lease etcetera-maintenance etcetera-watch etcetera-gateway; do
             (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product "$product") >&2
         done
     fi

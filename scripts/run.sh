@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build -c release --product etcetera-kv
+swift build -c release --product etcetera-auth
 swift build -c release --product etcetera-lease
 swift build -c release --product etcetera-maintenance
 swift build -c release --product etcetera-watch

@@ -36,6 +36,32 @@ public struct PermissionTable: Sendable {
         self.users = table
     }
 
+    /// A table from merged permissions, as ``mergedPermissions(of:)`` exports them (a gateway rebuilds the
+    /// auth backend's table from its permission snapshot this way).
+    public init(revision: UInt64, merged: [String: MergedPermissions]) {
+        self.revision = revision
+        users = merged.mapValues { permissions in
+            UserPermissions(
+                isRoot: permissions.isRoot,
+                read: KeyIntervalSet(permissions.read.map { KeyInterval(key: $0.key, rangeEnd: $0.rangeEnd) }),
+                write: KeyIntervalSet(permissions.write.map { KeyInterval(key: $0.key, rangeEnd: $0.rangeEnd) }))
+        }
+    }
+
+    /// Every user in this table, in byte order of the names.
+    public var userNames: [String] {
+        users.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// A user's merged permissions as etcd key ranges, nil for a user not in the table.
+    public func mergedPermissions(of user: String) -> MergedPermissions? {
+        guard let permissions = users[user] else { return nil }
+        return MergedPermissions(
+            isRoot: permissions.isRoot,
+            read: permissions.read.intervals.map(KeyRange.init),
+            write: permissions.write.intervals.map(KeyRange.init))
+    }
+
     /// Whether the user exists in this table.
     public func contains(user: String) -> Bool { users[user] != nil }
 
@@ -59,5 +85,43 @@ public struct PermissionTable: Sendable {
         }
         if rangeEnd.isEmpty { return set.contains(key: key) }
         return set.covers(KeyInterval(key: key, rangeEnd: rangeEnd))
+    }
+}
+
+/// One user's permissions merged: the unions of its roles' READ and WRITE permissions (READWRITE in both),
+/// each as sorted, disjoint, non-adjacent ranges. Root is allowed everything whatever the ranges say.
+public struct MergedPermissions: Sendable, Hashable {
+    public var isRoot: Bool
+    public var read: [KeyRange]
+    public var write: [KeyRange]
+
+    public init(isRoot: Bool, read: [KeyRange], write: [KeyRange]) {
+        self.isRoot = isRoot
+        self.read = read
+        self.write = write
+    }
+}
+
+/// The half-open key range `[key, rangeEnd)` in etcd's convention, where `rangeEnd` `"\0"` means every key
+/// from `key` on. Merged ranges never have an empty `rangeEnd` (a single key `k` is `[k, k + "\0")`).
+public struct KeyRange: Sendable, Hashable, CustomStringConvertible {
+    public var key: [UInt8]
+    public var rangeEnd: [UInt8]
+
+    public init(key: [UInt8], rangeEnd: [UInt8]) {
+        self.key = key
+        self.rangeEnd = rangeEnd
+    }
+
+    init(_ interval: KeyInterval) {
+        // A merged interval is never empty, so it starts at a key, never at +∞.
+        if case .key(let begin) = interval.begin { key = begin } else { key = [] }
+        if case .key(let end) = interval.end { rangeEnd = end } else { rangeEnd = [0] }
+    }
+
+    public var description: String {
+        let key = String(decoding: key, as: UTF8.self).debugDescription
+        if rangeEnd == [0] { return "[\(key), <open ended>" }
+        return "[\(key), \(String(decoding: rangeEnd, as: UTF8.self).debugDescription))"
     }
 }

@@ -12,6 +12,11 @@ public struct GatewayConfiguration: Sendable {
     /// The maintenance service's request/reply endpoint; without one the Maintenance and Cluster
     /// APIs are not served.
     public var maintenanceEndpoint: String?
+    /// The auth backend's request/reply endpoint (docs/auth-plugins.md). Stored only: the gateway does
+    /// not enforce auth yet.
+    public var authEndpoint: String?
+    /// The auth backend's event endpoint, where it publishes its revision whenever it changes.
+    public var authEventsEndpoint: String?
     /// etcd's `--max-request-bytes`: larger write requests get "request is too large".
     public var maxRequestBytes: Int = 1_572_864
     /// Member name and peer URLs: the member and cluster ids in every response header derive from

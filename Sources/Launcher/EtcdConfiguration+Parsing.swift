@@ -93,6 +93,8 @@ private struct FlagDefinition {
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
+        .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
+        .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
         .init(name: "config-file", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
@@ -320,6 +322,14 @@ private struct FlagParser {
                 throw invalid(raw, "expected comma-separated tcp://HOST:PORT endpoints")
             }
             configuration.externalWatchEndpoints = endpoints
+        }
+        // Go's flag.UintVar, as etcd declares both: any unsigned integer. etcd replaces a TTL of 0 by 300 s
+        // and a cost outside 4…31 by 10 where it uses them; so does the auth service.
+        if let raw = values["auth-token-ttl"] {
+            configuration.authTokenTTL = try unsigned(raw)
+        }
+        if let raw = values["bcrypt-cost"] {
+            configuration.bcryptCost = try unsigned(raw)
         }
         return configuration
     }

@@ -47,6 +47,12 @@ extension EtcdConfiguration {
           --auto-compaction-retention '0'
             Auto compaction retention length. 0 means disable auto compaction.
 
+        Auth:
+          --auth-token-ttl 300
+            Time (in seconds) of the auth-token-ttl.
+          --bcrypt-cost 10
+            Specify bcrypt algorithm cost factor for auth password hashing.
+
         Logging:
           --log-level 'info'
             Configures log level. Only supports debug, info, warn, error.

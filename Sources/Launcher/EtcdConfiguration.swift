@@ -42,6 +42,11 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
     /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
     public var externalWatchEndpoints: [String]
+    /// `--auth-token-ttl`: seconds a simple token stays valid after its last use; 0 means 300, as in etcd.
+    public var authTokenTTL: UInt64
+    /// `--bcrypt-cost`: bcrypt cost of password hashes; outside 4…31 the auth service uses 10 and warns,
+    /// as etcd does.
+    public var bcryptCost: UInt64
 
     /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
     public init(
@@ -60,7 +65,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
         watchProcesses: Int = 1,
         watchProgressNotifyIntervalMilliseconds: Int = 600_000,
         busListen: KVBusEndpoints? = nil,
-        externalWatchEndpoints: [String] = []
+        externalWatchEndpoints: [String] = [],
+        authTokenTTL: UInt64 = 300,
+        bcryptCost: UInt64 = 10
     ) {
         self.name = name
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
@@ -78,6 +85,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
         self.busListen = busListen
         self.externalWatchEndpoints = externalWatchEndpoints
+        self.authTokenTTL = authTokenTTL
+        self.bcryptCost = bcryptCost
     }
 
     /// etcd's default for both client URL flags.

@@ -3,9 +3,9 @@
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
 /// on TCP instead, so that watch processes elsewhere can join. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
-/// gateway last, with the lease service, the maintenance service and the watch fan-out processes
-/// between them. Later services (auth) go between the kv store and the gateway too, with their sockets
-/// listed in ``socketNames``.
+/// gateway last, with the auth service, the lease service, the maintenance service and the watch fan-out
+/// processes between them. Later services go between the kv store and the gateway too, with their
+/// sockets listed in ``socketNames``.
 public struct ServicePlan: Sendable, Hashable {
     /// The kv store's request/reply socket.
     public static let kvSocket = "kv.sock"
@@ -15,9 +15,13 @@ public struct ServicePlan: Sendable, Hashable {
     public static let leaseSocket = "lease.sock"
     /// The maintenance service's request/reply socket.
     public static let maintenanceSocket = "maintenance.sock"
+    /// The auth service's request/reply socket.
+    public static let authSocket = "auth.sock"
+    /// The auth service's event stream (its revision, whenever it changes).
+    public static let authEventsSocket = "auth-events.sock"
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
-    public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket]
+    public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket, authSocket, authEventsSocket]
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
@@ -29,6 +33,11 @@ public struct ServicePlan: Sendable, Hashable {
     /// Where `etcetera-lease` keeps its leases under a data directory.
     public static func leaseDataDirectory(in dataDirectory: String) -> String {
         Path.join(Path.join(dataDirectory, "member"), "lease")
+    }
+
+    /// Where `etcetera-auth` keeps users, roles and permissions under a data directory.
+    public static func authDataDirectory(in dataDirectory: String) -> String {
+        Path.join(Path.join(dataDirectory, "member"), "auth")
     }
 
     /// The request/reply socket of watch fan-out process `index`.
@@ -84,6 +93,7 @@ public struct ServicePlan: Sendable, Hashable {
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         self.services =
             [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind),
+             Self.authService(configuration, dataDirectory: dataDirectory, bus: bus),
              Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
              Self.maintenanceService(configuration, bus: bus, kv: kv.connect)]
             + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
@@ -117,6 +127,20 @@ public struct ServicePlan: Sendable, Hashable {
                 "--events", bind.events,
                 "--max-txn-ops", String(configuration.maxTxnOps),
                 "--quota-backend-bytes", String(configuration.effectiveQuotaBackendBytes ?? -1),
+                "--log-level", configuration.logLevel.rawValue,
+            ]
+        )
+    }
+
+    private static func authService(_ configuration: EtcdConfiguration, dataDirectory: String, bus: BusLayout) -> ServiceSpec {
+        ServiceSpec(
+            executable: "etcetera-auth",
+            arguments: [
+                "--data-dir", authDataDirectory(in: dataDirectory),
+                "--listen", bus.endpoint(of: authSocket),
+                "--events", bus.endpoint(of: authEventsSocket),
+                "--auth-token-ttl", String(configuration.authTokenTTL),
+                "--bcrypt-cost", String(configuration.bcryptCost),
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )
@@ -187,6 +211,8 @@ public struct ServicePlan: Sendable, Hashable {
                 "--kv", kv.requests,
                 "--lease", bus.endpoint(of: leaseSocket),
                 "--maintenance", bus.endpoint(of: maintenanceSocket),
+                "--auth", bus.endpoint(of: authSocket),
+                "--auth-events", bus.endpoint(of: authEventsSocket),
                 "--max-request-bytes", String(configuration.maxRequestBytes),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,

@@ -32,6 +32,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The maintenance service's request/reply bus endpoint.")
     var maintenance: String?
 
+    @Option(help: "The auth backend's request/reply bus endpoint (not enforced yet).")
+    var auth: String?
+
+    @Option(help: "The auth backend's event endpoint (its revision, whenever it changes).")
+    var authEvents: String?
+
     @Option(help: "Largest write request accepted, in bytes (etcd's --max-request-bytes).")
     var maxRequestBytes: Int = 1_572_864
 
@@ -53,6 +59,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.watchEndpoints = watch
         configuration.leaseEndpoint = lease
         configuration.maintenanceEndpoint = maintenance
+        configuration.authEndpoint = auth
+        configuration.authEventsEndpoint = authEvents
         configuration.name = name
         configuration.peerURLs = peerUrls.split(separator: ",").map(String.init)
         let gateway = try GatewayServer(configuration: configuration, logger: logger)

@@ -31,6 +31,8 @@ struct EtcdConfigurationTests {
         #expect(configuration.autoCompactionMode == .periodic)
         #expect(configuration.autoCompactionRetention == "0")
         #expect(configuration.watchProcesses == 1)
+        #expect(configuration.authTokenTTL == 300)
+        #expect(configuration.bcryptCost == 10)
         #expect(configuration == EtcdConfiguration())
     }
 
@@ -108,6 +110,8 @@ struct EtcdConfigurationTests {
             "ETCD_LOG_LEVEL": "warn",
             "ETCD_LISTEN_CLIENT_URLS": "http://0.0.0.0:3379",
             "ETCD_WATCH_PROCESSES": "3",
+            "ETCD_AUTH_TOKEN_TTL": "30",
+            "ETCD_BCRYPT_COST": "4",
             "PATH": "/usr/bin",
         ]
         let fromEnvironment = try configuration([], environment: environment)
@@ -117,6 +121,8 @@ struct EtcdConfigurationTests {
         #expect(fromEnvironment.logLevel == .warn)
         #expect(fromEnvironment.servedClientURL?.string == "http://0.0.0.0:3379")
         #expect(fromEnvironment.watchProcesses == 3)
+        #expect(fromEnvironment.authTokenTTL == 30)
+        #expect(fromEnvironment.bcryptCost == 4)
 
         let request = try EtcdConfiguration.parse(
             arguments: ["--name", "from-flag", "--max-txn-ops=32"],
@@ -199,6 +205,10 @@ struct EtcdConfigurationTests {
             ["--auto-compaction-retention", "abc"],
             ["--auto-compaction-retention", "-1"],
             ["--experimental-initial-corrupt-check=maybe"],
+            ["--auth-token-ttl", "-1"],
+            ["--auth-token-ttl", "5m"],
+            ["--bcrypt-cost", "ten"],
+            ["--bcrypt-cost=-4"],
         ]
     )
     func badValues(arguments: [String]) {
@@ -278,6 +288,17 @@ struct EtcdConfigurationTests {
             try EtcdConfiguration.parse(arguments: ["--config-file", "f.yml"], readFile: { _ in "max-txn-ops: abc\n" })
         }
         #expect(mistyped.code == .invalidFlagValue && mistyped.message.contains("key max-txn-ops of f.yml"))
+    }
+
+    @Test("--auth-token-ttl and --bcrypt-cost take any unsigned integer, as etcd's flags; the auth service applies etcd's fallbacks")
+    func authFlags() throws {
+        let set = try configuration(["--auth-token-ttl", "5", "--bcrypt-cost=4"])
+        #expect(set.authTokenTTL == 5 && set.bcryptCost == 4)
+        let unusual = try configuration(["--auth-token-ttl=0", "--bcrypt-cost", "99"])
+        #expect(unusual.authTokenTTL == 0 && unusual.bcryptCost == 99)
+        let plan = try ServicePlan(configuration: unusual, workingDirectory: "/")
+        let auth = try #require(plan.services.first { $0.executable == "etcetera-auth" })
+        #expect(auth.arguments.contains(["--auth-token-ttl", "0"]) && auth.arguments.contains(["--bcrypt-cost", "99"]))
     }
 
     @Test("a bad number from the environment names the variable")

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Service plan")
 struct ServicePlanTests {
-    @Test("kv, lease, maintenance, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
+    @Test("kv, auth, lease, maintenance, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
     func childCommandLines() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
         configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:12379")]
@@ -17,6 +17,8 @@ struct ServicePlanTests {
         configuration.quotaBackendBytes = 53248
         configuration.autoCompactionMode = .revision
         configuration.autoCompactionRetention = "1000"
+        configuration.authTokenTTL = 60
+        configuration.bcryptCost = 12
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
 
         #expect(plan.dataDirectory == "/var/lib/etcetera")
@@ -32,6 +34,18 @@ struct ServicePlanTests {
                     "--events", "ipc:///var/lib/etcetera/bus/kv-events.sock",
                     "--max-txn-ops", "256",
                     "--quota-backend-bytes", "53248",
+                    "--log-level", "debug",
+                ]
+            ),
+            ServiceSpec(
+                name: "etcetera-auth",
+                executable: "etcetera-auth",
+                arguments: [
+                    "--data-dir", "/var/lib/etcetera/member/auth",
+                    "--listen", "ipc:///var/lib/etcetera/bus/auth.sock",
+                    "--events", "ipc:///var/lib/etcetera/bus/auth-events.sock",
+                    "--auth-token-ttl", "60",
+                    "--bcrypt-cost", "12",
                     "--log-level", "debug",
                 ]
             ),
@@ -81,6 +95,8 @@ struct ServicePlanTests {
                     "--kv", "ipc:///var/lib/etcetera/bus/kv.sock",
                     "--lease", "ipc:///var/lib/etcetera/bus/lease.sock",
                     "--maintenance", "ipc:///var/lib/etcetera/bus/maintenance.sock",
+                    "--auth", "ipc:///var/lib/etcetera/bus/auth.sock",
+                    "--auth-events", "ipc:///var/lib/etcetera/bus/auth-events.sock",
                     "--max-request-bytes", "2000000",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
@@ -96,12 +112,12 @@ struct ServicePlanTests {
         configuration.watchProgressNotifyIntervalMilliseconds = 5000
         let plan = try ServicePlan(configuration: configuration, workingDirectory: "/")
         #expect(plan.services.map(\.name) == [
-            "etcetera-kv", "etcetera-lease", "etcetera-maintenance", "etcetera-watch-0", "etcetera-watch-1", "etcetera-watch-2",
-            "etcetera-gateway",
+            "etcetera-kv", "etcetera-auth", "etcetera-lease", "etcetera-maintenance", "etcetera-watch-0", "etcetera-watch-1",
+            "etcetera-watch-2", "etcetera-gateway",
         ])
-        #expect(plan.services[4].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
-        #expect(plan.services[4].arguments.contains("5000"))
-        let gateway = plan.services[6].arguments
+        #expect(plan.services[5].arguments.prefix(2) == ["--listen", "ipc:///d/bus/watch-1.sock"])
+        #expect(plan.services[5].arguments.contains("5000"))
+        let gateway = plan.services[7].arguments
         #expect(Array(gateway.prefix(6)) == [
             "--watch", "ipc:///d/bus/watch-0.sock", "--watch", "ipc:///d/bus/watch-1.sock", "--watch", "ipc:///d/bus/watch-2.sock",
         ])
@@ -112,7 +128,12 @@ struct ServicePlanTests {
         let plan = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/home/op/./run/../work/")
         #expect(plan.dataDirectory == "/home/op/work/default.etcd")
         #expect(plan.bus.endpoint(of: ServicePlan.kvSocket) == "ipc:///home/op/work/default.etcd/bus/kv.sock")
-        #expect(plan.services.map(\.executable) == ["etcetera-kv", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway"])
+        #expect(plan.services.map(\.executable) == [
+            "etcetera-kv", "etcetera-auth", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway",
+        ])
+        let auth = plan.services[1].arguments
+        #expect(auth.contains(["--data-dir", "/home/op/work/default.etcd/member/auth"]))
+        #expect(auth.contains(["--auth-token-ttl", "300"]) && auth.contains(["--bcrypt-cost", "10"]), "etcd's defaults")
     }
 
     @Test("sockets move to a short directory under /tmp when the data directory is too deep")
@@ -138,7 +159,8 @@ struct ServicePlanTests {
 
     @Test("the fallback starts exactly where a socket path would exceed 107 bytes")
     func fallbackBoundary() {
-        let longest = ServicePlan.maintenanceSocket.utf8.count
+        let longest = ServicePlan.socketNames.map(\.utf8.count).max() ?? 0
+        #expect(longest == ServicePlan.maintenanceSocket.utf8.count)
         let fitting = "/" + String(repeating: "d", count: BusLayout.maximumSocketPathLength - longest - "/bus/".count - 1)
         let fits = BusLayout(dataDirectory: fitting, socketNames: ServicePlan.socketNames)
         #expect(!fits.usesFallback)

@@ -59,6 +59,9 @@ struct KeyIntervalSet: Sendable, Hashable {
 
     var isEmpty: Bool { merged.isEmpty }
 
+    /// The merged intervals, sorted.
+    var intervals: [KeyInterval] { merged }
+
     /// Whether some interval holds `key`.
     func contains(key: [UInt8]) -> Bool {
         guard let interval = lastStarting(atOrBefore: KeyBound(affine: key)) else { return false }

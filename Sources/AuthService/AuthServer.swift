@@ -1,0 +1,396 @@
+import Auth
+import Bus
+import Dispatch
+import EtceteraAPI
+import Foundation
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+import Storage
+import SwiftProtobuf
+import Synchronization
+
+/// The default auth backend on the bus: etcd's Auth API over an ``AuthStore`` kept in its own storage,
+/// plus the token resolution and permission snapshots gateways enforce with (docs/auth-plugins.md).
+///
+/// Every store access runs on one serial queue, in arrival order. bcrypt (about 90 ms at etcd's cost)
+/// never does: passwords are hashed and verified on a concurrent queue between two short visits to the
+/// store's queue, so a slow Authenticate never holds up a token resolution or a permission snapshot.
+/// Passwords, hashes and tokens never reach the log.
+public final class AuthServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Where gateways send auth requests.
+        public var listenEndpoint: String
+        /// Where ``Etcetera_Auth_AuthEvent``s are published.
+        public var eventsEndpoint: String
+        /// etcd's `--auth-token-ttl`: a simple token unused for this long stops working. Zero or less
+        /// means etcd's default, 300 s.
+        public var tokenTTL: Duration = .seconds(300)
+        /// etcd's `--bcrypt-cost`; values outside 4…31 fall back to 10 (with a warning), as in etcd.
+        public var bcryptCost = PasswordHash.defaultCost
+        /// How often the current revision is published even when nothing changed, and expired tokens freed.
+        public var heartbeatInterval: Duration = .seconds(1)
+
+        public init(listenEndpoint: String, eventsEndpoint: String) {
+            self.listenEndpoint = listenEndpoint
+            self.eventsEndpoint = eventsEndpoint
+        }
+
+        var effectiveTokenTTL: Duration { tokenTTL > .zero ? tokenTTL : .seconds(300) }
+    }
+
+    /// How many times Authenticate checks a password again when the store changed during the check.
+    private static let authenticateAttempts = 3
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let server: BusServer
+    private let publisher: EventPublisher
+    private let queue = DispatchQueue(label: "auth-store")
+    /// Where passwords are hashed and verified, taken in turn. Serial queues, because on Linux a concurrent
+    /// queue shares the global pool (one thread per core) with Swift's cooperative executor: a few bcrypt
+    /// runs there would stall every task of the process. Serial queues get threads of their own.
+    private let bcryptQueues: [DispatchQueue]
+    private let nextBcryptQueue = Atomic<UInt>(0)
+    private let state: QueueConfinedStore
+    /// Chosen at start: a new value tells subscribers the backend restarted and its tokens are gone.
+    private let instance = UInt64.random(in: 1...UInt64.max)
+
+    /// Opens the auth state in `storage` and binds both endpoints.
+    public init(configuration: Configuration, storage: any KeyValueStorage, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        if !PasswordHash.costs.contains(configuration.bcryptCost) {
+            logger.warning("use default bcrypt cost instead of the invalid given cost", metadata: [
+                "min-cost": "\(PasswordHash.costs.lowerBound)", "max-cost": "\(PasswordHash.costs.upperBound)",
+                "default-cost": "\(PasswordHash.defaultCost)", "given-cost": "\(configuration.bcryptCost)",
+            ])
+        }
+        var storeConfiguration = AuthStore.Configuration()
+        storeConfiguration.bcryptCost = configuration.bcryptCost
+        var tokenConfiguration = SimpleTokenProvider.Configuration()
+        tokenConfiguration.ttl = configuration.effectiveTokenTTL
+        let store = try AuthStore(
+            storage: storage, configuration: storeConfiguration, tokenProvider: SimpleTokenProvider(configuration: tokenConfiguration))
+        state = QueueConfinedStore(store)
+        bcryptQueues = (0..<max(ProcessInfo.processInfo.activeProcessorCount, 2)).map { DispatchQueue(label: "auth-bcrypt-\($0)") }
+        publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
+        server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
+    }
+
+    public func run() async throws {
+        let (revision, enabled) = queue.sync { (state.store.revision, state.store.isEnabled) }
+        logger.info("auth service serving", metadata: [
+            "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
+            "auth-revision": "\(revision)", "auth-enabled": "\(enabled)",
+            "token-ttl": "\(configuration.effectiveTokenTTL)", "bcrypt-cost": "\(effectiveBcryptCost)",
+        ])
+        let timer = DispatchSource.repeatingTimer(every: configuration.heartbeatInterval, on: queue) { [self] in
+            state.store.removeExpiredTokens(now: .now)
+            publish()
+        }
+        defer {
+            queue.sync { timer.cancel() }
+            publisher.close()
+        }
+        try await withGracefulShutdownHandler {
+            try await server.run { self.handle($0) }
+        } onGracefulShutdown: {
+            self.server.close()
+        }
+    }
+
+    // MARK: Requests
+
+    /// Runs on the bus thread: decodes and posts to the store's queue.
+    private func handle(_ incoming: BusIncomingRequest) {
+        guard let request = try? Etcetera_Auth_AuthRequest(serializedBytes: incoming.payload), let body = request.request else {
+            return queue.async { [self] in
+                answer(incoming, .failure(ServiceFailure(code: "bus.malformed_request", detail: "undecodable AuthRequest")))
+            }
+        }
+        queue.async { [self] in
+            switch body {
+            case .authenticate(let request): return authenticate(request, incoming, attempt: 1)
+            case .userAdd(let request): return addUser(request, incoming)
+            case .userChangePassword(let request): return changePassword(request, incoming)
+            default: break
+            }
+            let before = state.store.revision
+            answer(incoming, Result { () throws(AuthError) in try apply(body) }.mapError(ServiceFailure.init))
+            if state.store.revision != before { publish() }
+        }
+    }
+
+    /// Every request that needs no bcrypt, on the store's queue.
+    private func apply(_ body: Etcetera_Auth_AuthRequest.OneOf_Request) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply {
+        let store = state.store
+        switch body {
+        case .authEnable:
+            try store.enable()
+            logger.notice("auth enabled", metadata: ["auth-revision": "\(store.revision)"])
+            return .authEnable(.init())
+        case .authDisable:
+            try store.disable()
+            logger.notice("auth disabled", metadata: ["auth-revision": "\(store.revision)"])
+            return .authDisable(.init())
+        case .userGet(let request):
+            var response = Etcdserverpb_AuthUserGetResponse()
+            response.roles = try store.user(named: request.name).roles
+            return .userGet(response)
+        case .userList:
+            var response = Etcdserverpb_AuthUserListResponse()
+            response.users = store.userNames
+            return .userList(response)
+        case .userDelete(let request):
+            try store.deleteUser(name: request.name)
+            logger.info("deleted a user", metadata: ["user": "\(request.name)"])
+            return .userDelete(.init())
+        case .userGrantRole(let request):
+            try store.grantRole(request.role, to: request.user)
+            logger.info("granted a role to a user", metadata: ["user": "\(request.user)", "role": "\(request.role)"])
+            return .userGrantRole(.init())
+        case .userRevokeRole(let request):
+            try store.revokeRole(request.role, from: request.name)
+            logger.info("revoked a role from a user", metadata: ["user": "\(request.name)", "role": "\(request.role)"])
+            return .userRevokeRole(.init())
+        case .roleAdd(let request):
+            try store.addRole(name: request.name)
+            logger.info("created a role", metadata: ["role": "\(request.name)"])
+            return .roleAdd(.init())
+        case .roleGet(let request):
+            var response = Etcdserverpb_AuthRoleGetResponse()
+            response.perm = try store.role(named: request.role).permissions.map(Self.wire)
+            return .roleGet(response)
+        case .roleList:
+            var response = Etcdserverpb_AuthRoleListResponse()
+            response.roles = store.roleNames
+            return .roleList(response)
+        case .roleDelete(let request):
+            try store.deleteRole(name: request.role)
+            logger.info("deleted a role", metadata: ["role": "\(request.role)"])
+            return .roleDelete(.init())
+        case .roleGrantPermission(let request):
+            guard request.hasPerm else { throw .permissionNotGiven }
+            let permission = try Self.permission(request.perm)
+            try store.grantPermission(permission, to: request.name)
+            logger.info("granted a permission to a role", metadata: ["role": "\(request.name)", "permission": "\(permission)"])
+            return .roleGrantPermission(.init())
+        case .roleRevokePermission(let request):
+            try store.revokePermission(key: Array(request.key), rangeEnd: Array(request.rangeEnd), from: request.role)
+            logger.info("revoked a permission from a role", metadata: [
+                "role": "\(request.role)", "key": "\(String(decoding: request.key, as: UTF8.self).debugDescription)",
+                "range-end": "\(String(decoding: request.rangeEnd, as: UTF8.self).debugDescription)",
+            ])
+            return .roleRevokePermission(.init())
+        case .resolveToken(let request):
+            guard let info = try store.authInfo(token: request.token.isEmpty ? nil : request.token, now: .now) else {
+                throw .invalidToken
+            }
+            var resolved = Etcetera_Auth_ResolvedToken()
+            resolved.user = info.user
+            resolved.authRevision = info.revision
+            return .resolveToken(resolved)
+        case .permissions:
+            return .permissions(snapshot())
+        case .authenticate, .userAdd, .userChangePassword:
+            preconditionFailure("handled off the store's queue")
+        }
+    }
+
+    /// etcd's Authenticate in three steps: read the user's hash on the store's queue, verify the password
+    /// on the bcrypt queue, then issue the token on the store's queue if nothing changed meanwhile (or check
+    /// again, as etcd does).
+    private func authenticate(_ request: Etcdserverpb_AuthenticateRequest, _ incoming: BusIncomingRequest, attempt: Int) {
+        let store = state.store
+        let hash: PasswordHash
+        let checkedRevision = store.revision
+        do throws(AuthError) {
+            guard store.isEnabled else { throw .notEnabled }
+            guard let user = try? store.user(named: request.name) else { throw .authFailed }
+            guard !user.noPassword, let stored = user.passwordHash else { throw .noPasswordUser }
+            hash = stored
+        } catch {
+            return refuseAuthentication(request.name, error, incoming)
+        }
+        bcryptQueue().async { [self] in
+            let matches = hash.verify(request.password)
+            queue.async { [self] in
+                guard matches else { return refuseAuthentication(request.name, .authFailed, incoming) }
+                do throws(AuthError) {
+                    var response = Etcdserverpb_AuthenticateResponse()
+                    response.token = try state.store.issueToken(name: request.name, checkedRevision: checkedRevision, now: .now)
+                    logger.debug("authenticated a user", metadata: ["user": "\(request.name)"])
+                    answer(incoming, .success(.authenticate(response)))
+                } catch where error == .oldRevision && attempt < Self.authenticateAttempts {
+                    authenticate(request, incoming, attempt: attempt + 1)
+                } catch {
+                    refuseAuthentication(request.name, error, incoming)
+                }
+            }
+        }
+    }
+
+    private func refuseAuthentication(_ name: String, _ error: AuthError, _ incoming: BusIncomingRequest) {
+        logger.debug("authentication refused", metadata: ["user": "\(name)", "error": "\(error.code)"])
+        answer(incoming, .failure(ServiceFailure(error)))
+    }
+
+    /// UserAdd: the cheap refusals first, then the hash off the store's queue, then the add (which checks
+    /// again: another request may have added the same name meanwhile).
+    private func addUser(_ request: Etcdserverpb_AuthUserAddRequest, _ incoming: BusIncomingRequest) {
+        let store = state.store
+        if request.name.isEmpty { return answer(incoming, .failure(ServiceFailure(.userEmpty))) }
+        if (try? store.user(named: request.name)) != nil { return answer(incoming, .failure(ServiceFailure(.userAlreadyExists))) }
+        let noPassword = request.hasOptions && request.options.noPassword
+        withHash(of: noPassword ? nil : request.password, incoming) { [self] (hash) throws(AuthError) in
+            try state.store.addUser(name: request.name, passwordHash: hash)
+            logger.info("added a user", metadata: ["user": "\(request.name)", "no-password": "\(noPassword)"])
+            return .userAdd(.init())
+        }
+    }
+
+    /// UserChangePassword: as UserAdd, the user's existence checked before paying for the hash.
+    private func changePassword(_ request: Etcdserverpb_AuthUserChangePasswordRequest, _ incoming: BusIncomingRequest) {
+        if (try? state.store.user(named: request.name)) == nil { return answer(incoming, .failure(ServiceFailure(.userNotFound))) }
+        withHash(of: request.password, incoming) { [self] (hash) throws(AuthError) in
+            guard let hash else { throw .passwordHashFailed("no hash") }
+            try state.store.changePassword(name: request.name, passwordHash: hash)
+            logger.info("changed a user's password", metadata: ["user": "\(request.name)"])
+            return .userChangePassword(.init())
+        }
+    }
+
+    /// Hashes `password` (nil: no password, nothing to hash) on the bcrypt queue, then runs `apply` with
+    /// the hash on the store's queue and answers with its result.
+    private func withHash(
+        of password: String?, _ incoming: BusIncomingRequest,
+        apply: @escaping @Sendable (PasswordHash?) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply
+    ) {
+        let effectiveCost = effectiveBcryptCost
+        bcryptQueue().async { [self] in
+            let hashed = Result { () throws(AuthError) -> PasswordHash? in
+                guard let password else { return nil }
+                return try PasswordHash.make(password: password, cost: effectiveCost)
+            }
+            queue.async { [self] in
+                let before = state.store.revision
+                answer(incoming, hashed.flatMap { hash in Result { () throws(AuthError) in try apply(hash) } }.mapError(ServiceFailure.init))
+                if state.store.revision != before { publish() }
+            }
+        }
+    }
+
+    // MARK: Permission snapshots and events
+
+    /// The whole permission state at the current revision; encoded once per revision.
+    private func snapshot() -> Etcetera_Auth_PermissionSnapshot {
+        let store = state.store
+        if let cached = state.snapshot, cached.revision == store.revision { return cached }
+        let table = store.permissionTable
+        var snapshot = Etcetera_Auth_PermissionSnapshot()
+        snapshot.enabled = store.isEnabled
+        snapshot.revision = store.revision
+        snapshot.users = store.userNames.compactMap { name in
+            guard let user = try? store.user(named: name), let merged = table.mergedPermissions(of: name) else { return nil }
+            var permissions = Etcetera_Auth_UserPermissions()
+            permissions.name = name
+            permissions.isRoot = merged.isRoot
+            permissions.roles = user.roles
+            permissions.read = merged.read.map(Self.wire)
+            permissions.write = merged.write.map(Self.wire)
+            return permissions
+        }
+        state.snapshot = snapshot
+        return snapshot
+    }
+
+    /// Publishes the current revision (on the store's queue).
+    private func publish() {
+        var event = Etcetera_Auth_AuthEvent()
+        event.revision = state.store.revision
+        event.enabled = state.store.isEnabled
+        event.instance = instance
+        guard let payload = try? event.serializedBytes() as [UInt8] else { return }
+        publisher.publish(payload)
+    }
+
+    // MARK: Plumbing
+
+    /// The cost passwords are hashed with: the configured one, or etcd's default when it is out of range.
+    private var effectiveBcryptCost: Int {
+        PasswordHash.costs.contains(configuration.bcryptCost) ? configuration.bcryptCost : PasswordHash.defaultCost
+    }
+
+    private func bcryptQueue() -> DispatchQueue {
+        let turn = nextBcryptQueue.wrappingAdd(1, ordering: .relaxed).oldValue
+        return bcryptQueues[Int(turn % UInt(bcryptQueues.count))]
+    }
+
+    /// Sends the reply with the store's current revision (on the store's queue).
+    private func answer(_ incoming: BusIncomingRequest, _ result: Result<Etcetera_Auth_AuthReply.OneOf_Reply, ServiceFailure>) {
+        var reply = Etcetera_Auth_AuthReply()
+        switch result {
+        case .success(let body):
+            reply.reply = body
+        case .failure(let failure):
+            reply.error.code = failure.code
+            reply.error.detail = failure.detail
+            if failure.isServerFault { logger.error("auth request failed", metadata: ["error": "\(failure.code)", "detail": "\(failure.detail)"]) }
+        }
+        reply.authRevision = state.store.revision
+        incoming.reply((try? reply.serializedBytes()) ?? [])
+    }
+
+    private static func permission(_ wire: Authpb_Permission) throws(AuthError) -> Permission {
+        guard let type = PermissionType(rawValue: Int32(wire.permType.rawValue)) else { throw .permissionNotGiven }
+        return Permission(type, key: Array(wire.key), rangeEnd: Array(wire.rangeEnd))
+    }
+
+    private static func wire(_ permission: Permission) -> Authpb_Permission {
+        var wire = Authpb_Permission()
+        wire.permType = Authpb_Permission.TypeEnum(rawValue: Int(permission.type.rawValue)) ?? .read
+        wire.key = Data(permission.key)
+        wire.rangeEnd = Data(permission.rangeEnd)
+        return wire
+    }
+
+    private static func wire(_ range: KeyRange) -> Etcetera_Auth_KeyRange {
+        var wire = Etcetera_Auth_KeyRange()
+        wire.key = Data(range.key)
+        wire.rangeEnd = Data(range.rangeEnd)
+        return wire
+    }
+}
+
+/// A failure as it goes on the bus: an ``AuthError``'s code, or a bus-level one.
+private struct ServiceFailure: Error {
+    let code: String
+    let detail: String
+
+    init(code: String, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    init(_ error: AuthError) {
+        code = error.code
+        detail = error.detail
+    }
+
+    /// Failures of the service rather than refusals of the request: worth an error in the log.
+    var isServerFault: Bool {
+        code.hasPrefix("storage.") || code == "auth.password_hash_failed" || code == "bus.malformed_request"
+    }
+}
+
+/// What only the store's queue touches.
+private final class QueueConfinedStore: @unchecked Sendable {
+    let store: AuthStore
+    /// The last permission snapshot built, reused while the revision stays.
+    var snapshot: Etcetera_Auth_PermissionSnapshot?
+
+    init(_ store: AuthStore) {
+        self.store = store
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import AuthService
+import Foundation
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+import Storage
+
+/// etcetera-auth: the default auth backend. Keeps users, roles and permissions in its own LevelDB
+/// database and serves the auth bus contract (docs/auth-plugins.md).
+@main
+struct AuthServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "etcetera-auth", abstract: "Etcetera's auth service.")
+
+    @Option(help: "Directory of the auth database (created if missing).")
+    var dataDir: String
+
+    @Option(help: "Request/reply bus endpoint to bind for gateways, e.g. ipc:///var/lib/etcetera/bus/auth.sock.")
+    var listen: String
+
+    @Option(help: "Event endpoint to bind; the auth revision is published there whenever it changes.")
+    var events: String
+
+    @Option(help: "Seconds an unused simple token stays valid (etcd's --auth-token-ttl; 0 means 300).")
+    var authTokenTtl: UInt64 = 300
+
+    @Option(help: "bcrypt cost of password hashes (etcd's --bcrypt-cost; outside 4...31 means 10).")
+    var bcryptCost: UInt64 = 10
+
+    @Option(help: "debug, info, warn or error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let logger = ServiceLogging.bootstrap(label: "etcetera-auth", level: logLevel)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
+        configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
+        configuration.bcryptCost = Int(clamping: bcryptCost)
+        let server = try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: dataDir), logger: logger)
+        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

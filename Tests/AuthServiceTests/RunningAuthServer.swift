@@ -1,0 +1,181 @@
+import AuthService
+import Bus
+import EtceteraAPI
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import Testing
+
+/// An auth service on `ipc://` sockets in a temporary directory, with its store on LevelDB, a client and
+/// a subscriber to its events. Everything it logs, at every level, is kept in `logs`.
+final class RunningAuthServer: Sendable {
+    let directory: String
+    let configuration: AuthServer.Configuration
+    let client: BusClient
+    let logs: CapturedLogs
+    /// Every event received so far, in order.
+    private let received = Locked<[Etcetera_Auth_AuthEvent]>([])
+    private let subscriber: EventSubscriber
+    private let serving: Task<Void, any Error>
+
+    /// - Parameters:
+    ///   - directory: reuse a previous server's directory (a restart); nil for a fresh one.
+    ///   - bcryptCost: 4 keeps tests fast; the concurrency test wants a slow hash.
+    init(
+        directory: String? = nil, bcryptCost: Int = 4, tokenTTL: Duration = .seconds(300),
+        heartbeatInterval: Duration = .seconds(1), logs: CapturedLogs = CapturedLogs()
+    ) throws {
+        self.directory = try directory ?? Self.makeTemporaryDirectory()
+        self.logs = logs
+        let logger = logs.logger(label: "auth-test")
+        var configuration = AuthServer.Configuration(
+            listenEndpoint: "ipc://\(self.directory)/auth.sock", eventsEndpoint: "ipc://\(self.directory)/auth-events.sock")
+        configuration.bcryptCost = bcryptCost
+        configuration.tokenTTL = tokenTTL
+        configuration.heartbeatInterval = heartbeatInterval
+        self.configuration = configuration
+        let server = try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: self.directory + "/auth"), logger: logger)
+        serving = Task { try await server.run() }
+        client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
+        let received = self.received
+        subscriber = try EventSubscriber(connect: configuration.eventsEndpoint, logger: logger, onMessage: { payload in
+            if let event = try? Etcetera_Auth_AuthEvent(serializedBytes: payload) { received.withLock { $0.append(event) } }
+        })
+    }
+
+    /// The events received so far.
+    var events: [Etcetera_Auth_AuthEvent] { received.value }
+
+    /// Waits (polling) for an event after the first `skipping` ones that satisfies `predicate`; nil after `timeout`.
+    func event(
+        skipping: Int = 0, timeout: Duration = .seconds(5), where predicate: (Etcetera_Auth_AuthEvent) -> Bool = { _ in true }
+    ) async -> Etcetera_Auth_AuthEvent? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = events.dropFirst(skipping).first(where: predicate) { return found }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return nil
+    }
+
+    /// Sends one request and decodes the reply.
+    func request(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> Etcetera_Auth_AuthReply {
+        var request = Etcetera_Auth_AuthRequest()
+        body(&request)
+        return try await send(try request.serializedBytes())
+    }
+
+    func send(_ payload: [UInt8]) async throws -> Etcetera_Auth_AuthReply {
+        try Etcetera_Auth_AuthReply(serializedBytes: try await client.request(payload, timeout: .seconds(10)))
+    }
+
+    /// Sends a request that must succeed, and returns its reply.
+    @discardableResult
+    func succeed(_ body: (inout Etcetera_Auth_AuthRequest) -> Void, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Etcetera_Auth_AuthReply {
+        let reply = try await request(body)
+        if case .error(let error) = reply.reply { Issue.record("refused: \(error.code) \(error.detail)", sourceLocation: sourceLocation) }
+        return reply
+    }
+
+    /// The error code a request gets ("" when it succeeds).
+    func errorCode(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> String {
+        let reply = try await request(body)
+        guard case .error(let error) = reply.reply else { return "" }
+        return error.code
+    }
+
+    func authenticate(_ name: String, _ password: String) async throws -> Etcetera_Auth_AuthReply {
+        try await request { $0.authenticate = .with { $0.name = name; $0.password = password } }
+    }
+
+    func token(_ name: String, _ password: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let reply = try await authenticate(name, password)
+        guard case .authenticate(let response) = reply.reply else {
+            Issue.record("authenticate \(name): \(reply)", sourceLocation: sourceLocation)
+            return ""
+        }
+        return response.token
+    }
+
+    func resolve(_ token: String) async throws -> Etcetera_Auth_AuthReply {
+        try await request { $0.resolveToken.token = token }
+    }
+
+    func permissions() async throws -> Etcetera_Auth_PermissionSnapshot {
+        let reply = try await request { $0.permissions = .init() }
+        guard case .permissions(let snapshot) = reply.reply else { throw TestFailure("permissions: \(reply)") }
+        return snapshot
+    }
+
+    /// Adds root with the root role and enables auth.
+    func enableWithRoot(password: String = "rootpw") async throws {
+        try await succeed { $0.userAdd = .with { $0.name = "root"; $0.password = password } }
+        try await succeed { $0.userGrantRole = .with { $0.user = "root"; $0.role = "root" } }
+        try await succeed { $0.authEnable = .init() }
+    }
+
+    /// Stops serving; `removeDirectory: false` keeps the store for a restart.
+    func stop(removeDirectory: Bool = true) async {
+        subscriber.close()
+        client.close()
+        serving.cancel()
+        _ = try? await serving.value
+        if removeDirectory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    private static func makeTemporaryDirectory() throws -> String {
+        var template = Array("/tmp/auth-test-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: try #require(created))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Every log record of the loggers it makes, rendered as text (message, metadata, source), at every level.
+final class CapturedLogs: Sendable {
+    private let lines = Locked<[String]>([])
+
+    func logger(label: String) -> Logger {
+        var logger = Logger(label: label) { label in Handler(label: label, logs: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var all: [String] { lines.value }
+
+    fileprivate func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    private struct Handler: LogHandler {
+        let label: String
+        let logs: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            logs.append("\(event.level) \(label) \(event.message) \(fields) \(event.error.map { "\($0)" } ?? "") \(event.source)")
+        }
+    }
+}
+
+/// A value behind a lock, shareable between tasks and threads.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+}
