@@ -45,8 +45,9 @@ public final class MVCCStore: Sendable {
     let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
     let alarmObserver = Mutex<AlarmObserver?>(nil)
 
-    /// Opens the store, initialising an empty one at revision 1 as etcd does, and resumes a compaction
-    /// that a crash interrupted.
+    /// Opens the store, initialising empty storage at revision 1 as etcd does, and resumes a compaction
+    /// that a crash interrupted. Storage that holds records but no readable current revision is
+    /// refused with `MVCCError.corrupt`.
     public init(storage: any KeyValueStorage, configuration: Configuration = .init()) throws(MVCCError) {
         self.storage = storage
         self.configuration = configuration
@@ -65,6 +66,16 @@ public final class MVCCStore: Sendable {
                 compactRevision: try meta(.compactRevision) ?? -1,
                 appliedIndex: UInt64(bitPattern: try meta(.appliedIndex) ?? 0))
         } else {
+            // Only empty storage is a new store: one whose revision record is lost or damaged would
+            // otherwise be written over at revision 1.
+            let existing = snapshot.makeCursor()
+            existing.seekToFirst()
+            guard !existing.isValid else { throw .corrupt("the store holds records but no readable current revision") }
+            do {
+                try existing.checkError()
+            } catch {
+                throw MVCCError(storage: error)
+            }
             var batch = WriteBatch()
             batch.put(StorageLayout.Meta.layoutVersion.storageKey, StorageLayout.encodeInt64(1))
             batch.put(StorageLayout.Meta.currentRevision.storageKey, StorageLayout.encodeInt64(1))

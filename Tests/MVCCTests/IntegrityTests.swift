@@ -237,6 +237,22 @@ struct IntegrityTests {
         #expect(report.description.hasSuffix("and 15 more"))
     }
 
+    @Test("storage whose current revision record is lost or damaged is refused at open, not started over at revision 1")
+    func lostRevisionRecord() async throws {
+        for damaged in [nil, [1, 2, 3] as [UInt8]] {
+            let storage = InMemoryStorage()
+            try await Self.referenceStore(on: storage).close()
+            var batch = WriteBatch()
+            if let damaged { batch.put(RawRecord.meta("rev"), damaged) } else { batch.delete(RawRecord.meta("rev")) }
+            try storage.write(batch, sync: false)
+            let records = Self.recordCount(storage)
+            let error = #expect(throws: MVCCError.self) { try MVCCStore(storage: storage) }
+            #expect(error?.code == "storage.corrupt")
+            #expect(Self.recordCount(storage) == records)
+            #expect(try storage.snapshot().get(RawRecord.meta("rev")) == damaged)
+        }
+    }
+
     @Test("flipped bytes in a LevelDB table: the store opens, reads of the damaged block fail with storage.corrupt, the check reports it first")
     func flippedTableBytes() async throws {
         let directory = try temporaryDirectory()
