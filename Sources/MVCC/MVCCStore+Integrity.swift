@@ -13,7 +13,8 @@ extension MVCCStore {
     /// naming leases and registered leases agree; the metadata is consistent.
     ///
     /// Reads and writes may go on meanwhile (the check sees one committed revision), and so may a
-    /// compaction, which never leaves the store inconsistent. The check changes nothing.
+    /// compaction, which never leaves the store inconsistent. The check changes nothing: when its
+    /// report is not clean, `raiseCorruptAlarm()` is the caller's next step.
     public func verifyIntegrity() -> IntegrityReport {
         let started = ContinuousClock.now
         var scan = IntegrityScan(view: committedView, maxKept: Self.reportedProblems)
@@ -22,4 +23,36 @@ extension MVCCStore {
             revision: scan.currentRevision, recordsChecked: scan.records, duration: ContinuousClock.now - started,
             problems: scan.problems, problemCount: scan.problemCount)
     }
+
+    /// Raises the CORRUPT alarm, as etcd does when its data fails a check: from now on the store refuses
+    /// Range, Put, DeleteRange, Txn (read-only ones too), Compaction and lease registration and revoke
+    /// with `MVCCError.corrupt`, until the alarm is deactivated. Maintenance (status, alarms, hashes,
+    /// defragment, snapshots), event replay and the keys of a lease go on, so an operator can look
+    /// and save what is there.
+    ///
+    /// The alarm is recorded durably, so it survives a restart. If recording fails (a damaged store
+    /// may refuse writes) it is in force anyway until the store is closed, and the error is thrown.
+    public func raiseCorruptAlarm() throws(MVCCError) {
+        do {
+            try setAlarm(.corrupt, active: true)
+        } catch {
+            alarms.withLock { alarms in
+                alarms.insert(.corrupt)
+                corruptAlarm.store(true, ordering: .relaxed)
+            }
+            throw error
+        }
+    }
+
+    /// Whether CORRUPT is active: one atomic load, cheap enough for every request.
+    var isCorrupt: Bool { corruptAlarm.load(ordering: .relaxed) }
+
+    func refuseWhileCorrupt() throws(MVCCError) {
+        if isCorrupt { throw .corruptAlarmActive }
+    }
+}
+
+extension MVCCError {
+    /// What the store answers a KV request with while CORRUPT is active.
+    static let corruptAlarmActive = MVCCError.corrupt("the CORRUPT alarm is active")
 }

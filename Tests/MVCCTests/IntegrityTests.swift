@@ -121,7 +121,7 @@ struct Damage: Sendable, CustomTestStringConvertible {
     ]
 }
 
-@Suite("MVCC store: integrity check")
+@Suite("MVCC store: integrity check and the CORRUPT alarm")
 struct IntegrityTests {
     /// Revisions 2…7: a=1, a=2, b=1 on lease 7, c=1, delete c, and d=1 e=1 in one txn.
     static func referenceStore(on storage: any KeyValueStorage) async throws -> MVCCStore {
@@ -237,6 +237,72 @@ struct IntegrityTests {
         #expect(report.description.hasSuffix("and 15 more"))
     }
 
+    @Test("CORRUPT raised after a failed check survives reopening; KV requests fail with storage.corrupt, maintenance works; deactivating serves again")
+    func corruptAlarm() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let storage = try LevelDBStorage(path: directory)
+            try await Self.referenceStore(on: storage).close()
+            var batch = WriteBatch()
+            batch.delete(RawRecord.head("d"))
+            try storage.write(batch, sync: true)
+        }
+        do {
+            let store = try MVCCStore(storage: try LevelDBStorage(path: directory))
+            let changes = Mutex<[String]>([])
+            store.onAlarmChange { alarm, active in changes.withLock { $0.append("\(alarm) \(active)") } }
+            let report = store.verifyIntegrity()
+            #expect(report.problems.map(\.kind) == [.missingHead], "\(report)")
+            #expect(try store.get("a").kvs.first?.valueString == "2", "served until the alarm is raised")
+            try store.raiseCorruptAlarm()
+            #expect(store.activeAlarms == [.corrupt])
+            #expect(changes.withLock { $0 } == ["corrupt true"])
+            store.close()
+        }
+        let store = try MVCCStore(storage: try LevelDBStorage(path: directory))
+        defer { store.close() }
+        #expect(store.activeAlarms == [.corrupt])
+        try await Self.expectKVRefused(store)
+
+        #expect(store.status().alarms.map(\.alarm) == [.corrupt])
+        #expect(try store.alarm(Etcdserverpb_AlarmRequest()).alarms.map(\.alarm) == [.corrupt])
+        #expect(try store.hashKV(revision: 0).header.revision == 7)
+        #expect(store.hash().header.revision == 7)
+        store.defragment()
+        #expect(try store.events(from: 2).revisions.count == 6)
+        let snapshot = directory + "/saved.snap"
+        #expect(try store.writeSnapshot(to: snapshot).revision == 7)
+
+        var disarm = Etcdserverpb_AlarmRequest()
+        disarm.action = .deactivate
+        disarm.alarm = .corrupt
+        #expect(try store.alarm(disarm).alarms.map(\.alarm) == [.corrupt])
+        #expect(store.activeAlarms.isEmpty)
+        #expect(try store.get("a").kvs.first?.valueString == "2")
+        #expect(try await store.put("d", "repaired").header.revision == 8)
+        #expect(store.verifyIntegrity().isClean)
+    }
+
+    @Test("a client's ACTIVATE CORRUPT refuses KV requests the same way, until DEACTIVATE")
+    func clientRaisedAlarm() async throws {
+        let store = try await Self.referenceStore(on: InMemoryStorage())
+        defer { store.close() }
+        var request = Etcdserverpb_AlarmRequest()
+        request.action = .activate
+        request.alarm = .corrupt
+        _ = try store.alarm(request)
+        try await Self.expectKVRefused(store)
+        request.action = .deactivate
+        _ = try store.alarm(request)
+        #expect(try store.get("a").count == 1)
+        var txn = Etcdserverpb_TxnRequest()
+        txn.success = [.get("a")]
+        #expect(try store.readOnlyTxn(txn).succeeded)
+        try await store.put("z", "1")
+        try await store.revokeLease(7)
+    }
+
     @Test("storage whose current revision record is lost or damaged is refused at open, not started over at revision 1")
     func lostRevisionRecord() async throws {
         for damaged in [nil, [1, 2, 3] as [UInt8]] {
@@ -302,6 +368,57 @@ struct IntegrityTests {
         #expect(error?.isCorruption == true)
         #expect(error?.detail.hasPrefix("Corruption:") == true, "\(String(describing: error))")
     }
+
+    @Test("CORRUPT raised on storage that refuses writes is in force anyway, and the failure is reported")
+    func alarmOnFailingStorage() async throws {
+        let storage = FailingWritesStorage()
+        let store = try await Self.referenceStore(on: storage)
+        defer { store.close() }
+        storage.failing.withLock { $0 = true }
+        let error = #expect(throws: MVCCError.self) { try store.raiseCorruptAlarm() }
+        #expect(error?.code == "storage.failure")
+        #expect(store.activeAlarms == [.corrupt])
+        try await Self.expectKVRefused(store)
+    }
+
+    /// Every KV request, reads included, fails with `storage.corrupt` and changes nothing.
+    static func expectKVRefused(_ store: MVCCStore) async throws {
+        let revision = store.currentRevision
+        func expectCorrupt(_ error: MVCCError?, _ request: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(error?.code == "storage.corrupt", "\(request): \(error.map(String.init(describing:)) ?? "served")", sourceLocation: sourceLocation)
+        }
+        expectCorrupt(#expect(throws: MVCCError.self) { try store.get("a") }, "range")
+        expectCorrupt(#expect(throws: MVCCError.self) { try store.get("a", end: "z", revision: 3) }, "range at a past revision")
+        var readOnly = Etcdserverpb_TxnRequest()
+        readOnly.success = [.get("a")]
+        expectCorrupt(#expect(throws: MVCCError.self) { try store.readOnlyTxn(readOnly) }, "read-only txn")
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.put("a", "3") }, "put")
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.delete("a") }, "delete")
+        var txn = Etcdserverpb_TxnRequest()
+        txn.success = [.put("x", "1")]
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.txn(txn) }, "txn")
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.compact(3) }, "compaction")
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.registerLeases(8) }, "lease registration")
+        expectCorrupt(await #expect(throws: MVCCError.self) { try await store.revokeLease(7) }, "lease revoke")
+        #expect(store.currentRevision == revision)
+        #expect(store.compactRevision == -1)
+    }
+}
+
+/// In-memory storage whose writes fail while `failing` is set, as a damaged LevelDB's do.
+final class FailingWritesStorage: KeyValueStorage {
+    let failing = Mutex(false)
+    private let storage = InMemoryStorage()
+
+    func write(_ batch: WriteBatch, sync: Bool) throws(StorageError) {
+        if failing.withLock({ $0 }) { throw .ioFailed("writes are failing") }
+        try storage.write(batch, sync: sync)
+    }
+
+    func snapshot() -> any StorageSnapshot { storage.snapshot() }
+    func approximateSize(from start: [UInt8], to end: [UInt8]) -> UInt64 { storage.approximateSize(from: start, to: end) }
+    var sizeOnDisk: UInt64 { storage.sizeOnDisk }
+    func compact(from start: [UInt8]?, to end: [UInt8]?) {}
 }
 
 /// Inverts 16 bytes inside the last copy of `pattern` in a file of `directory` whose name ends in
@@ -318,3 +435,5 @@ func flipBytes(of pattern: Data, inFileEndingWith suffix: String, in directory: 
     }
     Issue.record("no \(suffix) file in \(directory) holds the pattern")
 }
+
+import Synchronization

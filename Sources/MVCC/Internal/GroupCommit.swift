@@ -50,6 +50,10 @@ final class GroupCommit: Sendable {
                 session = WriteSession(base: store.committedView)
                 results = []
             }
+            guard !store.isCorrupt else {
+                results.append((write, .failure(.corruptAlarmActive)))
+                continue
+            }
             guard store.admitsWrite(cost: write.request.quotaCost) else {
                 results.append((write, .failure(.noSpace)))
                 continue
