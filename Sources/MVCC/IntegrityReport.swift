@@ -8,7 +8,7 @@ public struct IntegrityReport: Sendable, CustomStringConvertible {
     public let duration: Duration
     /// The first problems found, in the order the scan met them (at most `MVCCStore.reportedProblems`).
     public let problems: [IntegrityProblem]
-    /// Every problem found, including those not kept in `problems`.
+    /// Every problem found, including those not kept in `problems` (a repeat of a kept one counts once).
     public let problemCount: Int
 
     /// No problem found: the store may serve.

@@ -349,6 +349,7 @@ struct IntegrityTests {
         let first = try #require(report.problems.first)
         #expect(first.kind == .unreadable, "\(report)")
         #expect(first.detail.contains("Corruption: block checksum mismatch"), "\(first)")
+        #expect(Set(report.problems).count == report.problems.count, "a block met by two passes is reported once: \(report)")
     }
 
     @Test("flipped bytes in LevelDB's log: opening is refused with the engine's corruption message")

@@ -74,7 +74,7 @@ struct IntegrityScan {
             case StorageLayout.historyPrefix: checkHistoryEntry(key, cursor.value)
             case StorageLayout.metaPrefix: checkMeta(key, cursor.value)
             case StorageLayout.revisionPrefix: checkRevisionRecord(key, cursor.value)
-            default: report(.undecodable, "a record with the unknown prefix \(Self.describe([prefix]))")
+            default: report(.undecodable, "the record \(Self.describe(key)), whose prefix is unknown")
             }
             cursor.next()
         }
@@ -375,9 +375,13 @@ struct IntegrityScan {
         }
     }
 
+    /// Counts a problem and keeps it if there is room; one already kept (a damaged block is met by
+    /// more than one pass) is neither kept nor counted again.
     private mutating func report(_ kind: IntegrityProblem.Kind, _ detail: String) {
+        let problem = IntegrityProblem(kind, detail)
+        guard !problems.contains(problem) else { return }
         problemCount += 1
-        if problems.count < maxKept { problems.append(IntegrityProblem(kind, detail)) }
+        if problems.count < maxKept { problems.append(problem) }
     }
 
     /// Whether the key part of a history storage key escapes every `00` byte as `00 FF` (decoding
