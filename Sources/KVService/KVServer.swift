@@ -56,6 +56,7 @@ public final class KVServer: Service, Sendable {
 
     public func run() async throws {
         defer { snapshots?.discardAll() }
+        await checkIntegrity()
         let publisher = self.publisher
         store.onCommit { revisions in
             for revision in revisions {
@@ -72,6 +73,9 @@ public final class KVServer: Service, Sendable {
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "revision": "\(store.currentRevision)",
         ])
+        if store.activeAlarms.contains(.corrupt) {
+            logger.warning("alarm CORRUPT is active: kv requests are refused until it is deactivated")
+        }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -86,6 +90,29 @@ public final class KVServer: Service, Sendable {
             self.server.close()
         }
         publisher.close()
+    }
+
+    /// etcd's initial corruption check, run at every start before serving: a store whose records do not
+    /// hold together raises CORRUPT and then answers maintenance requests only (docs/storage.md).
+    private func checkIntegrity() async {
+        logger.info("starting initial corruption check", metadata: ["revision": "\(store.currentRevision)"])
+        let store = self.store
+        let report = await withCheckedContinuation { continuation in
+            readers.async { continuation.resume(returning: store.verifyIntegrity()) }
+        }
+        var metadata: Logger.Metadata = ["records": "\(report.recordsChecked)", "took": "\(report.duration)"]
+        guard !report.isClean else {
+            return logger.info("initial corruption check passed; no corruption", metadata: metadata)
+        }
+        metadata["problems"] = "\(report.problemCount)"
+        metadata["found"] = "\(report.problems.map(\.description).joined(separator: "; "))"
+        do {
+            try store.raiseCorruptAlarm()
+            logger.error("initial corruption check found corruption; alarm CORRUPT raised", metadata: metadata)
+        } catch {
+            metadata["error"] = "\(error)"
+            logger.error("initial corruption check found corruption; alarm CORRUPT raised until restart, recording it failed", metadata: metadata)
+        }
     }
 
     private func sendHeartbeats() async throws {

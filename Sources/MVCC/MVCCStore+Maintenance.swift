@@ -55,6 +55,7 @@ extension MVCCStore {
                 throw MVCCError(storage: error)
             }
             if active { alarms.insert(alarm) } else { alarms.remove(alarm) }
+            corruptAlarm.store(alarms.contains(.corrupt), ordering: .relaxed)
             return true
         }
         if changed, let observer = alarmObserver.withLock({ $0 }) { observer(alarm, active) }

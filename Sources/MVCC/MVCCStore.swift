@@ -43,10 +43,14 @@ public final class MVCCStore: Sendable {
     let compactor: Compactor
     let quota: Quota?
     let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
+    /// Whether CORRUPT is in `alarms`, kept in step under its lock, so that every request checks it
+    /// with one atomic load.
+    let corruptAlarm: Atomic<Bool>
     let alarmObserver = Mutex<AlarmObserver?>(nil)
 
-    /// Opens the store, initialising an empty one at revision 1 as etcd does, and resumes a compaction
-    /// that a crash interrupted.
+    /// Opens the store, initialising empty storage at revision 1 as etcd does, and resumes a compaction
+    /// that a crash interrupted. Storage that holds records but no readable current revision is
+    /// refused with `MVCCError.corrupt`.
     public init(storage: any KeyValueStorage, configuration: Configuration = .init()) throws(MVCCError) {
         self.storage = storage
         self.configuration = configuration
@@ -65,6 +69,16 @@ public final class MVCCStore: Sendable {
                 compactRevision: try meta(.compactRevision) ?? -1,
                 appliedIndex: UInt64(bitPattern: try meta(.appliedIndex) ?? 0))
         } else {
+            // Only empty storage is a new store: one whose revision record is lost or damaged would
+            // otherwise be written over at revision 1.
+            let existing = snapshot.makeCursor()
+            existing.seekToFirst()
+            guard !existing.isValid else { throw .corrupt("the store holds records but no readable current revision") }
+            do {
+                try existing.checkError()
+            } catch {
+                throw MVCCError(storage: error)
+            }
             var batch = WriteBatch()
             batch.put(StorageLayout.Meta.layoutVersion.storageKey, StorageLayout.encodeInt64(1))
             batch.put(StorageLayout.Meta.currentRevision.storageKey, StorageLayout.encodeInt64(1))
@@ -85,6 +99,7 @@ public final class MVCCStore: Sendable {
             }
         }
         alarms = Mutex(active)
+        corruptAlarm = Atomic(active.contains(.corrupt))
         quota = configuration.quotaBackendBytes.map { Quota(limit: $0, storage: storage) }
         committed = Mutex(view)
         compactor = Compactor(storage: storage)
@@ -161,15 +176,19 @@ public final class MVCCStore: Sendable {
     public var compactRevision: Int64 { committedView.compactRevision }
     public var appliedIndex: UInt64 { committedView.appliedIndex }
 
-    /// Serves a Range at the last committed revision (or the one it asks for).
+    /// Serves a Range at the last committed revision (or the one it asks for); refused while CORRUPT
+    /// is active.
     public func range(_ request: Etcdserverpb_RangeRequest) throws(MVCCError) -> Etcdserverpb_RangeResponse {
         try RequestValidation.check(request)
+        try refuseWhileCorrupt()
         return try committedView.readContext.range(request)
     }
 
-    /// Serves a txn whose branches only read, from a snapshot, without the writer.
+    /// Serves a txn whose branches only read, from a snapshot, without the writer; refused while
+    /// CORRUPT is active.
     public func readOnlyTxn(_ request: Etcdserverpb_TxnRequest) throws(MVCCError) -> Etcdserverpb_TxnResponse {
         try RequestValidation.check(request, maxOperations: configuration.maxTxnOperations)
+        try refuseWhileCorrupt()
         var transaction = WriteTransaction(session: WriteSession(base: committedView))
         return try transaction.txn(request, isWrite: false)
     }
@@ -183,7 +202,8 @@ public final class MVCCStore: Sendable {
     /// storage write (more when the group exceeds `maxGroupSize`, or when a txn reading a past
     /// revision needs the writes before it on disk). Every completion has run when this returns,
     /// except a physical compaction's, which runs once the compacted history is gone. Callers are
-    /// serialized; a completion must not write.
+    /// serialized; a completion must not write. While CORRUPT is active every write fails with
+    /// `MVCCError.corrupt`.
     public func write(_ writes: [PendingWrite]) {
         var valid: [PendingWrite] = []
         valid.reserveCapacity(writes.count)

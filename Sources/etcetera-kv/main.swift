@@ -38,7 +38,15 @@ struct KVServiceCommand: AsyncParsableCommand {
         var storeConfiguration = MVCCStore.Configuration()
         storeConfiguration.maxTxnOperations = maxTxnOps
         storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
-        let store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
+        let store: MVCCStore
+        do {
+            store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
+        } catch {
+            // One line that names the directory and the engine's own words, then a failed exit: a
+            // damaged database is the operator's to repair (or restore from a snapshot), not a crash.
+            logger.critical("cannot open the store in \(dataDir): \(error)")
+            throw ExitCode.failure
+        }
         defer { store.close() }
         var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         serverConfiguration.snapshotDirectory = dataDir + "/snapshots"

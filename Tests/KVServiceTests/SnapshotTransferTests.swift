@@ -8,59 +8,6 @@ import Snapshot
 import Storage
 import Testing
 
-/// A kv service on `ipc://` sockets in a temporary directory, with a store on LevelDB.
-private final class RunningKVServer {
-    let directory: String
-    let store: MVCCStore
-    let client: BusClient
-    private let serving: Task<Void, any Error>
-
-    var snapshotDirectory: String { directory + "/kv/snapshots" }
-
-    init(partSize: Int, idleTimeout: Duration = .seconds(60)) throws {
-        var template = Array("/tmp/kv-test-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        directory = String(cString: try #require(created))
-        var logger = Logger(label: "kv-test")
-        logger.logLevel = .critical
-        store = try MVCCStore(storage: try LevelDBStorage(path: directory + "/kv"))
-        var configuration = KVServer.Configuration(listenEndpoint: "ipc://\(directory)/kv.sock", eventsEndpoint: "ipc://\(directory)/events.sock")
-        configuration.snapshotDirectory = directory + "/kv/snapshots"
-        configuration.snapshotPartSize = partSize
-        configuration.snapshotIdleTimeout = idleTimeout
-        let server = try KVServer(store: store, configuration: configuration, logger: logger)
-        serving = Task { try await server.run() }
-        client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
-    }
-
-    func request(_ body: (inout Etcetera_Kv_KVRequest) -> Void) async throws -> Etcetera_Kv_KVReply {
-        var request = Etcetera_Kv_KVRequest()
-        body(&request)
-        return try Etcetera_Kv_KVReply(serializedBytes: try await client.request(try request.serializedBytes(), timeout: .seconds(10)))
-    }
-
-    func snapshotPart(id: UInt64, offset: UInt64) async throws -> Etcetera_Kv_KVReply {
-        try await request { $0.snapshot.id = id; $0.snapshot.offset = offset }
-    }
-
-    func put(_ key: String, _ value: String, lease: Int64 = 0) async throws {
-        let reply = try await request {
-            $0.put.key = Data(key.utf8)
-            $0.put.value = Data(value.utf8)
-            $0.put.lease = lease
-        }
-        guard case .put = reply.reply else { throw MVCCError.corrupt("put failed: \(reply)") }
-    }
-
-    func stop() async {
-        client.close()
-        serving.cancel()
-        _ = try? await serving.value
-        store.close()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-}
-
 @Suite("The kv service's snapshot parts", .serialized)
 struct SnapshotTransferTests {
     @Test("a snapshot read part by part over the bus is a verified file of the store at one revision, leases included")

@@ -50,6 +50,10 @@ final class GroupCommit: Sendable {
                 session = WriteSession(base: store.committedView)
                 results = []
             }
+            guard !store.isCorrupt || session.onlyRefreshesLeases(write.request) else {
+                results.append((write, .failure(.corruptAlarmActive)))
+                continue
+            }
             guard store.admitsWrite(cost: session.quotaCost(of: write.request)) else {
                 results.append((write, .failure(.noSpace)))
                 continue

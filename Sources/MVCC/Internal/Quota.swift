@@ -50,6 +50,15 @@ extension WriteSession {
         let new = leases.filter { $0.id != 0 && !((try? leaseExists($0.id)) ?? true) }
         return Int64(new.count) * 64
     }
+
+    /// Whether `request` only registers leases the store already has. The lease service does that at
+    /// every start and serves only once it got through, so it must pass under CORRUPT as well: the
+    /// gateway opens the client port only when the lease service answers, and the operator needs the
+    /// client port to inspect the store and disarm the alarm.
+    func onlyRefreshesLeases(_ request: WriteRequest) -> Bool {
+        guard case .registerLeases = request else { return false }
+        return quotaCost(of: request) == 0
+    }
 }
 
 extension WriteRequest {
