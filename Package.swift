@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "Cluster", "EtceteraAPI", "GRPCWire", "ServiceSupport", logging, serviceLifecycle, nioCore,
+                "Auth", "Bus", "Cluster", "EtceteraAPI", "GRPCWire", "ServiceSupport", logging, serviceLifecycle, nioCore,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

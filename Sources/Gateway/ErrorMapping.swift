@@ -27,6 +27,27 @@ enum ErrorMapping {
         "cluster.member_not_learner": (.failedPrecondition, "etcdserver: can only promote a learner member"),
         "cluster.peer_urls_exist": (.failedPrecondition, "etcdserver: Peer URLs already exists"),
         "cluster.bad_urls": (.invalidArgument, "etcdserver: given member URLs are invalid"),
+        "auth.root_user_not_exist": (.failedPrecondition, "etcdserver: root user does not exist"),
+        "auth.root_role_not_exist": (.failedPrecondition, "etcdserver: root user does not have root role"),
+        "auth.user_already_exists": (.failedPrecondition, "etcdserver: user name already exists"),
+        "auth.user_empty": (.invalidArgument, "etcdserver: user name is empty"),
+        "auth.user_not_found": (.failedPrecondition, "etcdserver: user name not found"),
+        "auth.role_already_exists": (.failedPrecondition, "etcdserver: role name already exists"),
+        "auth.role_not_found": (.failedPrecondition, "etcdserver: role name not found"),
+        "auth.role_empty": (.invalidArgument, "etcdserver: role name is empty"),
+        "auth.failed": (.invalidArgument, "etcdserver: authentication failed, invalid user ID or password"),
+        // etcd's error table has no status for these two, so they reach clients as Unknown.
+        "auth.no_password_user": (.unknown, "auth: authentication failed, password was given for no password user"),
+        "auth.maintenance_permission_denied": (.unknown, "auth: permission denied"),
+        "auth.permission_denied": (.permissionDenied, "etcdserver: permission denied"),
+        "auth.role_not_granted": (.failedPrecondition, "etcdserver: role is not granted to the user"),
+        "auth.permission_not_granted": (.failedPrecondition, "etcdserver: permission is not granted to the role"),
+        "auth.permission_not_given": (.invalidArgument, "etcdserver: permission not given"),
+        "auth.not_enabled": (.failedPrecondition, "etcdserver: authentication is not enabled"),
+        "auth.invalid_token": (.unauthenticated, "etcdserver: invalid auth token"),
+        "auth.invalid_management": (.invalidArgument, "etcdserver: invalid auth management"),
+        "auth.old_revision": (.invalidArgument, "etcdserver: revision of auth store is old"),
+        "auth.invalid_password": (.invalidArgument, "etcetera: a password may not contain a NUL character"),
     ]
 
     static func status(code: String, detail: String) -> GRPCStatus {

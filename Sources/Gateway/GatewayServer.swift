@@ -13,6 +13,7 @@ public final class GatewayServer: Service, Sendable {
     private let watch: WatchBackend
     private let lease: ServiceBackend?
     private let maintenance: ServiceBackend?
+    private let gate: AuthGate?
     private let server: ClientPortServer
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
@@ -22,8 +23,18 @@ public final class GatewayServer: Service, Sendable {
             endpoint: configuration.kvEndpoint, timeout: configuration.requestTimeout,
             maxRequestBytes: configuration.maxRequestBytes, logger: logger)
         let identity = ClusterIdentity(name: configuration.name, peerURLs: configuration.peerURLs)
+        gate = try configuration.authEndpoint.map { endpoint in
+            try AuthGate(
+                backend: ServiceBackend(
+                    endpoint: endpoint, timeout: configuration.requestTimeout,
+                    maxRequestBytes: configuration.maxRequestBytes, logger: logger),
+                eventsEndpoint: configuration.authEventsEndpoint, logger: logger)
+        }
         var methods = MethodTable()
-        KVHandler(backend: kv, identity: identity).register(in: &methods)
+        KVHandler(backend: kv, identity: identity, gate: gate).register(in: &methods)
+        if let gate {
+            AuthHandler(gate: gate, kv: kv, identity: identity).register(in: &methods)
+        }
         watch = try WatchBackend(
             endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
             timeout: configuration.requestTimeout, logger: logger)
@@ -44,8 +55,8 @@ public final class GatewayServer: Service, Sendable {
                 maxRequestBytes: configuration.maxRequestBytes, logger: logger)
         }
         if let maintenance {
-            MaintenanceHandler(backend: maintenance).register(in: &methods)
-            ClusterHandler(backend: maintenance).register(in: &methods)
+            MaintenanceHandler(backend: maintenance, gate: gate).register(in: &methods)
+            ClusterHandler(backend: maintenance, gate: gate).register(in: &methods)
         }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
@@ -74,10 +85,11 @@ public final class GatewayServer: Service, Sendable {
         kv.close()
         lease?.close()
         maintenance?.close()
+        gate?.close()
     }
 
-    /// Holds the client port closed until the kv service (and the lease and maintenance services, if
-    /// there are any) answers, so that a client port that accepts connections (what the launcher's readiness check
+    /// Holds the client port closed until the kv service (and the auth, lease and maintenance services,
+    /// if there are any) answers, so that a client port that accepts connections (what the launcher's readiness check
     /// and scripts watch for) means requests work.
     private func waitForServices() async throws {
         var status = Etcetera_Kv_KVRequest()
@@ -85,6 +97,9 @@ public final class GatewayServer: Service, Sendable {
         try await waitUntilAnswering("kv", at: configuration.kvEndpoint) { _ = try await self.kv.call(status) }
         if let lease, let endpoint = configuration.leaseEndpoint {
             try await waitUntilAnswering("lease", at: endpoint) { try await LeaseHandler.probe(lease) }
+        }
+        if let gate, let endpoint = configuration.authEndpoint {
+            try await waitUntilAnswering("auth", at: endpoint) { try await gate.probe() }
         }
         if let maintenance, let endpoint = configuration.maintenanceEndpoint {
             let status = MaintenanceHandler.statusCall

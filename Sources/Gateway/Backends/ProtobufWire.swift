@@ -32,6 +32,31 @@ enum ProtobufWire {
         return (Int(key >> 3), bytes[index...])
     }
 
+    /// The contents of length-delimited field `field` in an encoded message (the last occurrence),
+    /// skipping fields of any other kind; nil if it is absent or the bytes do not parse.
+    static func lengthDelimitedField(_ field: Int, in bytes: [UInt8]) -> ArraySlice<UInt8>? {
+        var index = 0
+        var found: ArraySlice<UInt8>?
+        while index < bytes.count {
+            guard let key = readVarint(bytes, &index) else { return nil }
+            switch key & 7 {
+            case 0:
+                guard readVarint(bytes, &index) != nil else { return nil }
+            case 1:
+                index += 8
+            case 2:
+                guard let length = readVarint(bytes, &index), length <= UInt64(bytes.count - index) else { return nil }
+                if Int(key >> 3) == field { found = bytes[index..<index + Int(length)] }
+                index += Int(length)
+            case 5:
+                index += 4
+            default:
+                return nil
+            }
+        }
+        return index == bytes.count ? found : nil
+    }
+
     private static func readVarint(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0

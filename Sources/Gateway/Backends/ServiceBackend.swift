@@ -55,6 +55,16 @@ final class ServiceBackend: Sendable {
         }
     }
 
+    /// Sends an encoded request envelope as it is and returns the encoded reply envelope, for services
+    /// whose replies carry more than the one field `forward` expects (the auth backend's revision).
+    func exchange(_ payload: [UInt8]) async -> Result<[UInt8], GRPCStatus> {
+        await withCheckedContinuation { continuation in
+            client.request(payload, timeout: timeout) { result in
+                continuation.resume(returning: result.mapError(ErrorMapping.status))
+            }
+        }
+    }
+
     static let mismatch = GRPCStatus(code: .internalError, message: "etcetera: kv reply of the wrong kind")
 
     /// Completes once the service answers the given call (an empty request of field `requestField`);

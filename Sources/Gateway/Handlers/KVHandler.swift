@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 
@@ -5,9 +6,13 @@ import EtceteraAPI
 /// Messages pass through encoded: the gateway neither decodes requests nor re-encodes responses
 /// (see `ServiceBackend.forward`), except a txn too large to forward, which is decoded to tell whether it
 /// only reads (etcd exempts read-only txns from the request size limit).
+///
+/// With auth on, each request is decoded once more to name the keys it reads and writes, and checked by
+/// the `AuthGate` before it is forwarded.
 struct KVHandler: Sendable {
     let backend: ServiceBackend
     let identity: ClusterIdentity
+    let gate: AuthGate?
 
     /// Field numbers of each call in `KVRequest` and `KVReply` (Protos/etcetera/kv_service.proto).
     private static let calls: [(method: String, requestField: Int, replyField: Int, limitSize: Bool)] = [
@@ -22,15 +27,63 @@ struct KVHandler: Sendable {
         let backend = self.backend
         let suffix = identity.headerFieldSuffix
         for call in Self.calls {
-            table.raw("etcdserverpb.KV", call.method) { request, _, respond in
-                var limitSize = call.limitSize
-                if call.method == "Txn", limitSize, request.count + 16 > backend.maxRequestBytes,
-                   let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request), txn.isReadOnly {
-                    limitSize = false
+            let gate = self.gate
+            table.raw("etcdserverpb.KV", call.method) { request, context, respond in
+                let forward: @Sendable () -> Void = {
+                    var limitSize = call.limitSize
+                    if call.method == "Txn", limitSize, request.count + 16 > backend.maxRequestBytes,
+                       let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request), txn.isReadOnly {
+                        limitSize = false
+                    }
+                    backend.forward(
+                        request, requestField: call.requestField, replyField: call.replyField,
+                        limitSize: limitSize, headerSuffix: suffix, completion: respond)
                 }
-                backend.forward(
-                    request, requestField: call.requestField, replyField: call.replyField,
-                    limitSize: limitSize, headerSuffix: suffix, completion: respond)
+                guard let gate else { return forward() }
+                gate.whenAllowed(context, { Self.requirement(call.method, request) }, respond: respond, body: forward)
+            }
+        }
+    }
+
+    /// What etcd checks for each call: READ on what a Range, a compare or `prev_kv` reads, WRITE on what
+    /// a Put or DeleteRange changes, every op of both branches of a txn whichever runs (nested txns too,
+    /// which etcd 3.4 leaves unchecked), and only a valid token for Compact. A request that does not
+    /// decode is passed on for the kv store to refuse.
+    static func requirement(_ method: String, _ request: [UInt8]) -> AuthGate.Requirement {
+        var ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)] = []
+        switch method {
+        case "Range":
+            guard let range = try? Etcdserverpb_RangeRequest(serializedBytes: request) else { return .authenticated }
+            add(.requestRange(range), to: &ranges)
+        case "Put":
+            guard let put = try? Etcdserverpb_PutRequest(serializedBytes: request) else { return .authenticated }
+            add(.requestPut(put), to: &ranges)
+        case "DeleteRange":
+            guard let delete = try? Etcdserverpb_DeleteRangeRequest(serializedBytes: request) else { return .authenticated }
+            add(.requestDeleteRange(delete), to: &ranges)
+        case "Txn":
+            guard let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request) else { return .authenticated }
+            add(.requestTxn(txn), to: &ranges)
+        default:
+            return .authenticated
+        }
+        return .keys(ranges)
+    }
+
+    private static func add(_ operation: Etcdserverpb_RequestOp.OneOf_Request, to ranges: inout [(key: [UInt8], rangeEnd: [UInt8], PermissionType)]) {
+        switch operation {
+        case .requestRange(let range):
+            ranges.append((Array(range.key), Array(range.rangeEnd), .read))
+        case .requestPut(let put):
+            ranges.append((Array(put.key), [], .write))
+            if put.prevKv { ranges.append((Array(put.key), [], .read)) }
+        case .requestDeleteRange(let delete):
+            ranges.append((Array(delete.key), Array(delete.rangeEnd), .write))
+            if delete.prevKv { ranges.append((Array(delete.key), Array(delete.rangeEnd), .read)) }
+        case .requestTxn(let txn):
+            for compare in txn.compare { ranges.append((Array(compare.key), Array(compare.rangeEnd), .read)) }
+            for operation in txn.success + txn.failure {
+                if let request = operation.request { add(request, to: &ranges) }
             }
         }
     }

@@ -7,8 +7,12 @@ import Synchronization
 /// its answer comes back complete (that service fills the headers etcd fills and leaves out those
 /// etcd leaves out). Snapshot is a server stream pulled part by part, one part in flight at a time,
 /// so a slow client slows the reading instead of filling the gateway's memory.
+///
+/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role; etcd refuses others with
+/// its unmapped `auth: permission denied`.
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
+    let gate: AuthGate?
     /// How long a defragment or the first part of a snapshot may take: both grow with the store.
     static let longOperationTimeout: Duration = .seconds(3600)
 
@@ -24,24 +28,39 @@ struct MaintenanceHandler: Sendable {
         ("MoveLeader", 7, 8, false),
     ]
 
+    /// The calls etcd keeps for the root role once auth is on.
+    private static let adminCalls: Set<String> = ["Defragment", "Hash", "HashKV"]
+    private static let adminRequirement = AuthGate.Requirement.admin(denied: "auth.maintenance_permission_denied")
+
     func register(in table: inout MethodTable) {
         let backend = self.backend
+        let gate = self.gate
         for call in Self.unaryCalls {
-            table.raw("etcdserverpb.Maintenance", call.method) { request, _, respond in
-                backend.forward(
-                    request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
-                    headerSuffix: [], timeout: call.long ? Self.longOperationTimeout : nil, completion: respond)
+            table.raw("etcdserverpb.Maintenance", call.method) { request, context, respond in
+                let forward: @Sendable () -> Void = {
+                    backend.forward(
+                        request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
+                        headerSuffix: [], timeout: call.long ? Self.longOperationTimeout : nil, completion: respond)
+                }
+                guard let gate, Self.adminCalls.contains(call.method) else { return forward() }
+                gate.whenAllowed(context, { Self.adminRequirement }, respond: respond, body: forward)
             }
         }
-        table.streaming("etcdserverpb.Maintenance", "Snapshot") { _, writer in
-            SnapshotStream(backend: backend, writer: writer)
+        table.streaming("etcdserverpb.Maintenance", "Snapshot") { context, writer in
+            var admission: (@Sendable () async -> GRPCStatus?)?
+            if let gate {
+                admission = { await gate.check(context, Self.adminRequirement) }
+            }
+            return SnapshotStream(backend: backend, writer: writer, admission: admission)
         }
     }
 }
 
-/// etcd's Cluster service, answered by the maintenance service for the member.
+/// etcd's Cluster service, answered by the maintenance service for the member. With auth on, changes
+/// need the root role; MemberList needs nothing.
 struct ClusterHandler: Sendable {
     let backend: ServiceBackend
+    let gate: AuthGate?
 
     private static let calls: [(method: String, requestField: Int, replyField: Int)] = [
         ("MemberList", 8, 9),
@@ -53,11 +72,16 @@ struct ClusterHandler: Sendable {
 
     func register(in table: inout MethodTable) {
         let backend = self.backend
+        let gate = self.gate
         for call in Self.calls {
-            table.raw("etcdserverpb.Cluster", call.method) { request, _, respond in
-                backend.forward(
-                    request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
-                    headerSuffix: [], completion: respond)
+            table.raw("etcdserverpb.Cluster", call.method) { request, context, respond in
+                let forward: @Sendable () -> Void = {
+                    backend.forward(
+                        request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
+                        headerSuffix: [], completion: respond)
+                }
+                guard let gate, call.method != "MemberList" else { return forward() }
+                gate.whenAllowed(context, { .admin() }, respond: respond, body: forward)
             }
         }
     }
@@ -69,6 +93,8 @@ struct ClusterHandler: Sendable {
 private final class SnapshotStream: StreamingCall, Sendable {
     private let backend: ServiceBackend
     private let writer: StreamWriter
+    /// Decides whether the caller may read a snapshot (nil: auth is not served); nil status = allowed.
+    private let admission: (@Sendable () async -> GRPCStatus?)?
     /// Set once: the request arrived (a second message is ignored), or the client went away.
     private let state = Mutex((started: false, cancelled: false))
 
@@ -78,9 +104,10 @@ private final class SnapshotStream: StreamingCall, Sendable {
     /// The size of the SHA-256 that ends a snapshot file (docs/snapshot.md).
     private static let checksumBytes: UInt64 = 32
 
-    init(backend: ServiceBackend, writer: StreamWriter) {
+    init(backend: ServiceBackend, writer: StreamWriter, admission: (@Sendable () async -> GRPCStatus?)?) {
         self.backend = backend
         self.writer = writer
+        self.admission = admission
     }
 
     func received(_ message: [UInt8]) {
@@ -88,7 +115,12 @@ private final class SnapshotStream: StreamingCall, Sendable {
             defer { state.started = true }
             return !state.started
         }
-        if first { fetch(id: 0, offset: 0) }
+        guard first else { return }
+        guard let admission else { return fetch(id: 0, offset: 0) }
+        Task {
+            if let status = await admission() { return writer.finish(status) }
+            fetch(id: 0, offset: 0)
+        }
     }
 
     func clientFinished() {}

@@ -1,0 +1,73 @@
+import Cluster
+import EtceteraAPI
+import GRPCWire
+
+/// etcd's Auth service: each call is checked by the `AuthGate` (most need the root role once auth is
+/// on), forwarded to the auth backend encoded as it came, and answered with the backend's response and
+/// a header holding the kv store's revision, as etcd's carries.
+struct AuthHandler: Sendable {
+    let gate: AuthGate
+    let kv: ServiceBackend
+    let identity: ClusterIdentity
+
+    /// Each call's field number in `AuthRequest` (its reply is the next number in `AuthReply`) and what
+    /// its caller needs once auth is on.
+    private static let calls: [(method: String, requestField: Int, requirement: @Sendable ([UInt8]) -> AuthGate.Requirement?)] = [
+        ("AuthEnable", 1, { _ in .admin() }),
+        ("AuthDisable", 2, { _ in .admin() }),
+        ("Authenticate", 3, { _ in nil }),
+        ("UserAdd", 4, { _ in .admin() }),
+        ("UserGet", 5, { bytes in .adminOrUser((try? Etcdserverpb_AuthUserGetRequest(serializedBytes: bytes))?.name ?? "") }),
+        ("UserList", 6, { _ in .admin() }),
+        ("UserDelete", 7, { _ in .admin() }),
+        ("UserChangePassword", 8, { _ in .admin() }),
+        ("UserGrantRole", 9, { _ in .admin() }),
+        ("UserRevokeRole", 10, { _ in .admin() }),
+        ("RoleAdd", 11, { _ in .admin() }),
+        ("RoleGet", 12, { bytes in .adminOrRole((try? Etcdserverpb_AuthRoleGetRequest(serializedBytes: bytes))?.role ?? "") }),
+        ("RoleList", 13, { _ in .admin() }),
+        ("RoleDelete", 14, { _ in .admin() }),
+        ("RoleGrantPermission", 15, { _ in .admin() }),
+        ("RoleRevokePermission", 16, { _ in .admin() }),
+    ]
+
+    func register(in table: inout MethodTable) {
+        for call in Self.calls {
+            table.raw("etcdserverpb.Auth", call.method) { [self] request, context, respond in
+                Task {
+                    if let requirement = call.requirement(request), let status = await gate.check(context, requirement) {
+                        return respond(.failure(status))
+                    }
+                    respond(await forward(request, requestField: call.requestField))
+                }
+            }
+        }
+    }
+
+    private func forward(_ request: [UInt8], requestField: Int) async -> Result<[UInt8], GRPCStatus> {
+        let exchanged = await gate.exchange(ProtobufWire.wrap(field: requestField, request))
+        let response: ArraySlice<UInt8>
+        switch exchanged {
+        case .failure(let status):
+            return .failure(status)
+        case .success(let (_, bytes)):
+            guard let field = ProtobufWire.lengthDelimitedField(requestField + 1, in: bytes) else {
+                // An etcd response with every field at its default encodes to nothing.
+                response = []
+                break
+            }
+            response = field
+        }
+        return .success(Array(response) + (await revisionHeader()) + identity.headerFieldSuffix)
+    }
+
+    /// A `header` field holding the kv store's current revision (none if the kv does not answer).
+    private func revisionHeader() async -> [UInt8] {
+        var request = Etcetera_Kv_KVRequest()
+        request.status = Etcetera_Kv_StoreStatusRequest()
+        guard case .status(let status)? = try? await kv.call(request) else { return [] }
+        var carrier = Etcdserverpb_AuthEnableResponse()
+        carrier.header.revision = status.revision
+        return (try? carrier.serializedBytes()) ?? []
+    }
+}
