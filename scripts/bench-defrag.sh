@@ -108,6 +108,46 @@ leveldb_waits() {
     { find "$1/data" -name LOG -exec grep -h 'waiting\.\.\.' {} + 2>/dev/null || true; } | wc -l
 }
 
+# The process that stores the data: etcd itself, or Etcetera's kv service.
+storage_pid() {
+    if [[ $1 == etcd ]]; then
+        echo "$SERVER_PID"
+        return
+    fi
+    local pid
+    for pid in $(descendants "$SERVER_PID"); do
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == etcetera-kv ]] && { echo "$pid"; return; }
+    done
+}
+
+# "CPU ticks, bytes written to storage" of pid $1 so far.
+activity() {
+    printf '%s %s\n' "$(awk '{ print $14 + $15 }' "/proc/$1/stat")" "$(awk '/^write_bytes:/ { print $2 }' "/proc/$1/io")"
+}
+
+# Waits until pid $1 has been idle (at most 10 CPU ticks, a tenth of a core, and nothing written to
+# storage in each second) for 3 s in a row, at most an hour; sets IDLE_AT to when its last busy
+# second ended (date +%s.%N). Background work of the storage engine (LevelDB's compactions after a
+# large write, or a compaction the gateway answered early) is then over before the next step.
+await_idle() {
+    local pid=$1 quiet=0 ticks written last_ticks last_written
+    IDLE_AT=$(now)
+    read -r last_ticks last_written <<<"$(activity "$pid")"
+    for _ in $(seq 1 3600); do
+        sleep 1
+        read -r ticks written <<<"$(activity "$pid")" || break
+        if (( ticks - last_ticks <= 10 && written == last_written )); then
+            quiet=$((quiet + 1))
+            (( quiet < 3 )) || break
+        else
+            quiet=0
+            IDLE_AT=$(now)
+        fi
+        last_ticks=$ticks
+        last_written=$written
+    done
+}
+
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 
 run_server() {
@@ -129,18 +169,34 @@ run_server() {
         remaining=$((remaining - chunk))
     done
     record "$server" fill_secs "$(since "$started")"
+    log "  history written in $(since "$started") s; waiting until the server is idle"
+    local pid
+    pid=$(storage_pid "$server")
+    await_idle "$pid"
+    record "$server" fill_settle_secs "$(awk -v a="$started" -v b="$IDLE_AT" 'BEGIN { printf "%.2f", b - a }')"
 
     local revision size in_use
     read -r revision size in_use <<<"$(status)"
     record "$server" size_history "$size"
-    log "  history written in $(since "$started") s: revision $revision, dbSize $size, in use $in_use"
+    log "  idle $(awk -v a="$started" -v b="$IDLE_AT" 'BEGIN { printf "%.2f", b - a }') s after the first put: revision $revision, dbSize $size, in use $in_use"
     started=$(now)
-    etcdctl --command-timeout=1h compaction --physical "$revision" >/dev/null || { log "  compaction failed"; return 1; }
-    record "$server" compaction_secs "$(since "$started")"
+    # etcd answers a physical compaction once the history is gone. Etcetera's gateway gives up on
+    # any kv request after 5 s ("etcdserver: request timed out") while the kv goes on compacting.
+    if etcdctl --command-timeout=1h compaction --physical "$revision" >/dev/null 2>"$dir/compaction.err"; then
+        record "$server" compaction_answer "$(since "$started")"
+    elif grep -q "request timed out" "$dir/compaction.err"; then
+        record "$server" compaction_answer "timeout $(since "$started")"
+        log "  compaction: $(tail -n 1 "$dir/compaction.err"), after $(since "$started") s; waiting until the server is idle"
+    else
+        log "  compaction failed: $(tail -n 1 "$dir/compaction.err")"
+        return 1
+    fi
+    await_idle "$pid"
+    record "$server" compaction_secs "$(awk -v a="$started" -v b="$IDLE_AT" 'BEGIN { printf "%.2f", b - a }')"
     read -r revision size in_use <<<"$(status)"
     record "$server" size_before "$size"
     record "$server" in_use_before "$in_use"
-    log "  compacted in $(since "$started") s: dbSize $size, in use $in_use"
+    log "  compacted, idle $(awk -v a="$started" -v b="$IDLE_AT" 'BEGIN { printf "%.2f", b - a }') s after the compaction call: dbSize $size, in use $in_use"
 
     local load waits_before waits_after
     load=$(cut -d ' ' -f 1-3 /proc/loadavg)
@@ -177,6 +233,8 @@ cell() {
     json=$(value "$server" defrag)
     case $row in
     fill) value "$server" fill_secs ;;
+    fill_settle) value "$server" fill_settle_secs ;;
+    compaction_answer) value "$server" compaction_answer ;;
     compaction) value "$server" compaction_secs ;;
     size_history | size_before | in_use_before | size_after)
         v=$(value "$server" "$row"); [[ -n $v ]] && awk -v v="$v" 'BEGIN { printf "%.1f", v / 1048576 }' ;;
@@ -205,7 +263,10 @@ echo "History: $PUTS puts of distinct $VAL_SIZE-byte values ($(( PUTS * VAL_SIZE
 echo "During the defragment: $PUT_RATE puts/s ($PUT_VAL_SIZE-byte values) and $READ_RATE linearizable ranges/s, one at a time each, from $BEFORE s before to $AFTER s after; a call counts as during if it was outstanding while the Defragment call was."
 echo
 header="| |"; rule="|---|"
-for server in $SERVERS; do header+=" $server |"; rule+="---:|"; done
+for server in $SERVERS; do
+    [[ $server == etcetera ]] && header+=" Etcetera |" || header+=" $server |"
+    rule+="---:|"
+done
 [[ $SERVERS == "etcd etcetera" ]] && { header+=" × |"; rule+="---:|"; }
 echo "$header"
 echo "$rule"
@@ -226,8 +287,10 @@ while IFS='|' read -r row ratio label; do
     echo "$line"
 done <<'ROWS'
 fill|x|history written (s)
+fill_settle|x|… and the server idle again (s)
 size_history|x|db size after writing (MiB)
-compaction|x|compaction --physical (s)
+compaction_answer|x|compaction --physical answered (s)
+compaction|x|… and the server idle again (s)
 size_before|x|db size before defragment (MiB)
 in_use_before|-|db size in use before (MiB)
 defrag|x|**defragment (s)**
