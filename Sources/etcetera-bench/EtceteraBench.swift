@@ -11,7 +11,7 @@ struct EtceteraBench: AsyncParsableCommand {
             Flags follow etcd's tools/benchmark. Global flags may come before or after the subcommand:
               etcetera-bench --endpoints 127.0.0.1:2379 --conns 8 --clients 64 put --total 20000 --val-size 256
             """,
-        subcommands: [PutCommand.self, RangeCommand.self, TxnPutCommand.self, WatchCommand.self, WatchLatencyCommand.self, LeaseKeepAliveCommand.self]
+        subcommands: [PutCommand.self, RangeCommand.self, TxnPutCommand.self, WatchCommand.self, WatchLatencyCommand.self, LeaseKeepAliveCommand.self, DefragCommand.self]
     )
 
     @OptionGroup var global: GlobalOptions

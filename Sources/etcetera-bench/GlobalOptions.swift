@@ -66,6 +66,25 @@ struct GlobalOptions: ParsableArguments {
         if !report.exact { throw ExitCode(3) }
     }
 
+    /// Runs a defragment benchmark on the first endpoint, prints its report and fails if the
+    /// Defragment call did.
+    func run(defragment configuration: DefragmentBenchmark.Configuration) async throws {
+        var configuration = configuration
+        let runner = try runnerConfiguration(rate: 0)
+        configuration.endpoint = runner.endpoints[0]
+        configuration.requestTimeout = runner.requestTimeout
+        let report = try await DefragmentBenchmark(configuration).run { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        if json {
+            FileHandle.standardError.write(Data((report.text(precise: precise) + "\n").utf8))
+            print(report.jsonLine())
+        } else {
+            print(report.text(precise: precise))
+        }
+        if !report.defragmentSucceeded { throw ExitCode(3) }
+    }
+
     private func emit(_ line: String) {
         if json {
             FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -12,6 +12,8 @@ struct PutCommand: AsyncParsableCommand {
     @Option(help: "Total number of put requests.") var total = 10000
     @Option(help: "Maximum possible keys.") var keySpaceSize = 1
     @Flag(help: "Use sequential keys.") var sequentialKeys = false
+    @Flag(help: "Give every put its own random value (etcd's tool shares one), so storage compression finds nothing to compress.")
+    var distinctValues = false
 
     func run() async throws {
         var configuration = PutWorkload.Configuration()
@@ -20,6 +22,7 @@ struct PutCommand: AsyncParsableCommand {
         configuration.valueSize = valSize
         configuration.keySpaceSize = keySpaceSize
         configuration.sequentialKeys = sequentialKeys
+        configuration.distinctValues = distinctValues
         try await root.global.run(PutWorkload(configuration), rate: rate)
     }
 }

@@ -1,7 +1,8 @@
 import EtceteraAPI
 import SwiftProtobuf
 
-/// `put`: single-key Puts of a shared random value on random (or sequential) keys of a key space.
+/// `put`: single-key Puts of a shared random value on random (or sequential) keys of a key space, or
+/// each with a value of its own.
 public struct PutWorkload: Workload {
     public struct Configuration: Sendable {
         public var total = 10000
@@ -9,6 +10,10 @@ public struct PutWorkload: Workload {
         public var valueSize = 8
         public var keySpaceSize = 1
         public var sequentialKeys = false
+        /// Gives every put its own random value instead of etcd's one shared value, so that a store
+        /// that compresses its files (LevelDB) keeps every byte written, as one that does not (bbolt)
+        /// does, instead of compressing repeats of one value.
+        public var distinctValues = false
 
         public init() {}
     }
@@ -24,6 +29,7 @@ public struct PutWorkload: Workload {
         try KeyEncoding.validate(keySize: configuration.keySize, keySpaceSize: configuration.keySpaceSize)
         let value = KeyEncoding.randomValue(size: configuration.valueSize)
         var generator = SystemRandomNumberGenerator()
+        var values = FastRandomBytes(seed: generator.next())
         total = configuration.total
         requests = (0..<configuration.total).map { index in
             let number =
@@ -32,7 +38,7 @@ public struct PutWorkload: Workload {
                 : Int.random(in: 0..<configuration.keySpaceSize, using: &generator)
             var request = Etcdserverpb_PutRequest()
             request.key = KeyEncoding.key(number, size: configuration.keySize)
-            request.value = value
+            request.value = configuration.distinctValues ? values.next(count: configuration.valueSize) : value
             return request
         }
     }

@@ -1,0 +1,124 @@
+# Shared by the benchmark scripts (sourced, not run): building, starting and stopping the servers.
+#
+# The sourcing script sets ROOT, WORK (the run's temporary directory; every server process's
+# arguments name it), SCRATCH, SKIP_BUILD, SERVERS, ETCD_BIN and SERVER_PID="" first; BUILD_JOBS,
+# if set, is passed to swift build as -j. build_binaries sets BIN_DIR and BENCH; start_server sets
+# SERVER_PID, CLIENT_URL, ENDPOINT and SERVER_LOG.
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Every process below $1, children first.
+descendants() {
+    local child
+    for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        descendants "$child"
+        echo "$child"
+    done
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    local pid=$SERVER_PID tree
+    SERVER_PID=""
+    # The server runs in its own process group (setsid); Etcetera's services may start their own
+    # groups, so remember the whole tree and make sure none of it outlives the launcher.
+    tree=$(descendants "$pid")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for child in $tree; do
+        ours "$child" || continue
+        kill -TERM "$child" 2>/dev/null || true
+        for _ in $(seq 1 20); do
+            ours "$child" || break
+            sleep 0.1
+        done
+        ! ours "$child" || kill -KILL "$child" 2>/dev/null || true
+    done
+}
+
+# Whether pid $1 is still one of this run's processes (its arguments name the run's directory),
+# so a recycled pid is never signalled.
+ours() {
+    { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF "$WORK"
+}
+
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null && return
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+
+# Builds etcetera-bench, and Etcetera's executables when Etcetera is one of SERVERS, in release mode
+# (unless SKIP_BUILD=1); sets BIN_DIR and BENCH.
+build_binaries() {
+    local -a jobs=()
+    [[ -z ${BUILD_JOBS:-} ]] || jobs=(-j "$BUILD_JOBS")
+    if [[ $SKIP_BUILD != 1 ]]; then
+        log "building etcetera-bench (release, scratch path $SCRATCH)"
+        (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" "${jobs[@]}" --product etcetera-bench) >&2
+        if [[ " $SERVERS " == *" etcetera "* ]]; then
+            log "building Etcetera (release, scratch path $SCRATCH)"
+            for product in etcetera etcetera-kv etcetera-auth etcetera-lease etcetera-maintenance etcetera-watch etcetera-gateway; do
+                (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" "${jobs[@]}" --product "$product") >&2
+            done
+        fi
+    fi
+    BIN_DIR=$(cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+    BENCH=$BIN_DIR/etcetera-bench
+    [[ -x $BENCH ]] || { log "missing $BENCH"; exit 1; }
+}
+
+# Starts one server ($1: etcd or etcetera) in its own process group with its data under $2 and any
+# further arguments as server flags; waits for "ready to serve client requests".
+start_server() {
+    local server=$1 dir=$2 port peer_port
+    shift 2
+    mkdir -p "$dir"
+    port=$(free_port)
+    CLIENT_URL=http://127.0.0.1:$port
+    ENDPOINT=127.0.0.1:$port
+    SERVER_LOG=$dir/server.log
+    case $server in
+    etcd)
+        peer_port=$(free_port)
+        while [[ $peer_port == "$port" ]]; do peer_port=$(free_port); done
+        setsid "$ETCD_BIN" --name default --data-dir "$dir/data" \
+            --listen-client-urls "$CLIENT_URL" --advertise-client-urls "$CLIENT_URL" \
+            --listen-peer-urls "http://127.0.0.1:$peer_port" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+            --initial-cluster "default=http://127.0.0.1:$peer_port" "$@" >"$SERVER_LOG" 2>&1 </dev/null &
+        ;;
+    etcetera)
+        setsid "$BIN_DIR/etcetera" --data-dir "$dir/data" \
+            --listen-client-urls "$CLIENT_URL" --advertise-client-urls "$CLIENT_URL" "$@" \
+            >"$SERVER_LOG" 2>&1 </dev/null &
+        ;;
+    *) log "unknown server $server"; exit 1 ;;
+    esac
+    SERVER_PID=$!
+    for _ in $(seq 1 300); do
+        if grep -q "ready to serve client requests" "$SERVER_LOG"; then
+            log "$server ready on $CLIENT_URL (pid $SERVER_PID)"
+            return 0
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    log "$server did not become ready; last lines of $SERVER_LOG:"
+    tail -n 20 "$SERVER_LOG" >&2
+    stop_server
+    return 1
+}
