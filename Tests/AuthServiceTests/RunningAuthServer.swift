@@ -35,7 +35,7 @@ final class RunningAuthServer: Sendable {
         configuration.tokenTTL = tokenTTL
         configuration.heartbeatInterval = heartbeatInterval
         self.configuration = configuration
-        let server = try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: self.directory + "/auth"), logger: logger)
+        let server = try AuthServer(configuration: configuration, storage: try Self.openStorage(self.directory + "/auth"), logger: logger)
         serving = Task { try await server.run() }
         client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
         let received = self.received
@@ -122,6 +122,24 @@ final class RunningAuthServer: Sendable {
         serving.cancel()
         _ = try? await serving.value
         if removeDirectory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// Opens the store, waiting up to 5 s for a stopped server of the same directory to let go of it:
+    /// LevelDB's lock goes with the last reference to the storage, which work still finishing on the
+    /// stopped server's queues may hold for a moment after `stop()`.
+    private static func openStorage(_ path: String) throws -> LevelDBStorage {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var lastError: (any Error)?
+        while lastError == nil || ContinuousClock.now < deadline {
+            do {
+                return try LevelDBStorage(path: path)
+            } catch {
+                guard "\(error)".contains("already held") else { throw error }
+                lastError = error
+                usleep(20_000)
+            }
+        }
+        throw lastError!
     }
 
     private static func makeTemporaryDirectory() throws -> String {
