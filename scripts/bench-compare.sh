@@ -85,23 +85,7 @@ BENCH_PID=""
 
 source "$ROOT/scripts/bench-servers.sh"
 
-cleanup() {
-    local status=$?
-    if [[ -n $BENCH_PID ]]; then
-        kill -TERM "$BENCH_PID" 2>/dev/null || true
-        wait "$BENCH_PID" 2>/dev/null || true
-    fi
-    stop_server
-    if [[ $KEEP == 1 || $status -ne 0 ]]; then
-        log "logs and data kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cleanup
 
 # --- Build -----------------------------------------------------------------------------------------
 build_binaries

@@ -1,11 +1,34 @@
 # Shared by the benchmark scripts (sourced, not run): building, starting and stopping the servers.
 #
 # The sourcing script sets ROOT, WORK (the run's temporary directory; every server process's
-# arguments name it), SCRATCH, SKIP_BUILD, SERVERS, ETCD_BIN and SERVER_PID="" first; BUILD_JOBS,
+# arguments name it), SCRATCH, SKIP_BUILD, SERVERS, ETCD_BIN, KEEP, SERVER_PID="" and BENCH_PID="" first; BUILD_JOBS,
 # if set, is passed to swift build as -j. build_binaries sets BIN_DIR and BENCH; start_server sets
 # SERVER_PID, CLIENT_URL, ENDPOINT and SERVER_LOG.
 
 log() { printf '%s\n' "$*" >&2; }
+
+# On exit: stops a running load generator (BENCH_PID) and the server, and removes $WORK unless KEEP=1
+# or the run failed. install_cleanup sets it up, with INT and TERM ending the run through it.
+cleanup() {
+    local status=$?
+    if [[ -n $BENCH_PID ]]; then
+        kill -TERM "$BENCH_PID" 2>/dev/null || true
+        wait "$BENCH_PID" 2>/dev/null || true
+    fi
+    stop_server
+    if [[ $KEEP == 1 || $status -ne 0 ]]; then
+        log "logs and data kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+
+install_cleanup() {
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
 
 # Every process below $1, children first.
 descendants() {
