@@ -71,16 +71,6 @@ struct AuthTests {
         defer { etcd.stop() }
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        for (arguments, input) in Self.session {
-            let expected = try await Etcdctl.run(arguments, endpoint: etcd.endpoint, input: input)
-            let actual = try await Etcdctl.run(arguments, endpoint: etcetera.endpoint, input: input)
-            let command = "etcdctl " + arguments.joined(separator: " ")
-            func same(_ text: String, _ server: ServerProcess) -> String {
-                EtcdctlTests.normalize(text).replacingOccurrences(of: server.endpoint, with: "EP")
-            }
-            #expect(same(actual.stdout, etcetera) == same(expected.stdout, etcd), "\(command)")
-            #expect(EtcdctlTests.errorLines(same(actual.stderr, etcetera)) == EtcdctlTests.errorLines(same(expected.stderr, etcd)), "\(command)")
-            #expect(actual.status == expected.status, "\(command)")
-        }
+        try await EtcdctlTests.expectSameOutput(Self.session, etcd: etcd, etcetera: etcetera)
     }
 }
