@@ -40,6 +40,12 @@ final class AuthGate: Sendable {
         /// Tokens resolved lately. Each is resolved again after `tokenFreshness`, which both renews its
         /// TTL at the backend (etcd renews on every use) and notices expiry.
         var tokens: [String: (user: String, resolvedAt: ContinuousClock.Instant)] = [:]
+
+        /// The snapshot, if no later revision has been heard of since it was taken.
+        var currentSnapshot: Snapshot? {
+            guard let snapshot, snapshot.table.revision >= latestRevision else { return nil }
+            return snapshot
+        }
     }
 
     private static let tokenFreshness: Duration = .seconds(1)
@@ -83,10 +89,7 @@ final class AuthGate: Sendable {
 
     /// Whether auth is known to be off right now: then no call needs a check.
     var isKnownDisabled: Bool {
-        shared.mutex.withLock { state in
-            guard let snapshot = state.snapshot, snapshot.table.revision >= state.latestRevision else { return false }
-            return !snapshot.enabled
-        }
+        shared.mutex.withLock { $0.currentSnapshot.map { !$0.enabled } ?? false }
     }
 
     /// Notes a revision the backend reported (its reply to a forwarded Auth call). A change may have
@@ -146,11 +149,7 @@ final class AuthGate: Sendable {
     }
 
     private func currentSnapshot() async -> Result<Snapshot, GRPCStatus> {
-        let cached = shared.mutex.withLock { state -> Snapshot? in
-            guard let snapshot = state.snapshot, snapshot.table.revision >= state.latestRevision else { return nil }
-            return snapshot
-        }
-        if let cached { return .success(cached) }
+        if let cached = shared.mutex.withLock({ $0.currentSnapshot }) { return .success(cached) }
         var request = Etcetera_Auth_AuthRequest()
         request.permissions = Etcetera_Auth_PermissionsRequest()
         switch await ask(request) {
