@@ -37,12 +37,7 @@ struct GlobalOptions: ParsableArguments {
         let runner = try BenchmarkRunner(runnerConfiguration(rate: rate))
         if let banner = workload.banner { emit(banner) }
         let report = try await runner.run(workload)
-        if json {
-            FileHandle.standardError.write(Data((report.text(precise: precise) + "\n").utf8))
-            print(report.jsonLine())
-        } else {
-            print(report.text(precise: precise))
-        }
+        printReport(report.text(precise: precise), jsonLine: report.jsonLine())
     }
 
     /// Runs a watch benchmark over the global endpoints and connections (--clients are put workers),
@@ -54,15 +49,8 @@ struct GlobalOptions: ParsableArguments {
         configuration.connections = conns
         configuration.putClients = configuration.lockstep ? 1 : clients
         let benchmark = try WatchBenchmark(configuration)
-        let report = try await benchmark.run { line in
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
-        if json {
-            FileHandle.standardError.write(Data((report.text(precise: precise) + "\n").utf8))
-            print(report.jsonLine())
-        } else {
-            print(report.text(precise: precise))
-        }
+        let report = try await benchmark.run(log: Self.writeToStandardError)
+        printReport(report.text(precise: precise), jsonLine: report.jsonLine())
         if !report.exact { throw ExitCode(3) }
     }
 
@@ -73,23 +61,30 @@ struct GlobalOptions: ParsableArguments {
         let runner = try runnerConfiguration(rate: 0)
         configuration.endpoint = runner.endpoints[0]
         configuration.requestTimeout = runner.requestTimeout
-        let report = try await DefragmentBenchmark(configuration).run { line in
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
-        if json {
-            FileHandle.standardError.write(Data((report.text(precise: precise) + "\n").utf8))
-            print(report.jsonLine())
-        } else {
-            print(report.text(precise: precise))
-        }
+        let report = try await DefragmentBenchmark(configuration).run(log: Self.writeToStandardError)
+        printReport(report.text(precise: precise), jsonLine: report.jsonLine())
         if !report.defragmentSucceeded { throw ExitCode(3) }
     }
 
     private func emit(_ line: String) {
         if json {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            Self.writeToStandardError(line)
         } else {
             print(line)
         }
+    }
+
+    /// The text report on stdout, or with `--json` the JSON line on stdout and the text on stderr.
+    private func printReport(_ text: String, jsonLine: String) {
+        if json {
+            Self.writeToStandardError(text)
+            print(jsonLine)
+        } else {
+            print(text)
+        }
+    }
+
+    private static func writeToStandardError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
