@@ -104,6 +104,7 @@ static void finish_authentication(Server *server, PendingAuthentication *pending
         /* The file changed while bcrypt ran: check against what it says now, as etcd checks again. */
         if (pending->attempt >= AUTHENTICATE_ATTEMPTS) return refuse_authentication(server, pending, "auth.old_revision");
         pending->attempt++;
+        log_message(LOG_DEBUG, "checking a password again: the auth file changed meanwhile: user=\"%s\"", pending->name);
         return start_authentication(server, pending);
     }
     if (auth_state_user(server->state, pending->name) == NULL) return refuse_authentication(server, pending, "auth.failed");
