@@ -23,6 +23,7 @@ typedef struct {
     Bytes range_end; /* empty: the single key; "\0": every key from `key` on */
 } Permission;
 
+/* Role and User start with their name (requests.c lists either by it). */
 typedef struct {
     char *name;
     Permission *permissions; /* sorted by key, the file's order kept among equal keys (etcd's RoleGet order) */

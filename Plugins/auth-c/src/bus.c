@@ -19,25 +19,49 @@
 
 static uint64_t dropped;
 
-void *bus_bind(void *context, const char *endpoint, int heartbeat_milliseconds) {
-    void *router = zmq_socket(context, ZMQ_ROUTER);
-    if (router == NULL) return NULL;
-    int zero = 0, one = 1, high_water_mark = HIGH_WATER_MARK, heartbeat_timeout = 3 * heartbeat_milliseconds;
-    int64_t max_message = MAX_MESSAGE_BYTES;
-    if (zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero) != 0
-        || zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
-        || zmq_setsockopt(router, ZMQ_SNDHWM, &high_water_mark, sizeof high_water_mark) != 0
-        || zmq_setsockopt(router, ZMQ_RCVHWM, &high_water_mark, sizeof high_water_mark) != 0
-        || zmq_setsockopt(router, ZMQ_HEARTBEAT_IVL, &heartbeat_milliseconds, sizeof heartbeat_milliseconds) != 0
-        || zmq_setsockopt(router, ZMQ_HEARTBEAT_TIMEOUT, &heartbeat_timeout, sizeof heartbeat_timeout) != 0
-        || zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message) != 0
-        || zmq_bind(router, endpoint) != 0) {
+typedef struct {
+    int name;
+    const void *value;
+    size_t size;
+} SocketOption;
+
+/* A socket of `type` with `options`, bound to `endpoint`; NULL on failure with errno from ZeroMQ. */
+static void *bind_socket(void *context, int type, const SocketOption *options, size_t count, const char *endpoint) {
+    void *socket = zmq_socket(context, type);
+    if (socket == NULL) return NULL;
+    bool ready = true;
+    for (size_t i = 0; ready && i < count; i++) ready = zmq_setsockopt(socket, options[i].name, options[i].value, options[i].size) == 0;
+    if (!ready || zmq_bind(socket, endpoint) != 0) {
         int saved = errno;
-        zmq_close(router);
+        zmq_close(socket);
         errno = saved;
         return NULL;
     }
-    return router;
+    return socket;
+}
+
+void *bus_bind(void *context, const char *endpoint, int heartbeat_milliseconds) {
+    int zero = 0, one = 1, high_water_mark = HIGH_WATER_MARK, heartbeat_timeout = 3 * heartbeat_milliseconds;
+    int64_t max_message = MAX_MESSAGE_BYTES;
+    const SocketOption options[] = {
+        {ZMQ_LINGER, &zero, sizeof zero},
+        {ZMQ_ROUTER_MANDATORY, &one, sizeof one},
+        {ZMQ_SNDHWM, &high_water_mark, sizeof high_water_mark},
+        {ZMQ_RCVHWM, &high_water_mark, sizeof high_water_mark},
+        {ZMQ_HEARTBEAT_IVL, &heartbeat_milliseconds, sizeof heartbeat_milliseconds},
+        {ZMQ_HEARTBEAT_TIMEOUT, &heartbeat_timeout, sizeof heartbeat_timeout},
+        {ZMQ_MAXMSGSIZE, &max_message, sizeof max_message},
+    };
+    return bind_socket(context, ZMQ_ROUTER, options, sizeof options / sizeof options[0], endpoint);
+}
+
+void *bus_bind_publisher(void *context, const char *endpoint) {
+    int zero = 0, high_water_mark = HIGH_WATER_MARK;
+    const SocketOption options[] = {
+        {ZMQ_LINGER, &zero, sizeof zero},
+        {ZMQ_SNDHWM, &high_water_mark, sizeof high_water_mark},
+    };
+    return bind_socket(context, ZMQ_PUB, options, sizeof options / sizeof options[0], endpoint);
 }
 
 static void encode_header(uint8_t header[HEADER_SIZE], uint8_t command, uint64_t request_id) {

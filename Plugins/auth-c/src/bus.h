@@ -25,6 +25,9 @@ typedef struct {
 /* Binds a ROUTER with the options the Swift server uses. NULL on failure (errno set by ZeroMQ). */
 void *bus_bind(void *context, const char *endpoint, int heartbeat_milliseconds);
 
+/* Binds the PUB socket for events (one frame each, no header) with the Swift publisher's options. */
+void *bus_bind_publisher(void *context, const char *endpoint);
+
 /* Reads one message without blocking. Returns 1 with a REQUEST in `request`, 0 when a message was handled
  * here (PONG sent) or dropped, -1 when nothing is waiting. */
 int bus_receive(void *router, BusRequest *request);

@@ -174,10 +174,16 @@ static void user_get(Server *server, const BusCaller *caller, const Etcdserverpb
     send_reply(server, caller, &reply);
 }
 
+/* The names of `count` users or roles (both start with their name) for a list reply, borrowed. */
+static char **names_of(const void *items, size_t count, size_t item_size) {
+    char **names = calloc(count + 1, sizeof(char *));
+    for (size_t i = 0; names != NULL && i < count; i++) names[i] = *(char *const *)((const char *)items + i * item_size);
+    return names;
+}
+
 static void user_list(Server *server, const BusCaller *caller) {
-    char **names = calloc(server->state->user_count + 1, sizeof(char *));
+    char **names = names_of(server->state->users, server->state->user_count, sizeof(User));
     if (names == NULL) return send_error(server, caller, "storage.failure", "out of memory");
-    for (size_t i = 0; i < server->state->user_count; i++) names[i] = server->state->users[i].name;
     Etcdserverpb__AuthUserListResponse response = ETCDSERVERPB__AUTH_USER_LIST_RESPONSE__INIT;
     response.users = names;
     response.n_users = server->state->user_count;
@@ -219,9 +225,8 @@ static void role_get(Server *server, const BusCaller *caller, const Etcdserverpb
 }
 
 static void role_list(Server *server, const BusCaller *caller) {
-    char **names = calloc(server->state->role_count + 1, sizeof(char *));
+    char **names = names_of(server->state->roles, server->state->role_count, sizeof(Role));
     if (names == NULL) return send_error(server, caller, "storage.failure", "out of memory");
-    for (size_t i = 0; i < server->state->role_count; i++) names[i] = server->state->roles[i].name;
     Etcdserverpb__AuthRoleListResponse response = ETCDSERVERPB__AUTH_ROLE_LIST_RESPONSE__INIT;
     response.roles = names;
     response.n_roles = server->state->role_count;

@@ -192,21 +192,6 @@ static void server_close(Server *server) {
     free(server->snapshot_reply);
 }
 
-static void *bind_publisher(void *context, const char *endpoint) {
-    void *publisher = zmq_socket(context, ZMQ_PUB);
-    if (publisher == NULL) return NULL;
-    int zero = 0, high_water_mark = 100000;
-    if (zmq_setsockopt(publisher, ZMQ_LINGER, &zero, sizeof zero) != 0
-        || zmq_setsockopt(publisher, ZMQ_SNDHWM, &high_water_mark, sizeof high_water_mark) != 0
-        || zmq_bind(publisher, endpoint) != 0) {
-        int saved = errno;
-        zmq_close(publisher);
-        errno = saved;
-        return NULL;
-    }
-    return publisher;
-}
-
 int server_run(const ServerOptions *options) {
     Server server = {.options = *options, .revision = 1, .instance = random_instance()};
     char problem[512];
@@ -225,7 +210,7 @@ int server_run(const ServerOptions *options) {
         server_close(&server);
         return 1;
     }
-    server.publisher = bind_publisher(server.context, options->events_endpoint);
+    server.publisher = bus_bind_publisher(server.context, options->events_endpoint);
     if (server.publisher == NULL) {
         log_message(LOG_ERROR, "cannot bind the events endpoint %s: %s", options->events_endpoint, zmq_strerror(errno));
         server_close(&server);

@@ -38,6 +38,15 @@ static AuthState *load_text(const char *text, char *problem, size_t problem_size
     return auth_state_load(file_path, problem, problem_size);
 }
 
+/* Loaded; a refusal fails the test and shows the problem. */
+static AuthState *load_valid(const char *text) {
+    char problem[512] = "";
+    AuthState *state = load_text(text, problem, sizeof problem);
+    EXPECT(state != NULL);
+    if (state == NULL) fprintf(stderr, "  refused: %s\n", problem);
+    return state;
+}
+
 /* Refused, with a problem that contains `expected`. */
 static bool refused_with(const char *text, const char *expected) {
     char problem[512] = "";
@@ -49,17 +58,14 @@ static bool refused_with(const char *text, const char *expected) {
 }
 
 static void test_file_is_normalised(void) {
-    char problem[512];
-    AuthState *state = load_text(
+    AuthState *state = load_valid(
         "{\"enabled\": true,"
         " \"users\": [{\"name\": \"zed\", \"password_hash\": \"" HASH "\", \"roles\": [\"w\", \"r\", \"w\"]},"
         "             {\"name\": \"alice\", \"no_password\": true}],"
         " \"roles\": [{\"name\": \"w\", \"permissions\": ["
         "    {\"type\": \"WRITE\", \"key\": \"b\"}, {\"type\": \"READ\", \"key\": \"a\", \"range_end\": \"c\"},"
         "    {\"type\": \"READWRITE\", \"key\": \"a\"}]},"
-        "   {\"name\": \"r\"}]}",
-        problem, sizeof problem);
-    EXPECT(state != NULL);
+        "   {\"name\": \"r\"}]}");
     if (state == NULL) return;
     EXPECT(state->enabled);
     EXPECT(state->user_count == 2 && strcmp(state->users[0].name, "alice") == 0 && strcmp(state->users[1].name, "zed") == 0);
@@ -74,17 +80,16 @@ static void test_file_is_normalised(void) {
     EXPECT(w->permissions[2].key.length == 1 && w->permissions[2].key.data[0] == 'b');
     EXPECT(state->role_count == 2 && strcmp(state->roles[0].name, "r") == 0);
 
-    AuthState *reordered = load_text(
+    AuthState *reordered = load_valid(
         "{\"roles\": [{\"name\": \"r\", \"permissions\": []}, {\"name\": \"w\", \"permissions\": ["
         "    {\"type\": \"READ\", \"key\": \"a\", \"range_end\": \"c\"}, {\"type\": \"WRITE\", \"key\": \"b\"},"
         "    {\"type\": \"READWRITE\", \"key\": \"a\", \"range_end\": \"\"}]}],"
         " \"users\": [{\"name\": \"alice\", \"no_password\": true, \"roles\": []},"
         "             {\"name\": \"zed\", \"password_hash\": \"" HASH "\", \"roles\": [\"r\", \"w\"]}],"
-        " \"enabled\": true}",
-        problem, sizeof problem);
+        " \"enabled\": true}");
     EXPECT(reordered != NULL && auth_state_equal(state, reordered));
     auth_state_free(reordered);
-    AuthState *disabled = load_text("{\"users\": [], \"roles\": []}", problem, sizeof problem);
+    AuthState *disabled = load_valid("{\"users\": [], \"roles\": []}");
     EXPECT(disabled != NULL && !disabled->enabled && !auth_state_equal(state, disabled));
     auth_state_free(disabled);
     auth_state_free(state);
@@ -160,16 +165,13 @@ static void test_ranges_with_a_gap_stay_apart(void) {
 }
 
 static void test_snapshot(void) {
-    char problem[512];
-    AuthState *state = load_text(
+    AuthState *state = load_valid(
         "{\"enabled\": true, \"users\": ["
         "  {\"name\": \"root\", \"no_password\": true, \"roles\": [\"root\"]},"
         "  {\"name\": \"alice\", \"no_password\": true, \"roles\": [\"w\", \"ghost\", \"r\"]}],"
         " \"roles\": [{\"name\": \"r\", \"permissions\": [{\"type\": \"READ\", \"key\": \"/a/\", \"range_end\": \"/a0\"},"
         "                                              {\"type\": \"READWRITE\", \"key\": \"cfg\"}]},"
-        "            {\"name\": \"w\", \"permissions\": [{\"type\": \"WRITE\", \"key\": \"logs/\", \"range_end\": \"\\u0000\"}]}]}",
-        problem, sizeof problem);
-    EXPECT(state != NULL);
+        "            {\"name\": \"w\", \"permissions\": [{\"type\": \"WRITE\", \"key\": \"logs/\", \"range_end\": \"\\u0000\"}]}]}");
     if (state == NULL) return;
     size_t length;
     uint8_t *packed = snapshot_reply_pack(state, 7, &length);
