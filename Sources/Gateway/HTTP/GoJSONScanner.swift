@@ -76,35 +76,24 @@ struct GoJSONScanner {
     private mutating func run() -> Run {
         var firstKind: Kind?
         // Each turn reads one value, then the punctuation after it up to the next value.
-        var context = "looking for beginning of value"
         while true {
             guard let byte = peek() else { return .ranOut }
             let kind: Kind
             switch byte {
-            case UInt8(ascii: "{"):
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let isObject = byte == UInt8(ascii: "{")
                 index += 1
                 guard let next = skipSpace() else { return .ranOut }
-                if next == UInt8(ascii: "}") {
+                if next == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     index += 1
-                    kind = .object
+                    kind = isObject ? .object : .array
                 } else {
-                    guard next == UInt8(ascii: "\"") else { return invalid(next, "looking for beginning of object key string") }
-                    containers.append(.object)
-                    if firstKind == nil { firstKind = .object }
-                    if let failure = readKey() { return failure }
-                    context = "looking for beginning of value"
-                    continue
-                }
-            case UInt8(ascii: "["):
-                index += 1
-                guard let next = skipSpace() else { return .ranOut }
-                if next == UInt8(ascii: "]") {
-                    index += 1
-                    kind = .array
-                } else {
-                    containers.append(.array)
-                    if firstKind == nil { firstKind = .array }
-                    context = "looking for beginning of value"
+                    if isObject {
+                        guard next == UInt8(ascii: "\"") else { return invalid(next, "looking for beginning of object key string") }
+                        if let failure = readKey() { return failure }
+                    }
+                    containers.append(isObject ? .object : .array)
+                    if firstKind == nil { firstKind = isObject ? .object : .array }
                     continue
                 }
             case UInt8(ascii: "\""):
@@ -123,7 +112,7 @@ struct GoJSONScanner {
                 if let failure = readLiteral("null") { return failure }
                 kind = .null
             default:
-                return invalid(byte, context)
+                return invalid(byte, "looking for beginning of value")
             }
             // After a value: close containers or move to the next element.
             while true {
@@ -145,7 +134,6 @@ struct GoJSONScanner {
                 case (.array, _):
                     return invalid(next, "after array element")
                 }
-                context = "looking for beginning of value"
                 break
             }
         }
