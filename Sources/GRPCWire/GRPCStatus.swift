@@ -52,4 +52,8 @@ public struct GRPCStatus: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+
+    /// The status as grpc-go's error prints it (`rpc error: code = Unavailable desc = …`): how etcd's
+    /// tools report failures, and the text etcd puts in a refused watch's `cancel_reason`.
+    public var goErrorText: String { "rpc error: code = \(code.name) desc = \(message)" }
 }

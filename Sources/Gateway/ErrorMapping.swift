@@ -50,6 +50,20 @@ enum ErrorMapping {
         "auth.invalid_password": (.invalidArgument, "etcetera: a password may not contain a NUL character"),
     ]
 
+    /// etcd's Maintenance service hands the auth store's errors to gRPC as they are, so clients see
+    /// them as Unknown with the auth package's own text; other statuses pass unchanged.
+    static func unmappedAuthStatus(_ status: GRPCStatus) -> GRPCStatus {
+        guard let message = authPackageMessages[status.message] else { return status }
+        return GRPCStatus(code: .unknown, message: message)
+    }
+
+    private static let authPackageMessages = [
+        "etcdserver: user name is empty": "auth: user name is empty",
+        "etcdserver: user name not found": "auth: user not found",
+        "etcdserver: invalid auth token": "auth: invalid auth token",
+        "etcdserver: revision of auth store is old": "auth: revision in header is old",
+    ]
+
     static func status(code: String, detail: String) -> GRPCStatus {
         if let (statusCode, message) = table[code] {
             return GRPCStatus(code: statusCode, message: message)

@@ -39,7 +39,7 @@ public final class GatewayServer: Service, Sendable {
             endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
             timeout: configuration.requestTimeout, logger: logger)
         if !watch.isEmpty {
-            WatchHandler(backend: watch, identity: identity).register(in: &methods)
+            WatchHandler(backend: watch, kv: kv, identity: identity, gate: gate).register(in: &methods)
         }
         lease = try configuration.leaseEndpoint.map { endpoint in
             try ServiceBackend(
@@ -47,7 +47,7 @@ public final class GatewayServer: Service, Sendable {
                 maxRequestBytes: configuration.maxRequestBytes, logger: logger)
         }
         if let lease {
-            LeaseHandler(backend: lease, identity: identity).register(in: &methods)
+            LeaseHandler(backend: lease, kv: kv, identity: identity, gate: gate).register(in: &methods)
         }
         maintenance = try configuration.maintenanceEndpoint.map { endpoint in
             try ServiceBackend(

@@ -24,7 +24,7 @@ struct CallFailure: Error, Sendable, CustomStringConvertible {
         status = GRPCStatus(code: code, message: message)
     }
 
-    var description: String { "rpc error: code = \(status.code.name) desc = \(status.message)" }
+    var description: String { status.goErrorText }
 }
 
 /// The client end of one HTTP/2 connection carrying gRPC calls, unary and streaming, driven straight

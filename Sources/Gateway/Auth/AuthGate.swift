@@ -14,8 +14,12 @@ import Synchronization
 final class AuthGate: Sendable {
     /// What a call needs from its caller when auth is on.
     enum Requirement: Sendable {
-        /// A valid token (etcd's Compact and lease calls ask no more).
+        /// A valid token.
         case authenticated
+        /// Nothing from a call without a token, but a token that comes must be valid: etcd's calls that
+        /// go through raft with no check of their own (LeaseGrant, Compact, Alarm, LeaseRevoke of a lease
+        /// without keys) fail only on a token it cannot resolve.
+        case validTokenIfAny
         /// Each range needs the permission given with it.
         case keys([(key: [UInt8], rangeEnd: [UInt8], PermissionType)])
         /// The root role; `denied` is the error code for others (Maintenance answers its own).
@@ -24,6 +28,9 @@ final class AuthGate: Sendable {
         case adminOrUser(String)
         /// The root role, or holding the role named (RoleGet).
         case adminOrRole(String)
+        /// What the call needs could not be found out (the kv store did not say which keys a lease
+        /// holds); the call fails with this status.
+        case undetermined(GRPCStatus)
     }
 
     private struct Snapshot {
@@ -110,7 +117,11 @@ final class AuthGate: Sendable {
         case .failure(let status): return status
         }
         guard snapshot.enabled else { return nil }
-        guard let token = context.metadata["token"], !token.isEmpty else { return Self.status("auth.user_empty") }
+        if case .undetermined(let status) = requirement { return status }
+        guard let token = context.metadata["token"], !token.isEmpty else {
+            if case .validTokenIfAny = requirement { return nil }
+            return Self.status("auth.user_empty")
+        }
         let user: String
         switch await resolve(token) {
         case .success(let resolved): user = resolved
@@ -119,7 +130,7 @@ final class AuthGate: Sendable {
         let table = snapshot.table
         guard table.contains(user: user) else { return Self.status("auth.user_not_found") }
         switch requirement {
-        case .authenticated:
+        case .authenticated, .validTokenIfAny, .undetermined:
             return nil
         case .keys(let ranges):
             let allowed = ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
@@ -134,11 +145,12 @@ final class AuthGate: Sendable {
     }
 
     /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks; with auth
-    /// known to be off, `body` runs at once on the calling thread.
-    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () -> Requirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
+    /// known to be off, `body` runs at once on the calling thread and `requirement` is not asked for
+    /// (it may cost a kv round trip).
+    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () async -> Requirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
         if isKnownDisabled { return body() }
         Task {
-            if let status = await check(context, requirement()) { return respond(.failure(status)) }
+            if let status = await check(context, await requirement()) { return respond(.failure(status)) }
             body()
         }
     }

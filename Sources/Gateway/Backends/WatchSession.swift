@@ -9,15 +9,30 @@ import Synchronization
 /// and how far it has been served, so that when its process dies the session moves to another one
 /// and every watcher resumes at the first revision its client has not seen: no event lost, none
 /// repeated, and the client sees nothing but a pause.
+///
+/// With an admission (auth on), the client's requests are taken in order through an inbox while each
+/// create is checked, and a refused create is answered after the creates before it, as etcd answers
+/// creates in the order they came.
 final class WatchSession: StreamingCall, Sendable {
+    /// A create the client sent that has not been answered yet.
+    private enum PendingCreate {
+        case forwarded(Etcetera_Watch_AddWatcher)
+        /// Refused by the admission: its response waits for the creates before it.
+        case refused([UInt8])
+    }
+
     private struct State {
         var process: Int?
         /// Bumped on every (re)open; outputs of an older home are ignored.
         var generation = 0
         /// Created watchers as they would be re-created: `startRevision` is the first unseen revision.
         var watchers: [Int64: Etcetera_Watch_AddWatcher] = [:]
-        /// Create requests sent but not answered yet, in order.
-        var pendingCreates: [Etcetera_Watch_AddWatcher] = []
+        /// Creates not answered yet, in order; never starting with a refused one (that one is sent).
+        var pendingCreates: [PendingCreate] = []
+        /// Client requests waiting for the create before them to be admitted, and whether a task is
+        /// taking them.
+        var inbox: [Etcdserverpb_WatchRequest] = []
+        var draining = false
         var nextWatchID: Int64 = 0
         /// Outputs written to the client since the last credit.
         var delivered = 0
@@ -36,12 +51,14 @@ final class WatchSession: StreamingCall, Sendable {
     private let backend: WatchBackend
     private let writer: StreamWriter
     private let headerSuffix: [UInt8]
+    private let admission: WatchAdmission?
     private let state = Mutex(State())
 
-    init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8]) {
+    init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8], admission: WatchAdmission?) {
         self.backend = backend
         self.writer = writer
         self.headerSuffix = headerSuffix
+        self.admission = admission
         backend.register(self)
         home(on: backend.chooseProcess())
     }
@@ -52,6 +69,46 @@ final class WatchSession: StreamingCall, Sendable {
 
     func received(_ message: [UInt8]) {
         guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: message) else { return }
+        let checked = admission?.isNeeded ?? false
+        let (queued, startDraining) = state.withLock { state -> (Bool, Bool) in
+            guard checked || state.draining else { return (false, false) }
+            state.inbox.append(request)
+            defer { state.draining = true }
+            return (true, !state.draining)
+        }
+        if !queued { return forward(request) }
+        if startDraining { Task { await drainInbox() } }
+    }
+
+    /// Takes the inbox in order, each create only once the admission has decided it.
+    private func drainInbox() async {
+        while let request = state.withLock({ state -> Etcdserverpb_WatchRequest? in
+            guard !state.inbox.isEmpty else {
+                state.draining = false
+                return nil
+            }
+            return state.inbox.removeFirst()
+        }) {
+            if let admission, case .createRequest(let create) = request.requestUnion, let refusal = await admission.refusal(of: create) {
+                refuse(with: refusal)
+            } else {
+                forward(request)
+            }
+        }
+    }
+
+    private func refuse(with response: [UInt8]) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            if state.pendingCreates.isEmpty {
+                writer.send(response)
+            } else {
+                state.pendingCreates.append(.refused(response))
+            }
+        }
+    }
+
+    private func forward(_ request: Etcdserverpb_WatchRequest) {
         var forwarded = Etcetera_Watch_WatchServiceRequest()
         switch request.requestUnion {
         case .createRequest(let create):
@@ -66,7 +123,7 @@ final class WatchSession: StreamingCall, Sendable {
             add.fragment = create.fragment
             add.noPut = create.filters.contains(.noput)
             add.noDelete = create.filters.contains(.nodelete)
-            state.withLock { $0.pendingCreates.append(add) }
+            state.withLock { $0.pendingCreates.append(.forwarded(add)) }
             forwarded.add = add
         case .cancelRequest(let cancel):
             forwarded.cancel.session = id
@@ -115,7 +172,10 @@ final class WatchSession: StreamingCall, Sendable {
             open.session = id
             open.maxResponseBytes = Int64(backend.maxResponseBytes)
             open.nextWatchID = state.nextWatchID
-            return (state.generation, open, Array(state.watchers.values), state.pendingCreates)
+            let pending = state.pendingCreates.compactMap { create -> Etcetera_Watch_AddWatcher? in
+                if case .forwarded(let add) = create { add } else { nil }
+            }
+            return (state.generation, open, Array(state.watchers.values), pending)
         }
         // Outputs are handled on the bus thread as they arrive: straight on to the client's event loop.
         let openRequest = backend.open(open, on: process) { [self] reply in
@@ -163,9 +223,11 @@ final class WatchSession: StreamingCall, Sendable {
         }
     }
 
+    /// Passes an output on to the client, followed by the refusals it was holding back. Messages are
+    /// queued for the client under the lock, so a refusal decided meanwhile cannot overtake them.
     private func handle(_ output: Etcetera_Watch_SessionOutput, generation: Int) {
-        let forward = state.withLock { state -> Bool in
-            guard state.generation == generation, !state.closed else { return false }
+        state.withLock { state in
+            guard state.generation == generation, !state.closed else { return }
             state.failedOpens = 0
             if output.hasProgress {
                 let behind = Set(output.progress.behind)
@@ -173,8 +235,8 @@ final class WatchSession: StreamingCall, Sendable {
                     state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
                 }
             }
-            if output.created, !state.pendingCreates.isEmpty {
-                var created = state.pendingCreates.removeFirst()
+            if output.created, case .forwarded(var created)? = state.pendingCreates.first {
+                state.pendingCreates.removeFirst()
                 if output.watchID >= 0, !output.removed {
                     if created.watchID == 0 { state.nextWatchID = max(state.nextWatchID, output.watchID + 1) }
                     created.watchID = output.watchID
@@ -187,10 +249,14 @@ final class WatchSession: StreamingCall, Sendable {
             } else if output.nextRevision > 0, let watcher = state.watchers[output.watchID] {
                 state.watchers[output.watchID]?.startRevision = max(watcher.startRevision, output.nextRevision)
             }
-            return !output.response.isEmpty
+            if !output.response.isEmpty {
+                writer.send(Array(output.response) + headerSuffix) { [self] in delivered() }
+            }
+            while case .refused(let response)? = state.pendingCreates.first {
+                state.pendingCreates.removeFirst()
+                writer.send(response)
+            }
         }
-        guard forward else { return }
-        writer.send(Array(output.response) + headerSuffix) { [self] in delivered() }
     }
 
     private func delivered() {

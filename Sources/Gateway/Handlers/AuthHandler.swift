@@ -11,11 +11,12 @@ struct AuthHandler: Sendable {
     let identity: ClusterIdentity
 
     /// Each call's field number in `AuthRequest` (its reply is the next number in `AuthReply`) and what
-    /// its caller needs once auth is on.
-    private static let calls: [(method: String, requestField: Int, requirement: @Sendable ([UInt8]) -> AuthGate.Requirement?)] = [
+    /// its caller needs once auth is on (Authenticate, like every call etcd puts through raft, refuses
+    /// a token it cannot resolve).
+    private static let calls: [(method: String, requestField: Int, requirement: @Sendable ([UInt8]) -> AuthGate.Requirement)] = [
         ("AuthEnable", 1, { _ in .admin() }),
         ("AuthDisable", 2, { _ in .admin() }),
-        ("Authenticate", 3, { _ in nil }),
+        ("Authenticate", 3, { _ in .validTokenIfAny }),
         ("UserAdd", 4, { _ in .admin() }),
         ("UserGet", 5, { bytes in .adminOrUser((try? Etcdserverpb_AuthUserGetRequest(serializedBytes: bytes))?.name ?? "") }),
         ("UserList", 6, { _ in .admin() }),
@@ -35,7 +36,7 @@ struct AuthHandler: Sendable {
         for call in Self.calls {
             table.raw("etcdserverpb.Auth", call.method) { [self] request, context, respond in
                 Task {
-                    if let requirement = call.requirement(request), let status = await gate.check(context, requirement) {
+                    if let status = await gate.check(context, call.requirement(request)) {
                         return respond(.failure(status))
                     }
                     respond(await forward(request, requestField: call.requestField))
@@ -63,11 +64,9 @@ struct AuthHandler: Sendable {
 
     /// A `header` field holding the kv store's current revision (none if the kv does not answer).
     private func revisionHeader() async -> [UInt8] {
-        var request = Etcetera_Kv_KVRequest()
-        request.status = Etcetera_Kv_StoreStatusRequest()
-        guard case .status(let status)? = try? await kv.call(request) else { return [] }
+        guard let revision = await kv.currentRevision() else { return [] }
         var carrier = Etcdserverpb_AuthEnableResponse()
-        carrier.header.revision = status.revision
+        carrier.header.revision = revision
         return (try? carrier.serializedBytes()) ?? []
     }
 }

@@ -7,8 +7,8 @@ import EtceteraAPI
 /// (see `ServiceBackend.forward`), except a txn too large to forward, which is decoded to tell whether it
 /// only reads (etcd exempts read-only txns from the request size limit).
 ///
-/// With auth on, each request is decoded once more to name the keys it reads and writes, and checked by
-/// the `AuthGate` before it is forwarded.
+/// With auth on, each request is decoded once more to name the keys it reads and writes (and, for a put
+/// with a lease, the keys already on that lease), and checked by the `AuthGate` before it is forwarded.
 struct KVHandler: Sendable {
     let backend: ServiceBackend
     let identity: ClusterIdentity
@@ -42,7 +42,7 @@ struct KVHandler: Sendable {
                         completion: respond)
                 }
                 guard let gate else { return forward() }
-                gate.whenAllowed(context, { Self.requirement(call.method, request) }, respond: respond, body: forward)
+                gate.whenAllowed(context, { await Self.requirement(call.method, request, kv: backend) }, respond: respond, body: forward)
             }
         }
     }
@@ -53,46 +53,23 @@ struct KVHandler: Sendable {
         method == "Compact" && ((try? Etcdserverpb_CompactionRequest(serializedBytes: request))?.physical ?? false)
     }
 
-    /// What etcd checks for each call: READ on what a Range, a compare or `prev_kv` reads, WRITE on what
-    /// a Put or DeleteRange changes, every op of both branches of a txn whichever runs (nested txns too,
-    /// which etcd 3.4 leaves unchecked), and only a valid token for Compact. A request that does not
-    /// decode is passed on for the kv store to refuse.
-    static func requirement(_ method: String, _ request: [UInt8]) -> AuthGate.Requirement {
-        var ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)] = []
-        switch method {
-        case "Range":
-            guard let range = try? Etcdserverpb_RangeRequest(serializedBytes: request) else { return .authenticated }
-            add(.requestRange(range), to: &ranges)
-        case "Put":
-            guard let put = try? Etcdserverpb_PutRequest(serializedBytes: request) else { return .authenticated }
-            add(.requestPut(put), to: &ranges)
-        case "DeleteRange":
-            guard let delete = try? Etcdserverpb_DeleteRangeRequest(serializedBytes: request) else { return .authenticated }
-            add(.requestDeleteRange(delete), to: &ranges)
-        case "Txn":
-            guard let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request) else { return .authenticated }
-            add(.requestTxn(txn), to: &ranges)
-        default:
+    /// What etcd checks for each call (see `KeyRequirements`); Compact needs nothing but a valid token
+    /// if one is sent. A request that does not decode is passed on for the kv store to refuse.
+    static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) async -> AuthGate.Requirement {
+        let operation: Etcdserverpb_RequestOp.OneOf_Request
+        do {
+            switch method {
+            case "Range": operation = .requestRange(try Etcdserverpb_RangeRequest(serializedBytes: request))
+            case "Put": operation = .requestPut(try Etcdserverpb_PutRequest(serializedBytes: request))
+            case "DeleteRange": operation = .requestDeleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: request))
+            case "Txn": operation = .requestTxn(try Etcdserverpb_TxnRequest(serializedBytes: request))
+            default: return .validTokenIfAny
+            }
+        } catch {
             return .authenticated
         }
-        return .keys(ranges)
-    }
-
-    private static func add(_ operation: Etcdserverpb_RequestOp.OneOf_Request, to ranges: inout [(key: [UInt8], rangeEnd: [UInt8], PermissionType)]) {
-        switch operation {
-        case .requestRange(let range):
-            ranges.append((Array(range.key), Array(range.rangeEnd), .read))
-        case .requestPut(let put):
-            ranges.append((Array(put.key), [], .write))
-            if put.prevKv { ranges.append((Array(put.key), [], .read)) }
-        case .requestDeleteRange(let delete):
-            ranges.append((Array(delete.key), Array(delete.rangeEnd), .write))
-            if delete.prevKv { ranges.append((Array(delete.key), Array(delete.rangeEnd), .read)) }
-        case .requestTxn(let txn):
-            for compare in txn.compare { ranges.append((Array(compare.key), Array(compare.rangeEnd), .read)) }
-            for operation in txn.success + txn.failure {
-                if let request = operation.request { add(request, to: &ranges) }
-            }
-        }
+        var requirements = KeyRequirements()
+        requirements.add(operation)
+        return await requirements.requirement(kv: kv)
     }
 }

@@ -8,8 +8,9 @@ import Synchronization
 /// etcd leaves out). Snapshot is a server stream pulled part by part, one part in flight at a time,
 /// so a slow client slows the reading instead of filling the gateway's memory.
 ///
-/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role; etcd refuses others with
-/// its unmapped `auth: permission denied`.
+/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role. Alarm goes through etcd's
+/// raft log, which refuses a token it cannot resolve but needs none; Status needs nothing. etcd answers
+/// these refusals with the auth store's unmapped errors (`auth: permission denied`, Unknown).
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
     let gate: AuthGate?
@@ -26,8 +27,10 @@ struct MaintenanceHandler: Sendable {
         ("MoveLeader", 7, 8, false),
     ]
 
-    /// The calls etcd keeps for the root role once auth is on.
-    private static let adminCalls: Set<String> = ["Defragment", "Hash", "HashKV"]
+    /// What the unary calls etcd checks need once auth is on.
+    private static let requirements: [String: AuthGate.Requirement] = [
+        "Defragment": adminRequirement, "Hash": adminRequirement, "HashKV": adminRequirement, "Alarm": .validTokenIfAny,
+    ]
     private static let adminRequirement = AuthGate.Requirement.admin(denied: "auth.maintenance_permission_denied")
 
     func register(in table: inout MethodTable) {
@@ -40,14 +43,14 @@ struct MaintenanceHandler: Sendable {
                         request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
                         headerSuffix: [], timeout: call.long ? ServiceBackend.longOperationTimeout : nil, completion: respond)
                 }
-                guard let gate, Self.adminCalls.contains(call.method) else { return forward() }
-                gate.whenAllowed(context, { Self.adminRequirement }, respond: respond, body: forward)
+                guard let gate, let requirement = Self.requirements[call.method] else { return forward() }
+                gate.whenAllowed(context, { requirement }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
             }
         }
         table.streaming("etcdserverpb.Maintenance", "Snapshot") { context, writer in
             var admission: (@Sendable () async -> GRPCStatus?)?
             if let gate {
-                admission = { await gate.check(context, Self.adminRequirement) }
+                admission = { await gate.check(context, Self.adminRequirement).map(ErrorMapping.unmappedAuthStatus) }
             }
             return SnapshotStream(backend: backend, writer: writer, admission: admission)
         }
