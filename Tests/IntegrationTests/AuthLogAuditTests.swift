@@ -31,9 +31,12 @@ struct AuthLogAuditTests {
         ]
         for (arguments, input) in commands {
             if arguments.contains("watch") {
-                _ = try await Etcdctl.runFor(seconds: 2, arguments, endpoint: endpoint)
+                let printed = try await Etcdctl.runFor(seconds: 2, arguments, endpoint: endpoint)
+                #expect(printed.contains("k1"), "the watch as alice saw its key")
             } else {
-                _ = try await Etcdctl.run(arguments, endpoint: endpoint, input: input)
+                let output = try await Etcdctl.run(arguments, endpoint: endpoint, input: input)
+                let refused = arguments.contains { $0.hasPrefix("alice:wrong-") }
+                #expect((output.status == 0) != refused, "etcdctl \(arguments.first ?? "")…: \(output.stderr)")
             }
         }
         let tokens = try await withEtcdClient(port: etcetera.port) { client in
@@ -59,7 +62,7 @@ struct AuthLogAuditTests {
         }
         etcetera.stop()
         let log = etcetera.log
-        #expect(log.contains("authenticated a user"), "the services logged at debug level")
+        #expect(log.contains("authenticated a user") && log.contains("alice"), "the services logged at debug level, names included")
         #expect(tokens.count == 2 && tokens.allSatisfy { !$0.isEmpty })
         let tokenSecrets = tokens.flatMap { [$0, String($0.prefix { $0 != "." })] }
         for secret in passwords + tokenSecrets {
