@@ -37,6 +37,7 @@ struct AuthTests {
         (["--user", "alice:alicepw", "del", "w1", "w5"], nil),
         (["--user", "alice:alicepw", "del", "w1", "w6"], nil),
         (["--user", "alice:alicepw", "get", "zzz"], nil),
+        (["--user", "alice:alicepw", "watch", "zzz"], nil),
         (["--user", "alice:wrong", "get", "foo1"], nil),
         (["--user", "bob:pw", "get", "foo1"], nil),
         (["--user", "alice:alicepw", "user", "list"], nil),

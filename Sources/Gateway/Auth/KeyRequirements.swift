@@ -6,12 +6,12 @@ import EtceteraAPI
 /// etcd requires WRITE on every key already attached to such a lease (`checkLeasePuts`): whoever may not
 /// revoke a lease must not hang more keys on it.
 struct KeyRequirements {
-    private(set) var ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)] = []
-    private(set) var leases: Set<Int64> = []
+    private var ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)] = []
+    private var leases: Set<Int64> = []
 
     /// READ on what a Range, a compare or `prev_kv` reads, WRITE on what a Put or DeleteRange changes,
-    /// every op of both branches of a txn whichever runs, nested txns too (etcd 3.4 leaves those, and
-    /// `prev_kv` and leases of puts inside a txn, unchecked; later etcd releases check them).
+    /// every op of both branches of a txn whichever runs, nested txns too. etcd 3.4 leaves nested txns,
+    /// and the `prev_kv` and lease of a put inside a txn, unchecked: holes not copied (docs/auth.md).
     mutating func add(_ operation: Etcdserverpb_RequestOp.OneOf_Request) {
         switch operation {
         case .requestRange(let range):
