@@ -121,6 +121,9 @@ let package = Package(
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "Cluster", "ServiceSupport", "EtceteraAPI"]),
         .testTarget(name: "AuthServiceTests", dependencies: ["AuthService", "Auth", "Bus", "Storage", "EtceteraAPI", logging]),
         .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Bus", "Storage", "EtceteraAPI", grpcCore, grpcTransport, logging]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TestSupport", "Bus", "Storage", "EtceteraAPI", grpcCore, grpcTransport, logging, .product(name: "Yams", package: "Yams")]
+        ),
     ]
 )

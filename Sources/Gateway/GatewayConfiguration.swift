@@ -7,6 +7,9 @@ public struct GatewayConfiguration: Sendable {
     public var kvEndpoint: String
     /// The watch fan-out processes' request/reply endpoints; Watch streams are spread over them.
     public var watchEndpoints: [String] = []
+    /// Where watch processes announce themselves (bound by the gateway); Watch streams are spread over
+    /// the announced processes too. Lets a deployment add watch processes the gateway was not told of.
+    public var watchRegistryEndpoint: String?
     /// The lease service's request/reply endpoint; without one the Lease API is not served.
     public var leaseEndpoint: String?
     /// The maintenance service's request/reply endpoint; without one the Maintenance and Cluster

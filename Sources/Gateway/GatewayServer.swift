@@ -11,6 +11,7 @@ public final class GatewayServer: Service, Sendable {
     private let logger: Logger
     private let kv: ServiceBackend
     private let watch: WatchBackend
+    private let watchRegistry: WatchRegistry?
     private let lease: ServiceBackend?
     private let maintenance: ServiceBackend?
     private let gate: AuthGate?
@@ -38,7 +39,10 @@ public final class GatewayServer: Service, Sendable {
         watch = try WatchBackend(
             endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
             timeout: configuration.requestTimeout, logger: logger)
-        if !watch.isEmpty {
+        watchRegistry = try configuration.watchRegistryEndpoint.map { [watch] in
+            try WatchRegistry(bind: $0, backend: watch, logger: logger)
+        }
+        if !configuration.watchEndpoints.isEmpty || watchRegistry != nil {
             WatchHandler(backend: watch, kv: kv, identity: identity, gate: gate).register(in: &methods)
         }
         lease = try configuration.leaseEndpoint.map { endpoint in
@@ -75,12 +79,15 @@ public final class GatewayServer: Service, Sendable {
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
         ])
         let keepAlive = Task { await watch.runKeepAlive() }
+        let registry = Task { [watchRegistry] in try await watchRegistry?.run() }
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {
             channel.close(promise: nil)
         }
         keepAlive.cancel()
+        watchRegistry?.close()
+        registry.cancel()
         watch.close()
         kv.close()
         lease?.close()

@@ -30,7 +30,9 @@ public struct KVBusEndpoints: Sendable, Hashable {
     /// The same endpoints as a process on this machine connects to them: a wildcard bind address
     /// (`0.0.0.0`, `*`, `[::]`) is reached on the loopback address.
     public var local: KVBusEndpoints {
-        let wildcard = ["0.0.0.0", "*", "[::]"].contains(host)
-        return wildcard ? KVBusEndpoints(tcp: "tcp://127.0.0.1:\(port)")! : self
+        Self.wildcardHosts.contains(host) ? KVBusEndpoints(tcp: "tcp://127.0.0.1:\(port)")! : self
     }
+
+    /// Bind addresses that mean every interface, which no other process can connect to as written.
+    public static let wildcardHosts: Set<String> = ["0.0.0.0", "*", "[::]"]
 }

@@ -26,6 +26,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "A watch fan-out process's request/reply bus endpoint (repeat for several).")
     var watch: [String] = []
 
+    @Option(help: "Endpoint to bind where watch processes announce themselves (etcetera-watch --announce), e.g. tcp://0.0.0.0:2381; Watch streams use them as they come.")
+    var watchRegistry: String?
+
     @Option(help: "The lease service's request/reply bus endpoint.")
     var lease: String?
 
@@ -57,6 +60,7 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(host: host == "localhost" ? "127.0.0.1" : host, port: port, kvEndpoint: kv)
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch
+        configuration.watchRegistryEndpoint = watchRegistry
         configuration.leaseEndpoint = lease
         configuration.maintenanceEndpoint = maintenance
         configuration.authEndpoint = auth

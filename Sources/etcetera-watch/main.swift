@@ -6,7 +6,8 @@ import WatchService
 
 /// etcetera-watch: the watch fan-out service. The one-box launcher starts one or more; more can run
 /// on other machines against the same kv store (`--bus tcp://HOST:PORT --listen tcp://0.0.0.0:PORT`,
-/// with the launcher's `--bus-listen` and `--external-watch-endpoints`).
+/// with the launcher's `--bus-listen` and `--external-watch-endpoints`), and announce themselves to
+/// gateways with `--announce` so that a deployment can add them without reconfiguring the gateway.
 @main
 struct WatchServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,12 @@ struct WatchServiceCommand: AsyncParsableCommand {
         }
     }
 
+    @Option(help: "A gateway's watch registry to announce this process to (etcetera-gateway --watch-registry); repeat for several gateways.")
+    var announce: [String] = []
+
+    @Option(help: "This process's endpoint as gateways reach it (default: --listen, with a wildcard host replaced by this machine's address).")
+    var advertise: String?
+
     @Option(help: "Progress notification interval in milliseconds (etcd's --experimental-watch-progress-notify-interval).")
     var progressNotifyIntervalMs: Int = 600_000
 
@@ -46,7 +53,12 @@ struct WatchServiceCommand: AsyncParsableCommand {
             listenEndpoint: listen, kvEndpoint: remote?.requests ?? kv ?? "", kvEventsEndpoint: remote?.events ?? kvEvents ?? "")
         configuration.progressNotifyInterval = .milliseconds(max(progressNotifyIntervalMs, 1))
         let server = try WatchServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [MemoryReclaimer(), server]
+        if !announce.isEmpty {
+            let endpoint = advertise ?? AdvertisedEndpoint.forBind(listen)
+            services.append(try WatchAnnouncer(advertisedEndpoint: endpoint, registryEndpoints: announce, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -133,6 +133,11 @@ struct WatchDifferentialTests {
             "--bus-listen", "tcp://127.0.0.1:\(busPort)", "--external-watch-endpoints", "tcp://127.0.0.1:\(watchPort)",
         ])
         defer { etcetera.stop() }
+        // Streams go round the processes the gateway sees alive; until both are, every stream could land
+        // on the standalone one and the kill below would move nothing.
+        #expect(
+            await eventually { etcetera.log.split(separator: "\n").contains { $0.contains("watch process live") && $0.contains("live=2") } },
+            "the gateway counts both watch processes as live: \(etcetera.log)")
         let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/bus/watch-0.sock"])
         let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "local watch process is running")
         let output = try await GoProgram.run(program, [etcetera.endpoint, "20", "1500", victim])

@@ -334,6 +334,24 @@ public nonisolated struct Etcetera_Watch_SessionProgress: Sendable {
   public init() {}
 }
 
+/// A watch process announces itself to a gateway's watch registry (`etcetera-gateway --watch-registry`)
+/// about every second, so that gateways need not be told in advance which watch processes exist
+/// (`docker-compose up --scale watch=N`). The payload of the request is this message; the reply is a
+/// WatchServiceReply (ack). A gateway connects to an endpoint it has not seen before and serves Watch
+/// streams from it like from one given with --watch.
+public nonisolated struct Etcetera_Watch_WatchProcessAnnouncement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The process's request/reply endpoint as the gateway can reach it, e.g. tcp://172.18.0.5:2400.
+  public var endpoint: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "etcetera.watch"
@@ -945,6 +963,36 @@ nonisolated extension Etcetera_Watch_SessionProgress: SwiftProtobuf.Message, Swi
   public static func ==(lhs: Etcetera_Watch_SessionProgress, rhs: Etcetera_Watch_SessionProgress) -> Bool {
     if lhs.syncedThrough != rhs.syncedThrough {return false}
     if lhs.behind != rhs.behind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Watch_WatchProcessAnnouncement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchProcessAnnouncement"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}endpoint\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.endpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Watch_WatchProcessAnnouncement, rhs: Etcetera_Watch_WatchProcessAnnouncement) -> Bool {
+    if lhs.endpoint != rhs.endpoint {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,9 +7,19 @@ import Synchronization
 
 /// The gateway's side of the watch fan-out: one bus client per watch process, the choice of process
 /// for each new Watch stream, and the sessions' keep-alive and delivery credits.
+///
+/// Processes come from `--watch` and, with a watch registry, from announcements at run time. The list
+/// only grows, so a process's index stays valid for the sessions that name it; a process that went
+/// away is simply never alive again (and is used again if its endpoint comes back).
 final class WatchBackend: Sendable {
-    private let clients: [BusClient]
-    private let endpoints: [String]
+    private struct WatchProcess {
+        let endpoint: String
+        let client: BusClient
+    }
+
+    private let processes: Mutex<[WatchProcess]>
+    /// Indices of the processes that answered at the last keep-alive round, to log changes once.
+    private let liveAtLastRound = Mutex<Set<Int>>([])
     let maxResponseBytes: Int
     let logger: Logger
     private let timeout: Duration
@@ -17,26 +27,37 @@ final class WatchBackend: Sendable {
     private let sessions = Mutex<[UInt64: WatchSession]>([:])
 
     init(endpoints: [String], maxResponseBytes: Int, timeout: Duration, logger: Logger) throws {
-        self.endpoints = endpoints
-        clients = try endpoints.map { try BusClient(connect: $0, logger: logger) }
+        processes = Mutex(try endpoints.map { WatchProcess(endpoint: $0, client: try BusClient(connect: $0, logger: logger)) })
         self.maxResponseBytes = maxResponseBytes
         self.timeout = timeout
         self.logger = logger
     }
 
-    var isEmpty: Bool { clients.isEmpty }
+    /// Starts using the watch process at `endpoint`, unless it is known already.
+    func add(endpoint: String) throws {
+        try processes.withLock { processes in
+            guard !processes.contains(where: { $0.endpoint == endpoint }) else { return }
+            processes.append(WatchProcess(endpoint: endpoint, client: try BusClient(connect: endpoint, logger: logger)))
+            logger.info("watch process announced", metadata: ["endpoint": "\(endpoint)", "known": "\(processes.count)"])
+        }
+    }
 
     /// A process for a new or moved session: the next live one in turn, avoiding `excluded` when
-    /// another is alive; any process when none looks alive (it may just be starting).
-    func chooseProcess(excluding excluded: Int? = nil) -> Int {
+    /// another is alive; any process when none looks alive (it may just be starting); nil while no
+    /// process is known at all.
+    func chooseProcess(excluding excluded: Int? = nil) -> Int? {
+        let alive = processes.withLock { $0.map(\.client.isPeerAlive) }
+        guard !alive.isEmpty else { return nil }
         let start = nextChoice.wrappingAdd(1, ordering: .relaxed).oldValue
-        let order = (0..<clients.count).map { (start + $0) % clients.count }
-        return order.first { $0 != excluded && clients[$0].isPeerAlive }
-            ?? order.first { clients[$0].isPeerAlive }
+        let order = (0..<alive.count).map { (start + $0) % alive.count }
+        return order.first { $0 != excluded && alive[$0] }
+            ?? order.first { alive[$0] }
             ?? order[0]
     }
 
-    func endpoint(of process: Int) -> String { endpoints[process] }
+    func endpoint(of process: Int) -> String { processes.withLock { $0[process].endpoint } }
+
+    private func client(_ process: Int) -> BusClient { processes.withLock { $0[process].client } }
 
     /// Opens a session: the stream of its outputs.
     func open(
@@ -45,7 +66,7 @@ final class WatchBackend: Sendable {
         var request = Etcetera_Watch_WatchServiceRequest()
         request.open = open
         // A session lasts as long as its client stream; the bus notices a dead process by heartbeats.
-        return clients[process].streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400), onReply: onReply)
+        return client(process).streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400), onReply: onReply)
     }
 
     /// Sends a unary session request; `completion` says whether the process still has the session.
@@ -53,7 +74,7 @@ final class WatchBackend: Sendable {
         _ request: Etcetera_Watch_WatchServiceRequest, to process: Int,
         completion: (@Sendable (Result<Void, BusError>, _ sessionKnown: Bool) -> Void)? = nil
     ) {
-        clients[process].request(Self.encode(request), timeout: timeout) { result in
+        client(process).request(Self.encode(request), timeout: timeout) { result in
             switch result {
             case .success(let bytes):
                 let reply = try? Etcetera_Watch_WatchServiceReply(serializedBytes: bytes)
@@ -73,11 +94,12 @@ final class WatchBackend: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: session.id) }
     }
 
-    /// Every second: tells each process which sessions this gateway still has there and hands back
-    /// delivery credits that are waiting.
+    /// Every second: tells each process which sessions this gateway still has there, hands back
+    /// delivery credits that are waiting, and logs which processes came up or went away.
     func runKeepAlive() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
+            logLivenessChanges()
             let current = sessions.withLock { Array($0.values) }
             var byProcess: [Int: [UInt64]] = [:]
             for session in current {
@@ -92,8 +114,26 @@ final class WatchBackend: Sendable {
         }
     }
 
+    /// Logs each process that became live or stopped answering since the last round, with the number
+    /// of live processes: what an operator (and the tests) read to know where sessions can go.
+    private func logLivenessChanges() {
+        let current = processes.withLock { processes in
+            (endpoints: processes.map(\.endpoint), live: Set(processes.indices.filter { processes[$0].client.isPeerAlive }))
+        }
+        let previous = liveAtLastRound.withLock { last in
+            defer { last = current.live }
+            return last
+        }
+        for index in current.live.subtracting(previous).sorted() {
+            logger.info("watch process live", metadata: ["endpoint": "\(current.endpoints[index])", "live": "\(current.live.count)"])
+        }
+        for index in previous.subtracting(current.live).sorted() {
+            logger.warning("watch process lost", metadata: ["endpoint": "\(current.endpoints[index])", "live": "\(current.live.count)"])
+        }
+    }
+
     func close() {
-        clients.forEach { $0.close() }
+        processes.withLock { $0.forEach { $0.client.close() } }
     }
 
     static func encode(_ request: Etcetera_Watch_WatchServiceRequest) -> [UInt8] {

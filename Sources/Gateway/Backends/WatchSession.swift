@@ -60,7 +60,7 @@ final class WatchSession: StreamingCall, Sendable {
         self.headerSuffix = headerSuffix
         self.admission = admission
         backend.register(self)
-        home(on: backend.chooseProcess())
+        homeOnNextProcess(excluding: nil, generation: 0)
     }
 
     var currentProcess: Int? { state.withLock { $0.closed ? nil : $0.process } }
@@ -215,11 +215,23 @@ final class WatchSession: StreamingCall, Sendable {
             backend.unregister(self)
             return writer.finish(GRPCStatus(code: .unavailable, message: "etcdserver: no leader"))
         }
-        backend.logger.info("moving watch session", metadata: ["session": "\(id)", "from": "\(decision.previous.map(backend.endpoint) ?? "-")"])
+        if let previous = decision.previous {
+            backend.logger.info("moving watch session", metadata: ["session": "\(id)", "from": "\(backend.endpoint(of: previous))"])
+        }
         Task { [self] in
             try? await Task.sleep(for: .milliseconds(200))
             let stillCurrent = state.withLock { !$0.closed && $0.generation == generation }
-            if stillCurrent { home(on: backend.chooseProcess(excluding: decision.previous)) }
+            if stillCurrent { homeOnNextProcess(excluding: decision.previous, generation: generation) }
+        }
+    }
+
+    /// Homes the session on the next process in turn, or tries again shortly while no watch process is
+    /// known yet (a gateway with a watch registry that no process has announced itself to).
+    private func homeOnNextProcess(excluding excluded: Int?, generation: Int) {
+        if let process = backend.chooseProcess(excluding: excluded) {
+            home(on: process)
+        } else {
+            rehome(from: generation)
         }
     }
 

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A service executable started by hand for a test, its standard error (the services' log) kept in a
+/// file. Stopped with SIGTERM by `stop()` or when released.
+public final class LoggedProcess: @unchecked Sendable {
+    public let process: Process
+    private let logPath: String
+
+    public init(executable: String, arguments: [String], logPath: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        self.logPath = logPath
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Everything the process printed so far.
+    public var log: String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Log lines containing every one of `fragments`.
+    public func logLines(containing fragments: String...) -> [Substring] {
+        log.split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
