@@ -2,13 +2,14 @@
 # Installs the Debian packages Etcetera needs, only those missing: libzmq, LevelDB and libxcrypt (bcrypt) to
 # build and run;
 # with --test also real etcd (server and etcdctl), the reference the test suite compares against, Go
-# with etcd's client sources, for the tests that drive Etcetera with the Go clientv3, and what the C auth
-# backend in Plugins/auth-c builds with (make, gcc, protobuf-c and its compiler, jansson).
+# with etcd's client sources, for the tests that drive Etcetera with the Go clientv3, what the C auth
+# backend in Plugins/auth-c builds with (make, gcc, protobuf-c and its compiler, jansson), and
+# docker-compose, which checks compose/docker-compose.yml (no Docker engine is needed for that).
 set -euo pipefail
 packages=(libzmq3-dev libleveldb-dev libcrypt-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev
-        make gcc protobuf-c-compiler libprotobuf-c-dev libjansson-dev)
+        make gcc protobuf-c-compiler libprotobuf-c-dev libjansson-dev docker-compose)
 fi
 missing=()
 for package in "${packages[@]}"; do

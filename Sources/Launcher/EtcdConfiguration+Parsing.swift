@@ -85,6 +85,7 @@ private struct FlagDefinition {
         .init(name: "max-txn-ops", isBoolean: false, readsEnvironment: true),
         .init(name: "max-request-bytes", isBoolean: false, readsEnvironment: true),
         .init(name: "log-level", isBoolean: false, readsEnvironment: true),
+        .init(name: "logger", isBoolean: false, readsEnvironment: true),
         .init(name: "quota-backend-bytes", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-mode", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
@@ -276,6 +277,12 @@ private struct FlagParser {
                 throw invalid(raw, "expected one of debug, info, warn, error")
             }
             configuration.logLevel = level
+        }
+        if let raw = values["logger"] {
+            guard let format = EtcdLogFormat(rawValue: raw.text) else {
+                throw invalid(raw, "unknown logger option \"\(raw.text)\" (capnslog or zap)")
+            }
+            configuration.logFormat = format
         }
         if let raw = values["quota-backend-bytes"] {
             guard let quota = Int64(raw.text) else { throw invalid(raw, "expected an integer") }

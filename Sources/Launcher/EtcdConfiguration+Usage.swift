@@ -54,6 +54,8 @@ extension EtcdConfiguration {
             Specify bcrypt algorithm cost factor for auth password hashing.
 
         Logging:
+          --logger 'capnslog'
+            Specify 'zap' or 'capnslog': the shape of the readiness lines scripts wait for.
           --log-level 'info'
             Configures log level. Only supports debug, info, warn, error.
 

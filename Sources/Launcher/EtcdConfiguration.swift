@@ -23,6 +23,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var maxRequestBytes: UInt64
     /// `--log-level`.
     public var logLevel: LogLevel
+    /// `--logger`: the shape of the readiness lines scripts wait for (etcd 3.4's default is capnslog).
+    public var logFormat: EtcdLogFormat = .capnslog
     /// `--quota-backend-bytes`: 0 means etcd's default quota (2 GiB), a negative value no quota.
     public var quotaBackendBytes: Int64
     /// `--auto-compaction-mode`.

@@ -1,24 +1,33 @@
 /// How the supervisor decides that Etcetera serves clients, once every service is started.
 ///
-/// It calls ``probe`` every ``interval`` until it returns `true`, then logs etcd's
-/// `ready to serve client requests` line, which scripts written for etcd wait for.
+/// It calls ``probe`` every ``interval`` until it returns `true`, then prints etcd's
+/// `ready to serve client requests` line to standard error in etcd's shape (``format``), which
+/// scripts written for etcd wait for.
 public struct ReadinessCheck: Sendable {
     /// The client address, as printed in the readiness line (`127.0.0.1:2379`).
     public var address: String
     public var interval: Duration
     public var probe: @Sendable () -> Bool
+    /// etcd's `--logger`: how the readiness lines look.
+    public var format: EtcdLogFormat
 
-    public init(address: String, interval: Duration = .milliseconds(50), probe: @escaping @Sendable () -> Bool) {
+    public init(
+        address: String, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog,
+        probe: @escaping @Sendable () -> Bool
+    ) {
         self.address = address
         self.interval = interval
+        self.format = format
         self.probe = probe
     }
 
     /// Ready once the URL's `host:port` accepts a TCP connection (a wildcard host is probed on loopback).
-    public static func tcpConnect(to url: ClientURL, interval: Duration = .milliseconds(50)) -> ReadinessCheck {
+    public static func tcpConnect(
+        to url: ClientURL, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog
+    ) -> ReadinessCheck {
         let host = url.host
         let port = url.port ?? 0
-        return ReadinessCheck(address: url.hostPort, interval: interval) {
+        return ReadinessCheck(address: url.hostPort, interval: interval, format: format) {
             TCPProbe.canConnect(host: host, port: port)
         }
     }

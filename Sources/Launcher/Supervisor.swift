@@ -9,8 +9,8 @@ import Logging
 /// Runs the services of a plan as child processes and keeps them running until asked to stop.
 ///
 /// - Start: creates the directories, finds every executable (failing before anything starts if one is
-///   missing), spawns the services in order, then runs the ``ReadinessCheck`` and logs
-///   `ready to serve client requests on <address>`.
+///   missing), spawns the services in order, then runs the ``ReadinessCheck`` and prints etcd's
+///   `ready to serve client requests` lines in etcd's shape (``EtcdLogFormat``).
 /// - Restart: a service that exits while the supervisor runs is logged
 ///   (`service etcetera-kv exited (signal 9), restarting`) and spawned again after a ``RestartBackoff``.
 /// - Stop: after ``requestShutdown()`` (the launcher calls it on SIGTERM/SIGINT) pending restarts are
@@ -58,6 +58,7 @@ public final class Supervisor: @unchecked Sendable {
             locator: ExecutableLocator,
             restartPolicy: RestartPolicy = RestartPolicy(),
             stopTimeout: Duration = .seconds(5),
+            logFormat: EtcdLogFormat = .capnslog,
             trampoline: String? = nil
         ) {
             self.init(
@@ -66,7 +67,7 @@ public final class Supervisor: @unchecked Sendable {
                 locator: locator,
                 restartPolicy: restartPolicy,
                 stopTimeout: stopTimeout,
-                readiness: .tcpConnect(to: plan.clientURL),
+                readiness: .tcpConnect(to: plan.clientURL, format: logFormat),
                 trampoline: trampoline
             )
         }
@@ -174,8 +175,8 @@ public final class Supervisor: @unchecked Sendable {
                 recordExit(pid: exit.pid, status: exit.status)
             }
             if ready, let readiness = configuration.readiness {
-                logger.info("ready to serve client requests on \(readiness.address)")
-                logger.info("serving insecure client requests on \(readiness.address), this is strongly discouraged!")
+                let lines = readiness.format.readinessLines(address: readiness.address)
+                FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
                 observer?(.ready)
             }
             if shutdown {

@@ -13,11 +13,34 @@ public enum EtceteraVersion {
     /// The cluster version `/version` reports: etcd reports its major.minor with patch 0.
     public static let etcdCluster = "3.4.0"
 
-    /// The lines `--version` prints, in the shape of `etcd --version` so scripts that grep it keep working.
+    /// The lines `--version` prints, in the layout of `etcd --version` (`etcd Version: 3.4.23`, `Git SHA:
+    /// …`, `Go Version: …`, `Go OS/Arch: linux/amd64`) so that scripts that split them on ": " keep
+    /// working: Etcetera's version, then the etcd API and server version it speaks, then the platform.
     public static var lines: [String] {
         [
-            "etcetera version \(current)",
-            "etcd API version \(etcdAPI)",
+            "etcetera Version: \(current)",
+            "etcd API Version: \(etcdAPI)",
+            "etcd Server Version: \(etcdServer)",
+            "OS/Arch: \(platform)",
         ]
+    }
+
+    /// `linux/amd64` as Go names it (etcd prints its build's `GOOS/GOARCH`).
+    public static var platform: String {
+        #if os(Linux)
+        let system = "linux"
+        #elseif os(macOS)
+        let system = "darwin"
+        #else
+        let system = "unknown"
+        #endif
+        #if arch(x86_64)
+        let architecture = "amd64"
+        #elseif arch(arm64)
+        let architecture = "arm64"
+        #else
+        let architecture = "unknown"
+        #endif
+        return "\(system)/\(architecture)"
     }
 }

@@ -63,6 +63,7 @@ do {
         configuration: Supervisor.Configuration(
             plan: plan,
             locator: .besideRunningExecutable(environment: ProcessInfo.processInfo.environment),
+            logFormat: configuration.logFormat,
             trampoline: ExecutableLocator.runningExecutablePath
         ),
         logger: logger

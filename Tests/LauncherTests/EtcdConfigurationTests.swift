@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Launcher
@@ -162,6 +163,7 @@ struct EtcdConfigurationTests {
         #expect(request.configuration.maxTxnOps == 5)
         #expect(request.configuration.peerURLs == ["http://10.0.1.10:2380"])
         #expect(request.configuration.initialCorruptCheck)
+        #expect(request.configuration.logFormat == .zap)
         #expect(request.warnings == [
             "ignoring unsupported flag --listen-peer-urls",
             "ignoring unsupported flag --initial-cluster-token",
@@ -169,7 +171,6 @@ struct EtcdConfigurationTests {
             "ignoring unsupported flag --initial-cluster-state",
             "ignoring unsupported flag --enable-v2",
             "ignoring unsupported flag --heartbeat-interval",
-            "ignoring unsupported flag --logger",
             "ignoring unsupported flag --log-outputs",
         ])
     }
@@ -335,8 +336,35 @@ struct EtcdConfigurationTests {
         #expect(try EtcdConfiguration.parse(arguments: ["--version=false"]).action == .run)
         #expect(try EtcdConfiguration.parse(arguments: ["--help"]).action == .printHelp)
         #expect(try EtcdConfiguration.parse(arguments: ["-h", "--max-txn-ops=x"]).action == .printHelp)
-        #expect(EtceteraVersion.lines.contains("etcd API version 3.4"))
+        #expect(EtceteraVersion.lines == [
+            "etcetera Version: 0.1.0", "etcd API Version: 3.4", "etcd Server Version: 3.4.23", "OS/Arch: \(EtceteraVersion.platform)",
+        ])
+        #expect(EtceteraVersion.platform.wholeMatch(of: /(linux|darwin)\/(amd64|arm64)/) != nil)
         #expect(EtcdConfiguration.usage.contains("--listen-client-urls"))
+    }
+
+    @Test("--logger picks the shape of the readiness lines: capnslog by default, as etcd 3.4, or zap")
+    func logger() throws {
+        #expect(try EtcdConfiguration.parse(arguments: []).configuration.logFormat == .capnslog)
+        #expect(try EtcdConfiguration.parse(arguments: ["--logger", "zap"]).configuration.logFormat == .zap)
+        #expect(try EtcdConfiguration.parse(arguments: [], environment: ["ETCD_LOGGER": "zap"]).configuration.logFormat == .zap)
+        let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: ["--logger", "json"]) }
+        #expect(error.code == .invalidFlagValue)
+    }
+
+    @Test("readiness lines have etcd 3.4's shape for each --logger")
+    func readinessLines() throws {
+        let date = Date(timeIntervalSince1970: 1_790_000_000.5)
+        let capnslog = EtcdLogFormat.capnslog.readinessLines(address: "127.0.0.1:2379", at: date)
+        #expect(capnslog.count == 2)
+        #expect(capnslog[0].wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.500000 I \| embed: ready to serve client requests/) != nil, "\(capnslog)")
+        #expect(capnslog[1].hasSuffix(" N | embed: serving insecure client requests on 127.0.0.1:2379, this is strongly discouraged!"))
+        let zap = EtcdLogFormat.zap.readinessLines(address: "127.0.0.1:2379", at: date)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(zap.joined().utf8)) as? [String: String])
+        #expect(object["level"] == "info")
+        #expect(object["ts"] == "2026-09-21T14:13:20.500Z")
+        #expect(object["msg"] == "serving client traffic insecurely; this is strongly discouraged!")
+        #expect(object["address"] == "127.0.0.1:2379")
     }
 
     @Test("the first http:// listen URL is served and the others are warned about")

@@ -1,15 +1,18 @@
 import Foundation
 
-/// A service executable started by hand for a test, its standard error (the services' log) kept in a
-/// file. Stopped with SIGTERM by `stop()` or when released.
+/// A server executable started by hand for a test, what it prints (its log) kept in a file. Stopped
+/// with SIGTERM by `stop()` or when released.
 public final class LoggedProcess: @unchecked Sendable {
     public let process: Process
     private let logPath: String
 
-    public init(executable: String, arguments: [String], logPath: String) throws {
+    /// - Parameter environment: added to the test's environment, from which every `ETCD_*` variable is
+    ///   removed first, so that only what the test sets configures etcd or Etcetera.
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCD_") }.merging(environment) { $1 }
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

@@ -1,0 +1,100 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Etcetera standing in for `etcd` in scripts: configured the ways etcd is (`ETCD_*` variables, a
+/// `--config-file`), with the same settings given to both, it serves on the URL, keeps its data in
+/// the directory and prints the readiness lines in etcd 3.4's shape; `--version` has etcd's layout.
+@Suite("Drop-in for etcd", .serialized)
+struct DropInTests {
+    /// How the settings reach the server.
+    enum Way: CaseIterable {
+        case environment
+        case configFile
+    }
+
+    /// What one server did with the settings.
+    struct Outcome {
+        let readinessLines: [String]
+        let printed: String
+        let stored: String
+        let dataDirectoryHasMember: Bool
+    }
+
+    /// Starts `executable` configured `way` with etcd's settings for a fresh member (peer settings
+    /// included: Etcetera warns about those it does not use), waits for its readiness line, writes and
+    /// reads a key, and stops it.
+    private func run(_ executable: String, _ way: Way) async throws -> Outcome {
+        let directory = TestPaths.temporaryDirectory(prefix: "drop-in")
+        let client = "http://127.0.0.1:\(FreePort.pick())"
+        let peer = "http://127.0.0.1:\(FreePort.pick())"
+        var settings = [
+            "data-dir": directory + "/data", "listen-client-urls": client, "advertise-client-urls": client,
+            "listen-peer-urls": peer, "initial-advertise-peer-urls": peer, "initial-cluster": "default=\(peer)",
+        ]
+        let marker: String
+        switch way {
+        case .environment:
+            marker = "ready to serve client requests"
+        case .configFile:
+            settings["logger"] = "zap"
+            marker = "serving client traffic insecurely"
+        }
+        var arguments: [String] = []
+        var environment: [String: String] = [:]
+        switch way {
+        case .environment:
+            for (name, value) in settings { environment["ETCD_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] = value }
+        case .configFile:
+            let path = directory + "/etcd.yml"
+            try settings.map { "\($0.key): '\($0.value)'\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+            arguments = ["--config-file", path]
+        }
+        let server = try LoggedProcess(executable: executable, arguments: arguments, environment: environment, logPath: directory + "/log")
+        defer { server.stop() }
+        #expect(await eventually(within: .seconds(30)) { server.log.contains(marker) }, "\(executable) became ready: \(server.log)")
+        let endpoint = String(client.dropFirst("http://".count))
+        let put = try await Etcdctl.run(["put", "drop-in", "value"], endpoint: endpoint)
+        let get = try await Etcdctl.run(["get", "drop-in"], endpoint: endpoint)
+        var isDirectory: ObjCBool = false
+        let member = FileManager.default.fileExists(atPath: directory + "/data/member", isDirectory: &isDirectory) && isDirectory.boolValue
+        return Outcome(
+            readinessLines: server.logLines(containing: marker).map(String.init), printed: put.stdout + put.stderr,
+            stored: get.stdout, dataDirectoryHasMember: member)
+    }
+
+    @Test("ETCD_* variables and --config-file configure Etcetera as they configure etcd", arguments: Way.allCases)
+    func configuredLikeEtcd(way: Way) async throws {
+        let etcd = try await run("/usr/bin/etcd", way)
+        let etcetera = try await run(TestPaths.executable("etcetera"), way)
+        for outcome in [etcd, etcetera] {
+            #expect(outcome.printed == "OK\n")
+            #expect(outcome.stored == "drop-in\nvalue\n")
+            #expect(outcome.dataDirectoryHasMember, "the data directory holds member/")
+        }
+        #expect(etcetera.readinessLines.map(Self.shape) == etcd.readinessLines.map(Self.shape), "\(etcetera.readinessLines) vs \(etcd.readinessLines)")
+        #expect(!etcetera.readinessLines.isEmpty)
+    }
+
+    @Test("--version prints etcd's layout: one 'Name: value' per line, the version first")
+    func version() async throws {
+        let etcd = try await Command.run("/usr/bin/etcd", ["--version"])
+        let etcetera = try await Command.run(TestPaths.executable("etcetera"), ["--version"])
+        let line = /[A-Za-z][A-Za-z \/]*: \S.*/
+        for output in [etcd, etcetera] {
+            #expect(output.status == 0)
+            let lines = output.stdout.split(separator: "\n")
+            #expect(lines.count >= 4 && lines.allSatisfy { $0.wholeMatch(of: line) != nil }, "\(output.stdout)")
+        }
+        #expect(etcd.stdout.hasPrefix("etcd Version: 3.4."))
+        #expect(etcetera.stdout.hasPrefix("etcetera Version: "))
+        #expect(etcetera.stdout.contains("etcd API Version: 3.4\n"))
+    }
+
+    /// A log line with its time, address and source location blanked out: what scripts can rely on.
+    private static func shape(_ line: String) -> String {
+        line.replacing(/\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\.\d+Z?/, with: "TIME")
+            .replacing(/127\.0\.0\.1:\d+/, with: "ADDRESS")
+            .replacing(/"caller":"[^"]*"/, with: "\"caller\":\"CALLER\"")
+    }
+}
