@@ -91,6 +91,38 @@ struct DropInTests {
         #expect(etcetera.stdout.contains("etcd API Version: 3.4\n"))
     }
 
+    @Test("etcdctl make-mirror copies etcd's keys into Etcetera and keeps them in step (the migration path)")
+    func makeMirrorFromEtcd() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        for index in 0..<20 { _ = try await Etcdctl.run(["put", "app/\(index)", "value \(index)"], endpoint: etcd.endpoint) }
+        async let mirrored = Etcdctl.runFor(seconds: 6, ["make-mirror", etcetera.endpoint], endpoint: etcd.endpoint)
+        #expect(await eventually { Self.keyCount(etcetera.endpoint) == 20 }, "the existing keys were copied")
+        _ = try await Etcdctl.run(["put", "app/late", "written during the mirror"], endpoint: etcd.endpoint)
+        _ = try await Etcdctl.run(["del", "app/3"], endpoint: etcd.endpoint)
+        #expect(await eventually { Self.keyCount(etcetera.endpoint) == 20 }, "changes made meanwhile follow")
+        _ = try await mirrored
+        let source = try await Etcdctl.run(["get", "--prefix", ""], endpoint: etcd.endpoint)
+        let copy = try await Etcdctl.run(["get", "--prefix", ""], endpoint: etcetera.endpoint)
+        #expect(copy.stdout == source.stdout && source.stdout.contains("app/late"))
+    }
+
+    /// Keys Etcetera holds, read synchronously for `eventually`.
+    private static func keyCount(_ endpoint: String) -> Int? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+        process.arguments = ["--endpoints", endpoint, "get", "--prefix", "", "--limit", "1", "-w", "fields"]
+        process.environment = ["ETCDCTL_API": "3"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return nil }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return output.firstMatch(of: /"Count" : (\d+)/).flatMap { Int($0.1) }
+    }
+
     /// A log line with its time, address and source location blanked out: what scripts can rely on.
     private static func shape(_ line: String) -> String {
         line.replacing(/\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\.\d+Z?/, with: "TIME")
