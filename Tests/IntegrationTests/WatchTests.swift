@@ -100,11 +100,20 @@ struct WatchDifferentialTests {
         #expect(abs(actual.count - expected.count) <= 1 && actual.count >= 3, "etcd \(expected.count), Etcetera \(actual.count)")
     }
 
+    /// Streams go round the processes the gateway sees alive; until both are, every stream could land on
+    /// one of them and killing the other would move nothing (a failed run once showed exactly that).
+    private func expectBothWatchProcessesLive(_ etcetera: ServerProcess) async {
+        #expect(
+            await eventually { !Log.lines(of: etcetera.log, containing: ["watch process live", "live=2"]).isEmpty },
+            "the gateway counts both watch processes as live: \(etcetera.log)")
+    }
+
     @Test("kill -9 of one of two watch processes: every watcher still gets every event exactly once, in order")
     func watchProcessFailover() async throws {
         let program = try await GoProgram.build("watchfailover")
         let etcetera = try await ServerProcess.etcetera(extraArguments: ["--watch-processes", "2"])
         defer { etcetera.stop() }
+        await expectBothWatchProcessesLive(etcetera)
         let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/bus/watch-1.sock"])
         let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "watch process 1 is running")
         let output = try await GoProgram.run(program, [etcetera.endpoint, "20", "1500", victim])
@@ -133,11 +142,7 @@ struct WatchDifferentialTests {
             "--bus-listen", "tcp://127.0.0.1:\(busPort)", "--external-watch-endpoints", "tcp://127.0.0.1:\(watchPort)",
         ])
         defer { etcetera.stop() }
-        // Streams go round the processes the gateway sees alive; until both are, every stream could land
-        // on the standalone one and the kill below would move nothing.
-        #expect(
-            await eventually { etcetera.log.split(separator: "\n").contains { $0.contains("watch process live") && $0.contains("live=2") } },
-            "the gateway counts both watch processes as live: \(etcetera.log)")
+        await expectBothWatchProcessesLive(etcetera)
         let found = try await Command.run("/usr/bin/pgrep", ["-f", "\(etcetera.dataDirectory)/bus/watch-0.sock"])
         let victim = try #require(found.stdout.split(separator: "\n").first.map(String.init), "local watch process is running")
         let output = try await GoProgram.run(program, [etcetera.endpoint, "20", "1500", victim])

@@ -30,7 +30,7 @@ public final class LoggedProcess: @unchecked Sendable {
 
     /// Log lines containing every one of `fragments`.
     public func logLines(containing fragments: String...) -> [Substring] {
-        log.split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }
+        Log.lines(of: log, containing: fragments)
     }
 
     public func stop() {
@@ -40,4 +40,12 @@ public final class LoggedProcess: @unchecked Sendable {
     }
 
     deinit { stop() }
+}
+
+/// Reading servers' logs.
+public enum Log {
+    /// The lines of `log` that contain every one of `fragments`.
+    public static func lines(of log: String, containing fragments: [String]) -> [Substring] {
+        log.split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }
+    }
 }
