@@ -16,7 +16,7 @@ struct AuthBackendContractTests {
         let pong = try #require(dealer.receive())
         #expect(pong.command == 0x05 && pong.id == 77 && pong.frames.isEmpty)
 
-        dealer.send(command: 0x01, id: 0x0102_0304_0506_0708, argument: 5_000, payload: try running.request { $0.userList = .init() })
+        dealer.send(command: 0x01, id: 0x0102_0304_0506_0708, argument: 5_000, payload: try Etcetera_Auth_AuthRequest.encoded { $0.userList = .init() })
         let final = try #require(dealer.receive())
         #expect(final.command == 0x04 && final.id == 0x0102_0304_0506_0708 && final.argument == 0 && final.frames.count == 1)
         let reply = try Etcetera_Auth_AuthReply(serializedBytes: try #require(final.frames.first))
@@ -29,11 +29,11 @@ struct AuthBackendContractTests {
         defer { running.stop() }
         let revision = try await running.revision()
         for payload: [UInt8] in [[0xFF, 0xFF, 0xFF, 0x07], []] {
-            let reply = try await running.send(payload: payload)
+            let reply = try await running.send(payload)
             #expect(reply.error.code == "bus.malformed_request")
             #expect(reply.authRevision == revision)
         }
-        #expect(try await running.send { $0.userList = .init() }.userList.users.count == 4)
+        #expect(try await running.request { $0.userList = .init() }.userList.users.count == 4)
     }
 
     @Test("authenticate: a good password gets a token; a wrong password and an unknown user get auth.failed", arguments: BackendUnderTest.all)
@@ -60,7 +60,7 @@ struct AuthBackendContractTests {
         let running = try await RunningBackend.start(backend)
         defer { running.stop() }
         let token = try await running.token("alice", "alicepw")
-        let reply = try await running.send { $0.resolveToken.token = token }
+        let reply = try await running.request { $0.resolveToken.token = token }
         #expect(reply.resolveToken.user == "alice")
         #expect(reply.resolveToken.authRevision == reply.authRevision)
         #expect(reply.resolveToken.authRevision == (try await running.revision()))
@@ -75,7 +75,7 @@ struct AuthBackendContractTests {
         let token = try await running.token("alice", "alicepw")
         for _ in 0..<6 {
             try await Task.sleep(for: .milliseconds(600))
-            #expect(try await running.send { $0.resolveToken.token = token }.resolveToken.user == "alice", "used every 0.6 s: renewed past its 2 s TTL")
+            #expect(try await running.request { $0.resolveToken.token = token }.resolveToken.user == "alice", "used every 0.6 s: renewed past its 2 s TTL")
         }
         try await Task.sleep(for: .seconds(3.5))
         #expect(try await running.errorCode { $0.resolveToken.token = token } == "auth.invalid_token")
@@ -115,12 +115,12 @@ struct AuthBackendContractTests {
     func reads(_ backend: BackendUnderTest) async throws {
         let running = try await RunningBackend.start(backend)
         defer { running.stop() }
-        #expect(try await running.send { $0.userGet.name = "alice" }.userGet.roles == ["reader", "writer"])
-        #expect(try await running.send { $0.userGet.name = "svc" }.userGet.roles == ["reader"])
+        #expect(try await running.request { $0.userGet.name = "alice" }.userGet.roles == ["reader", "writer"])
+        #expect(try await running.request { $0.userGet.name = "svc" }.userGet.roles == ["reader"])
         #expect(try await running.errorCode { $0.userGet.name = "nobody" } == "auth.user_not_found")
-        #expect(try await running.send { $0.userList = .init() }.userList.users == ["alice", "bob", "root", "svc"])
-        #expect(try await running.send { $0.roleList = .init() }.roleList.roles == ["reader", "writer"])
-        let reader = try await running.send { $0.roleGet.role = "reader" }.roleGet.perm
+        #expect(try await running.request { $0.userList = .init() }.userList.users == ["alice", "bob", "root", "svc"])
+        #expect(try await running.request { $0.roleList = .init() }.roleList.roles == ["reader", "writer"])
+        let reader = try await running.request { $0.roleGet.role = "reader" }.roleGet.perm
         #expect(reader.map { Permission(PermissionType(rawValue: Int32($0.permType.rawValue))!, key: Array($0.key), rangeEnd: Array($0.rangeEnd)) }
             == ContractFixture.roles[0].permissions)
         #expect(try await running.errorCode { $0.roleGet.role = "ghost" } == "auth.role_not_found")
@@ -143,7 +143,7 @@ struct AuthBackendContractTests {
             { $0.userDelete.name = "root" },
         ]
         for request in requests {
-            #expect(try await running.send(request).authRevision == revision)
+            #expect(try await running.request(request).authRevision == revision)
         }
         #expect(try await running.revision() == revision)
     }
@@ -192,12 +192,12 @@ struct AuthBackendContractTests {
                 { $0.roleRevokePermission = .with { $0.role = "reader"; $0.key = Data("config".utf8) } },
             ]
             for change in changes {
-                let reply = try await running.send(change)
+                let reply = try await running.request(change)
                 #expect(reply.error.code == "auth.read_only")
                 #expect(reply.authRevision == before.revision)
             }
             #expect(try await running.permissions() == before)
-            #expect(try await running.send { $0.resolveToken.token = token }.resolveToken.user == "alice")
+            #expect(try await running.request { $0.resolveToken.token = token }.resolveToken.user == "alice")
             #expect(running.events.allSatisfy { $0.revision == before.revision })
         }
     }

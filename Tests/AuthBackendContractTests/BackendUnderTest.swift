@@ -2,7 +2,6 @@ import Bus
 import EtceteraAPI
 import Foundation
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 
@@ -58,13 +57,13 @@ struct BackendUnderTest: Sendable, CustomTestStringConvertible {
 
 /// A backend process on `ipc://` sockets in a temporary directory, a bus client and a subscriber to its
 /// events; its output goes to `<directory>/backend.log`.
-final class RunningBackend: Sendable {
+final class RunningBackend: AuthBackendClient, Sendable {
     let backend: BackendUnderTest
     let directory: String
     let client: BusClient
     private let process: Process
     private let subscriber: EventSubscriber
-    private let received = ReceivedEvents()
+    let eventLog = AuthEventLog()
 
     /// Starts `backend` with the fixture (written as a file, or created through the bus), auth on or off,
     /// and waits until it answers.
@@ -93,17 +92,14 @@ final class RunningBackend: Sendable {
         try process.run()
         let logger = Logger(label: "contract-test")
         client = try BusClient(connect: "ipc://\(directory)/auth.sock", logger: logger)
-        let received = self.received
-        subscriber = try EventSubscriber(connect: "ipc://\(directory)/auth-events.sock", logger: logger) { payload in
-            if let event = try? Etcetera_Auth_AuthEvent(serializedBytes: payload) { received.mutex.withLock { $0.append(event) } }
-        }
+        subscriber = try eventLog.subscribe(to: "ipc://\(directory)/auth-events.sock", logger: logger)
     }
 
     private func waitUntilServing() async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw TestFailure("\(backend.name) exited: \(log)") }
-            if (try? await client.request(try request { $0.permissions = .init() }, timeout: .seconds(1))) != nil { return }
+            if (try? await client.request(try Etcetera_Auth_AuthRequest.encoded { $0.permissions = .init() }, timeout: .seconds(1))) != nil { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("\(backend.name) did not answer: \(log)")
@@ -140,66 +136,6 @@ final class RunningBackend: Sendable {
 
     var log: String { (try? String(contentsOfFile: directory + "/backend.log", encoding: .utf8)) ?? "" }
 
-    /// The events received so far.
-    var events: [Etcetera_Auth_AuthEvent] { received.mutex.withLock { $0 } }
-
-    /// Waits for an event after the first `skipping` that satisfies `predicate`; nil after `timeout`.
-    func event(
-        skipping: Int = 0, timeout: Duration = .seconds(5), where predicate: (Etcetera_Auth_AuthEvent) -> Bool = { _ in true }
-    ) async -> Etcetera_Auth_AuthEvent? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let found = events.dropFirst(skipping).first(where: predicate) { return found }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return nil
-    }
-
-    func request(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) throws -> [UInt8] {
-        var request = Etcetera_Auth_AuthRequest()
-        body(&request)
-        return try request.serializedBytes()
-    }
-
-    /// Sends one request and decodes the reply.
-    func send(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> Etcetera_Auth_AuthReply {
-        try await send(payload: try request(body))
-    }
-
-    func send(payload: [UInt8]) async throws -> Etcetera_Auth_AuthReply {
-        try Etcetera_Auth_AuthReply(serializedBytes: try await client.request(payload, timeout: .seconds(10)))
-    }
-
-    /// Sends a request that must succeed.
-    @discardableResult
-    func succeed(_ body: (inout Etcetera_Auth_AuthRequest) -> Void, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Etcetera_Auth_AuthReply {
-        let reply = try await send(body)
-        if case .error(let error) = reply.reply { Issue.record("\(backend.name) refused: \(error.code) \(error.detail)", sourceLocation: sourceLocation) }
-        return reply
-    }
-
-    /// The error code a request gets ("" when it succeeds).
-    func errorCode(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> String {
-        guard case .error(let error) = try await send(body).reply else { return "" }
-        return error.code
-    }
-
-    /// alice's token, or a recorded issue.
-    func token(_ name: String, _ password: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let reply = try await send { $0.authenticate = .with { $0.name = name; $0.password = password } }
-        guard case .authenticate(let response) = reply.reply else {
-            Issue.record("\(backend.name): authenticate \(name): \(reply)", sourceLocation: sourceLocation)
-            return ""
-        }
-        return response.token
-    }
-
-    func permissions() async throws -> Etcetera_Auth_PermissionSnapshot {
-        let reply = try await send { $0.permissions = .init() }
-        guard case .permissions(let snapshot) = reply.reply else { throw TestFailure("\(backend.name): permissions: \(reply)") }
-        return snapshot
-    }
-
     /// The current revision, from a read.
     func revision() async throws -> UInt64 { try await permissions().revision }
 
@@ -234,9 +170,4 @@ final class RunningBackend: Sendable {
         }
         return String(cString: created)
     }
-}
-
-/// The events a subscriber received, shared with its callback.
-private final class ReceivedEvents: Sendable {
-    let mutex = Mutex<[Etcetera_Auth_AuthEvent]>([])
 }

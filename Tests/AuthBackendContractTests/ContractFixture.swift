@@ -45,44 +45,25 @@ enum ContractFixture {
     static let aliceSecondHash = "$2b$04$LP60Z3JGlELAZEvFxwQf1.mwybGDWe6e78DdUIwM/CpI6BrtxOZXG"
 
     /// The auth file, `enabled` and the users and roles given (the fixture's by default).
-    static func json(enabled: Bool = true, users: [FixtureUser] = users, roles: [FixtureRole] = roles) -> String {
-        func string(_ text: String) -> String {
-            var quoted = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": quoted += "\\\""
-                case "\\": quoted += "\\\\"
-                case _ where scalar.value < 0x20: quoted += String(format: "\\u%04x", scalar.value)
-                default: quoted.unicodeScalars.append(scalar)
-                }
-            }
-            return quoted + "\""
-        }
-        func bytes(_ bytes: [UInt8]) -> String { string(String(decoding: bytes, as: UTF8.self)) }
+    static func json(enabled: Bool = true, users: [FixtureUser] = users, roles: [FixtureRole] = roles) throws -> String {
         let typeNames: [PermissionType: String] = [.read: "READ", .write: "WRITE", .readWrite: "READWRITE"]
-        let userLines = users.map { user in
-            let secret = user.hash.map { "\"password_hash\": \(string($0))" } ?? "\"no_password\": true"
-            return "    { \"name\": \(string(user.name)), \(secret), \"roles\": [\(user.roles.map(string).joined(separator: ", "))] }"
-        }
-        let roleLines = roles.map { role in
-            let permissions = role.permissions.map { permission in
-                let end = permission.rangeEnd.isEmpty ? "" : ", \"range_end\": \(bytes(permission.rangeEnd))"
-                return "\n        { \"type\": \"\(typeNames[permission.type]!)\", \"key\": \(bytes(permission.key))\(end) }"
-            }
-            return "    { \"name\": \(string(role.name)), \"permissions\": [\(permissions.joined(separator: ","))] }"
-        }
-        return """
-            {
-              "enabled": \(enabled),
-              "users": [
-            \(userLines.joined(separator: ",\n"))
-              ],
-              "roles": [
-            \(roleLines.joined(separator: ",\n"))
-              ]
-            }
-
-            """
+        let document: [String: Any] = [
+            "enabled": enabled,
+            "users": users.map { user -> [String: Any] in
+                var entry: [String: Any] = ["name": user.name, "roles": user.roles]
+                if let hash = user.hash { entry["password_hash"] = hash } else { entry["no_password"] = true }
+                return entry
+            },
+            "roles": roles.map { role -> [String: Any] in
+                ["name": role.name, "permissions": role.permissions.map { permission -> [String: Any] in
+                    var entry: [String: Any] = ["type": typeNames[permission.type]!, "key": String(decoding: permission.key, as: UTF8.self)]
+                    if !permission.rangeEnd.isEmpty { entry["range_end"] = String(decoding: permission.rangeEnd, as: UTF8.self) }
+                    return entry
+                }]
+            },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// The merged permissions of each user as the Auth library computes them for the fixture.

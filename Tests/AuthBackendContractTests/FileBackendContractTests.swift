@@ -15,14 +15,14 @@ struct FileBackendContractTests {
         #expect(before.revision == 1)
         var users = ContractFixture.users
         users[2] = .init(name: "bob", password: "bobpw", hash: users[2].hash, roles: ["reader", "writer"])
-        try running.writeFile(ContractFixture.json(users: users))
+        try running.writeFile(try ContractFixture.json(users: users))
         let event = try #require(await running.event(timeout: .seconds(5)) { $0.revision > before.revision })
         #expect(event.revision == before.revision + 1 && event.enabled)
         let after = try await running.permissions()
         #expect(after.revision == before.revision + 1)
         #expect(after.users.first { $0.name == "bob" }?.roles == ["reader", "writer"])
         #expect(after.users.first { $0.name == "bob" }?.read == after.users.first { $0.name == "alice" }?.read)
-        #expect(try await running.send { $0.userGet.name = "bob" }.userGet.roles == ["reader", "writer"])
+        #expect(try await running.request { $0.userGet.name = "bob" }.userGet.roles == ["reader", "writer"])
     }
 
     @Test("tokens of a removed user or of a changed password end at the reload; other tokens live on", arguments: BackendUnderTest.fileReading)
@@ -34,11 +34,11 @@ struct FileBackendContractTests {
         let root = try await running.token("root", "rootpw")
         var users = ContractFixture.users.filter { $0.name != "bob" }
         users[1] = .init(name: "alice", password: "alicepw2", hash: ContractFixture.aliceSecondHash, roles: ["reader", "writer"])
-        try running.writeFile(ContractFixture.json(users: users))
+        try running.writeFile(try ContractFixture.json(users: users))
         _ = try #require(await running.event(timeout: .seconds(5)) { $0.revision == 2 })
         #expect(try await running.errorCode { $0.resolveToken.token = bob } == "auth.invalid_token")
         #expect(try await running.errorCode { $0.resolveToken.token = alice } == "auth.invalid_token")
-        let resolved = try await running.send { $0.resolveToken.token = root }
+        let resolved = try await running.request { $0.resolveToken.token = root }
         #expect(resolved.resolveToken.user == "root" && resolved.resolveToken.authRevision == 2)
         #expect(try await running.errorCode { $0.authenticate = .with { $0.name = "alice"; $0.password = "alicepw" } } == "auth.failed")
         #expect(try await !running.token("alice", "alicepw2").isEmpty)
@@ -55,7 +55,7 @@ struct FileBackendContractTests {
         #expect(running.isRunning)
         #expect(try await running.permissions() == before)
         #expect(try await !running.token("alice", "alicepw").isEmpty)
-        try running.writeFile(ContractFixture.json(enabled: false))
+        try running.writeFile(try ContractFixture.json(enabled: false))
         _ = try #require(await running.event(timeout: .seconds(5)) { $0.revision == before.revision + 1 })
         #expect(try await !running.permissions().enabled)
     }

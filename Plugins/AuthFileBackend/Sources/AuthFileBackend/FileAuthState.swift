@@ -50,16 +50,11 @@ public final class FileAuthState: AuthState {
     }
 
     public func issueToken(name: String, checkedRevision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String {
-        guard isEnabled else { throw .notEnabled }
-        guard checkedRevision == revision else { throw .oldRevision }
-        guard users[name] != nil else { throw .authFailed }
-        return try tokens.assign(user: name, revision: revision, now: now)
+        try tokens.issueToken(for: name, checkedRevision: checkedRevision, state: (isEnabled, revision, users[name] != nil), now: now)
     }
 
     public func authInfo(token: String?, now: ContinuousClock.Instant) throws(AuthError) -> AuthInfo? {
-        guard let token else { return nil }
-        guard let info = tokens.info(token: token, currentRevision: revision, now: now) else { throw .invalidToken }
-        return info
+        try tokens.authInfo(token: token, currentRevision: revision, now: now)
     }
 
     public func refresh(now: ContinuousClock.Instant) {
