@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Etcetera needs, only those missing: libzmq, LevelDB and libxcrypt (bcrypt) to
 # build and run;
-# with --test also real etcd (server and etcdctl), the reference the test suite compares against, and Go
-# with etcd's client sources, for the tests that drive Etcetera with the Go clientv3.
+# with --test also real etcd (server and etcdctl), the reference the test suite compares against, Go
+# with etcd's client sources, for the tests that drive Etcetera with the Go clientv3, and what the C auth
+# backend in Plugins/auth-c builds with (make, gcc, protobuf-c and its compiler, jansson).
 set -euo pipefail
 packages=(libzmq3-dev libleveldb-dev libcrypt-dev)
 if [ "${1:-}" = "--test" ]; then
-    packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev)
+    packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev
+        make gcc protobuf-c-compiler libprotobuf-c-dev libjansson-dev)
 fi
 missing=()
 for package in "${packages[@]}"; do

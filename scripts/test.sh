@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh --test
+# The C auth backend and its unit tests; the Swift backend contract suite runs the executable.
+make -C Plugins/auth-c
+make -C Plugins/auth-c check
 swift build --build-tests
 # Unit tests first, then the integration tests in a process of their own: the integration tests spawn
 # servers, Go builds and clients by the dozen, and the bus tests' "fails at once" bounds (under a

@@ -11,6 +11,9 @@ final class ServiceBackend: Sendable {
     private let client: BusClient
     private let timeout: Duration
     let maxRequestBytes: Int
+    /// How long a call whose work grows with the store may take: a defragment, a hash, the first part
+    /// of a snapshot, a physical compaction. etcd has no limit for these; an hour bounds a lost reply.
+    static let longOperationTimeout: Duration = .seconds(3600)
 
     init(endpoint: String, timeout: Duration, maxRequestBytes: Int, logger: Logger) throws {
         client = try BusClient(connect: endpoint, logger: logger)

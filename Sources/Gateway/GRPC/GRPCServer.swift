@@ -5,8 +5,8 @@ import NIOHTTP2
 import NIOPosix
 
 /// The gateway's client port: a NIO server whose HTTP/2 connections carry gRPC, served by
-/// `GRPCConnectionHandler`, and whose HTTP/1.1 connections get `HTTPEndpoints` (`ProtocolSniffer`
-/// tells them apart).
+/// `GRPCConnectionHandler`, and whose HTTP/1.1 connections get `HTTPEndpoints` and etcd's JSON gateway
+/// (`ProtocolSniffer` tells them apart).
 final class ClientPortServer: Sendable {
     struct Configuration: Sendable {
         var host: String
@@ -35,6 +35,7 @@ final class ClientPortServer: Sendable {
         let methods = self.methods
         let healthCheck = self.healthCheck
         let maxMessageBytes = configuration.maxMessageBytes
+        let jsonGateway = JSONGateway(methods: methods, maxMessageBytes: maxMessageBytes)
         let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
             maxMessageBytes: maxMessageBytes,
             extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 10_000)])
@@ -53,7 +54,7 @@ final class ClientPortServer: Sendable {
                         },
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck))
+                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck, jsonGateway: jsonGateway))
                         }))
                 }
             }

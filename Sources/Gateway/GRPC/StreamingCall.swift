@@ -13,29 +13,39 @@ protocol StreamingCall: AnyObject {
 }
 
 /// How a streaming call answers its client, from any thread: messages in order, then the status.
+/// The transport decides what that means: gRPC frames on an HTTP/2 stream, or lines of JSON on an
+/// HTTP/1.1 response (`JSONGatewayExchange`), so the same streaming handlers serve both.
 final class StreamWriter: Sendable {
-    private let eventLoop: any EventLoop
-    private let connection: NIOLoopBound<GRPCConnectionHandler>
-    private let stream: HTTP2StreamID
+    typealias Deliver = @Sendable (_ message: [UInt8], _ written: (@Sendable () -> Void)?) -> Void
+    typealias Finish = @Sendable (GRPCStatus) -> Void
 
-    init(eventLoop: any EventLoop, connection: NIOLoopBound<GRPCConnectionHandler>, stream: HTTP2StreamID) {
-        self.eventLoop = eventLoop
-        self.connection = connection
-        self.stream = stream
+    private let deliver: Deliver
+    private let end: Finish
+
+    init(deliver: @escaping Deliver, finish: @escaping Finish) {
+        self.deliver = deliver
+        self.end = finish
     }
 
-    /// Queues one message; `written` runs once it has left for the client (HTTP/2 flow control lets
+    /// A writer onto one HTTP/2 stream of a gRPC connection.
+    convenience init(eventLoop: any EventLoop, connection: NIOLoopBound<GRPCConnectionHandler>, stream: HTTP2StreamID) {
+        self.init(
+            deliver: { message, written in
+                eventLoop.execute { connection.value.sendStreamMessage(message, on: stream, written: written) }
+            },
+            finish: { status in
+                eventLoop.execute { connection.value.finishStream(stream, status: status) }
+            })
+    }
+
+    /// Queues one message; `written` runs once it has left for the client (the transport's flow control lets
     /// it go), which is how callers notice a client that stopped reading.
     func send(_ message: [UInt8], written: (@Sendable () -> Void)? = nil) {
-        let connection = self.connection
-        let stream = self.stream
-        eventLoop.execute { connection.value.sendStreamMessage(message, on: stream, written: written) }
+        deliver(message, written)
     }
 
-    /// Ends the stream with `status` (trailers).
+    /// Ends the stream with `status`.
     func finish(_ status: GRPCStatus) {
-        let connection = self.connection
-        let stream = self.stream
-        eventLoop.execute { connection.value.finishStream(stream, status: status) }
+        end(status)
     }
 }

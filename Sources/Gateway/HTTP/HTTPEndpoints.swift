@@ -4,6 +4,7 @@ import ServiceSupport
 
 /// The plain HTTP/1.1 side of the client port: etcd's `/health` and `/version`, with etcd's status
 /// codes, bodies and headers (its CORS headers included), so probes written for etcd work unchanged.
+/// Requests under `/v3/` and `/v3beta/` go to etcd's JSON gateway (`JSONGatewayExchange`).
 final class HTTPEndpoints: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -19,27 +20,46 @@ final class HTTPEndpoints: ChannelInboundHandler {
     }
 
     private let healthCheck: HealthCheck
+    private let jsonGateway: JSONGateway?
     private var request: HTTPRequestHead?
+    /// The latest JSON gateway request; a stream it answers may outlive the request itself.
+    private var exchange: JSONGatewayExchange?
 
-    init(healthCheck: @escaping HealthCheck) {
+    init(healthCheck: @escaping HealthCheck, jsonGateway: JSONGateway? = nil) {
         self.healthCheck = healthCheck
+        self.jsonGateway = jsonGateway
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        exchange?.connectionClosed()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            let (path, query) = Self.split(head.uri)
+            if let jsonGateway, JSONGateway.serves(path) {
+                exchange = JSONGatewayExchange(head, path: path, query: query, gateway: jsonGateway, context: context)
+                request = nil
+                return
+            }
+            exchange = nil
             request = head
-        case .body:
-            break
+        case .body(let bytes):
+            if request == nil { exchange?.received(bytes) }
         case .end:
-            guard let head = request else { return }
+            guard let head = request else {
+                exchange?.requestEnded()
+                return
+            }
             request = nil
             route(head, context: context)
         }
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let path = Self.split(head.uri).path
         let keepAlive = head.isKeepAlive
         switch path {
         case "/health":
@@ -79,8 +99,13 @@ final class HTTPEndpoints: ChannelInboundHandler {
         if !keepAlive { done.whenComplete { [context] _ in context.close(promise: nil) } }
     }
 
+    private static func split(_ uri: String) -> (path: String, query: String?) {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        return (String(parts.first ?? ""), parts.count > 1 ? String(parts[1]) : nil)
+    }
+
     /// etcd's client handler sets these on every response.
-    private static let corsHeaders = [
+    static let corsHeaders = [
         ("Access-Control-Allow-Headers", "accept, content-type, authorization"),
         ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
         ("Access-Control-Allow-Origin", "*"),

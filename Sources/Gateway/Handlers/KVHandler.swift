@@ -37,12 +37,20 @@ struct KVHandler: Sendable {
                     }
                     backend.forward(
                         request, requestField: call.requestField, replyField: call.replyField,
-                        limitSize: limitSize, headerSuffix: suffix, completion: respond)
+                        limitSize: limitSize, headerSuffix: suffix,
+                        timeout: Self.isPhysicalCompaction(call.method, request) ? ServiceBackend.longOperationTimeout : nil,
+                        completion: respond)
                 }
                 guard let gate else { return forward() }
                 gate.whenAllowed(context, { Self.requirement(call.method, request) }, respond: respond, body: forward)
             }
         }
+    }
+
+    /// A physical Compact answers only once the history is gone, which takes longer the more there is
+    /// (about 10 s per GiB), so it gets the long timeout; etcd's client waits as long as it takes.
+    private static func isPhysicalCompaction(_ method: String, _ request: [UInt8]) -> Bool {
+        method == "Compact" && ((try? Etcdserverpb_CompactionRequest(serializedBytes: request))?.physical ?? false)
     }
 
     /// What etcd checks for each call: READ on what a Range, a compare or `prev_kv` reads, WRITE on what

@@ -13,8 +13,6 @@ import Synchronization
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
     let gate: AuthGate?
-    /// How long a defragment or the first part of a snapshot may take: both grow with the store.
-    static let longOperationTimeout: Duration = .seconds(3600)
 
     /// Field numbers of each call in `MaintenanceRequest` and `MaintenanceReply`
     /// (Protos/etcetera/maintenance_service.proto).
@@ -40,7 +38,7 @@ struct MaintenanceHandler: Sendable {
                 let forward: @Sendable () -> Void = {
                     backend.forward(
                         request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
-                        headerSuffix: [], timeout: call.long ? Self.longOperationTimeout : nil, completion: respond)
+                        headerSuffix: [], timeout: call.long ? ServiceBackend.longOperationTimeout : nil, completion: respond)
                 }
                 guard let gate, Self.adminCalls.contains(call.method) else { return forward() }
                 gate.whenAllowed(context, { Self.adminRequirement }, respond: respond, body: forward)
@@ -137,7 +135,7 @@ private final class SnapshotStream: StreamingCall, Sendable {
         // The first part waits for the whole snapshot to be written.
         backend.forward(
             bytes, requestField: Self.requestField, replyField: Self.replyField, limitSize: false, headerSuffix: [],
-            timeout: MaintenanceHandler.longOperationTimeout
+            timeout: ServiceBackend.longOperationTimeout
         ) { [self] result in
             let part: Etcetera_Kv_SnapshotPart
             do {
