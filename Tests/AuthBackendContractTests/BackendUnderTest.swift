@@ -149,17 +149,24 @@ final class RunningBackend: AuthBackendClient, Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    /// Stops the process (SIGTERM, then SIGKILL after 5 s) and removes the directory.
-    func stop() {
+    /// Stops the process (SIGTERM, then SIGKILL after 3 s) and removes the directory. Waits by sleeping,
+    /// never by blocking a thread: the tests run in parallel on the few threads Swift's concurrency
+    /// runtime has, and one blocked thread delays every other test's sleeps and timeouts.
+    func stop() async {
         subscriber.close()
         client.close()
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
+        if process.isRunning { process.terminate() }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        kill()
+    }
+
+    /// Kills the process at once if it still runs, and removes the directory: the way out of a test that
+    /// failed before ``stop()`` (use it in `defer`).
+    func kill() {
+        subscriber.close()
+        client.close()
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -3,8 +3,9 @@ import Foundation
 import TestSupport
 
 /// A bare ZeroMQ DEALER that speaks docs/bus.md frame by frame, to check a backend's framing without the
-/// Swift bus client's help (it would answer a missing PONG by retrying, not by failing).
-final class RawDealer {
+/// Swift bus client's help (it would answer a missing PONG by retrying, not by failing). Used by one task
+/// at a time (a ZeroMQ socket is not thread-safe).
+final class RawDealer: @unchecked Sendable {
     struct Message {
         let command: UInt8
         let id: UInt64
@@ -40,8 +41,15 @@ final class RawDealer {
         if let payload { zmq_send(socket, payload, payload.count, 0) }
     }
 
-    /// The next message, or nil after 5 s.
-    func receive() -> Message? {
+    /// The next message, or nil after 5 s; waits on a dispatch thread, not on one of Swift's few
+    /// concurrency threads that the tests running in parallel share.
+    func receive() async -> Message? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: self.receiveBlocking()) }
+        }
+    }
+
+    private func receiveBlocking() -> Message? {
         var frames: [[UInt8]] = []
         repeat {
             var message = zmq_msg_t()
