@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "etcetera-lease", targets: ["etcetera-lease"]),
         .executable(name: "etcetera-maintenance", targets: ["etcetera-maintenance"]),
         .executable(name: "etcetera-auth", targets: ["etcetera-auth"]),
+        .executable(name: "etcetera-auth-file", targets: ["etcetera-auth-file"]),
         .executable(name: "etcetera-bench", targets: ["etcetera-bench"]),
     ],
     dependencies: [
@@ -108,8 +109,16 @@ let package = Package(
         .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
+        // Plugins: alternative backends for the bus contracts (Plugins/README.md).
+        .target(
+            name: "AuthFileBackend", dependencies: ["Auth", logging], path: "Plugins/AuthFileBackend/Sources/AuthFileBackend"),
+        .executableTarget(
+            name: "etcetera-auth-file",
+            dependencies: ["AuthFileBackend", "AuthService", "Auth", "ServiceSupport", argumentParser, logging, serviceLifecycle],
+            path: "Plugins/AuthFileBackend/Sources/etcetera-auth-file"),
+
         // Tests.
-        .target(name: "TestSupport", dependencies: ["EtceteraAPI", grpcCore, grpcTransport], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EtceteraAPI", "Bus", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
@@ -119,7 +128,9 @@ let package = Package(
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "Cluster", "ServiceSupport", "EtceteraAPI"]),
-        .testTarget(name: "AuthServiceTests", dependencies: ["AuthService", "Auth", "Bus", "Storage", "EtceteraAPI", logging]),
+        .testTarget(name: "AuthServiceTests", dependencies: ["AuthService", "Auth", "Bus", "Storage", "EtceteraAPI", "TestSupport", logging]),
+        .testTarget(name: "AuthFileBackendTests", dependencies: ["AuthFileBackend", "Auth", logging]),
+        .testTarget(name: "AuthBackendContractTests", dependencies: ["TestSupport", "Auth", "Bus", "CZeroMQ", "EtceteraAPI", logging]),
         .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(
             name: "IntegrationTests",

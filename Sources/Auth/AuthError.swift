@@ -23,6 +23,7 @@
 /// | `auth.invalid_management` | ErrInvalidAuthMgmt | InvalidArgument | `etcdserver: invalid auth management` |
 /// | `auth.old_revision` | ErrAuthOldRevision | InvalidArgument | `etcdserver: revision of auth store is old` |
 /// | `auth.invalid_password` | none (Etcetera only: a NUL character in a password) | InvalidArgument | (Etcetera's own) |
+/// | `auth.read_only` | none (Etcetera only: a backend whose users and roles come from elsewhere, e.g. a file) | FailedPrecondition | (Etcetera's own) |
 /// | `auth.password_hash_failed` | none (bcrypt failed) | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.failure` | none | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.corrupt` | none | DataLoss | `etcdserver: corrupt cluster` |
@@ -47,6 +48,7 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidManagement = "auth.invalid_management"
         case oldRevision = "auth.old_revision"
         case invalidPassword = "auth.invalid_password"
+        case readOnly = "auth.read_only"
         case passwordHashFailed = "auth.password_hash_failed"
         case storageFailure = "storage.failure"
         case corrupt = "storage.corrupt"
@@ -92,6 +94,9 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let oldRevision = AuthError(.oldRevision)
     /// A password containing a NUL character, which bcrypt through C cannot hash faithfully.
     public static let invalidPassword = AuthError(.invalidPassword)
+    /// A change asked of a backend whose users and roles cannot be changed over the bus; `detail` says
+    /// where they come from (the file's path).
+    public static func readOnly(_ detail: String) -> AuthError { AuthError(.readOnly, detail: detail) }
     public static func passwordHashFailed(_ detail: String) -> AuthError { AuthError(.passwordHashFailed, detail: detail) }
     /// The storage engine failed; the change was not applied.
     public static func storageFailure(_ detail: String) -> AuthError { AuthError(.storageFailure, detail: detail) }

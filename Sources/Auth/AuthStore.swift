@@ -113,19 +113,14 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// ``AuthError/oldRevision`` if the store changed since (etcd checks again in that case), with
     /// ``AuthError/authFailed`` if the user is gone.
     public func issueToken(name: String, checkedRevision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String {
-        guard isEnabled else { throw .notEnabled }
-        guard checkedRevision == revision else { throw .oldRevision }
-        guard users[name] != nil else { throw .authFailed }
-        return try tokens.assign(user: name, revision: revision, now: now)
+        try tokens.issueToken(for: name, checkedRevision: checkedRevision, state: (isEnabled, revision, users[name] != nil), now: now)
     }
 
     /// Who a request's token stands for. No token is not an error here (the permission checks then fail
     /// with ``AuthError/userEmpty`` if auth is on); an unknown, expired or invalidated token is, even while
     /// auth is off, as in etcd. Renews a simple token's TTL.
     public func authInfo(token: String?, now: ContinuousClock.Instant) throws(AuthError) -> AuthInfo? {
-        guard let token else { return nil }
-        guard let info = tokens.info(token: token, currentRevision: revision, now: now) else { throw .invalidToken }
-        return info
+        try tokens.authInfo(token: token, currentRevision: revision, now: now)
     }
 
     /// Lets the token provider forget expired tokens (call it now and then, e.g. every second as etcd does).

@@ -27,3 +27,25 @@ public protocol TokenProvider: AnyObject {
 extension TokenProvider {
     public func removeExpired(now: ContinuousClock.Instant) {}
 }
+
+extension TokenProvider {
+    /// Authenticate's last step, by the rules every auth state follows: auth must be on
+    /// (``AuthError/notEnabled``), the state unchanged since the password was checked at `checkedRevision`
+    /// (``AuthError/oldRevision``) and the user still there (``AuthError/authFailed``).
+    public func issueToken(
+        for name: String, checkedRevision: UInt64, state: (isEnabled: Bool, revision: UInt64, hasUser: Bool), now: ContinuousClock.Instant
+    ) throws(AuthError) -> String {
+        guard state.isEnabled else { throw .notEnabled }
+        guard checkedRevision == state.revision else { throw .oldRevision }
+        guard state.hasUser else { throw .authFailed }
+        return try assign(user: name, revision: state.revision, now: now)
+    }
+
+    /// Who a request's token stands for: nil for no token; ``AuthError/invalidToken`` for one this provider
+    /// does not know (any more), whether auth is on or off, as in etcd.
+    public func authInfo(token: String?, currentRevision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> AuthInfo? {
+        guard let token else { return nil }
+        guard let info = info(token: token, currentRevision: currentRevision, now: now) else { throw .invalidToken }
+        return info
+    }
+}

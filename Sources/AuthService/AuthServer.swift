@@ -10,12 +10,15 @@ import Storage
 import SwiftProtobuf
 import Synchronization
 
-/// The default auth backend on the bus: etcd's Auth API over an ``AuthStore`` kept in its own storage,
-/// plus the token resolution and permission snapshots gateways enforce with (docs/auth-plugins.md).
+/// An auth backend on the bus (docs/auth-plugins.md): etcd's Auth API, token resolution and the permission
+/// snapshots gateways enforce with, over an ``AuthState``. etcetera-auth serves an ``AuthStore`` kept in its
+/// own storage, which takes the Auth API's changes; a backend whose state comes from elsewhere (the file
+/// backend) serves a read-only state, and every change is answered with `auth.read_only`. Reads are then
+/// answered by the same code whichever backend runs.
 ///
-/// Every store access runs on one serial queue, in arrival order. bcrypt (about 90 ms at etcd's cost)
-/// never does: passwords are hashed and verified on a concurrent queue between two short visits to the
-/// store's queue, so a slow Authenticate never holds up a token resolution or a permission snapshot.
+/// Every state access runs on one serial queue, in arrival order. bcrypt (about 90 ms at etcd's cost)
+/// never does: passwords are hashed and verified on other queues between two short visits to the
+/// state's queue, so a slow Authenticate never holds up a token resolution or a permission snapshot.
 /// Passwords, hashes and tokens never reach the log.
 public final class AuthServer: Service, Sendable {
     public struct Configuration: Sendable {
@@ -28,7 +31,8 @@ public final class AuthServer: Service, Sendable {
         public var tokenTTL: Duration = .seconds(300)
         /// etcd's `--bcrypt-cost`; values outside 4…31 fall back to 10 (with a warning), as in etcd.
         public var bcryptCost = PasswordHash.defaultCost
-        /// How often the current revision is published even when nothing changed, and expired tokens freed.
+        /// How often the current revision is published even when nothing changed, and the state refreshed
+        /// (expired tokens freed, outside changes taken in).
         public var heartbeatInterval: Duration = .seconds(1)
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
@@ -36,7 +40,8 @@ public final class AuthServer: Service, Sendable {
             self.eventsEndpoint = eventsEndpoint
         }
 
-        var effectiveTokenTTL: Duration { tokenTTL > .zero ? tokenTTL : .seconds(300) }
+        /// The token lifetime to use: ``tokenTTL``, or etcd's 300 s for zero or less.
+        public var effectiveTokenTTL: Duration { tokenTTL > .zero ? tokenTTL : .seconds(300) }
     }
 
     /// How many times Authenticate checks a password again when the store changed during the check.
@@ -52,14 +57,12 @@ public final class AuthServer: Service, Sendable {
     /// runs there would stall every task of the process. Serial queues get threads of their own.
     private let bcryptQueues: [DispatchQueue]
     private let nextBcryptQueue = Atomic<UInt>(0)
-    private let state: QueueConfinedStore
+    private let state: QueueConfinedState
     /// Chosen at start: a new value tells subscribers the backend restarted and its tokens are gone.
     private let instance = UInt64.random(in: 1...UInt64.max)
 
-    /// Opens the auth state in `storage` and binds both endpoints.
-    public init(configuration: Configuration, storage: any KeyValueStorage, logger: Logger) throws {
-        self.configuration = configuration
-        self.logger = logger
+    /// etcetera-auth: opens the auth state in `storage` and binds both endpoints.
+    public convenience init(configuration: Configuration, storage: any KeyValueStorage, logger: Logger) throws {
         if !PasswordHash.costs.contains(configuration.bcryptCost) {
             logger.warning("use default bcrypt cost instead of the invalid given cost", metadata: [
                 "min-cost": "\(PasswordHash.costs.lowerBound)", "max-cost": "\(PasswordHash.costs.upperBound)",
@@ -68,25 +71,44 @@ public final class AuthServer: Service, Sendable {
         }
         var storeConfiguration = AuthStore.Configuration()
         storeConfiguration.bcryptCost = configuration.bcryptCost
-        var tokenConfiguration = SimpleTokenProvider.Configuration()
-        tokenConfiguration.ttl = configuration.effectiveTokenTTL
         let store = try AuthStore(
-            storage: storage, configuration: storeConfiguration, tokenProvider: SimpleTokenProvider(configuration: tokenConfiguration))
-        state = QueueConfinedStore(store)
+            storage: storage, configuration: storeConfiguration, tokenProvider: SimpleTokenProvider(configuration: configuration.tokenProviderConfiguration))
+        try self.init(configuration: configuration, state: QueueConfinedState(store, writable: store, readOnlySource: ""), logger: logger)
+    }
+
+    /// A backend whose users and roles cannot be changed over the bus; binds both endpoints.
+    /// - Parameters:
+    ///   - readOnlyState: what requests are answered from; its ``AuthState/refresh(now:)`` runs every
+    ///     ``Configuration/heartbeatInterval`` and may raise its revision (an event is published at once).
+    ///   - source: where the state comes from (a file's path), the detail of every `auth.read_only` answer.
+    public convenience init(configuration: Configuration, readOnlyState: any AuthState, source: String, logger: Logger) throws {
+        try self.init(configuration: configuration, state: QueueConfinedState(readOnlyState, writable: nil, readOnlySource: source), logger: logger)
+    }
+
+    private init(configuration: Configuration, state: QueueConfinedState, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.state = state
         bcryptQueues = (0..<max(ProcessInfo.processInfo.activeProcessorCount, 2)).map { DispatchQueue(label: "auth-bcrypt-\($0)") }
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
 
     public func run() async throws {
-        let (revision, enabled) = queue.sync { (state.store.revision, state.store.isEnabled) }
-        logger.info("auth service serving", metadata: [
+        let (revision, enabled) = queue.sync { (state.current.revision, state.current.isEnabled) }
+        var metadata: Logger.Metadata = [
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "auth-revision": "\(revision)", "auth-enabled": "\(enabled)",
-            "token-ttl": "\(configuration.effectiveTokenTTL)", "bcrypt-cost": "\(effectiveBcryptCost)",
-        ])
+            "token-ttl": "\(configuration.effectiveTokenTTL)",
+        ]
+        if state.writable == nil {
+            metadata["read-only-source"] = "\(state.readOnlySource)"
+        } else {
+            metadata["bcrypt-cost"] = "\(effectiveBcryptCost)"
+        }
+        logger.info("auth service serving", metadata: metadata)
         let timer = DispatchSource.repeatingTimer(every: configuration.heartbeatInterval, on: queue) { [self] in
-            state.store.removeExpiredTokens(now: .now)
+            state.current.refresh(now: .now)
             publish()
         }
         defer {
@@ -102,7 +124,7 @@ public final class AuthServer: Service, Sendable {
 
     // MARK: Requests
 
-    /// Runs on the bus thread: decodes and posts to the store's queue.
+    /// Runs on the bus thread: decodes and posts to the state's queue.
     private func handle(_ incoming: BusIncomingRequest) {
         guard let request = try? Etcetera_Auth_AuthRequest(serializedBytes: incoming.payload), let body = request.request else {
             return queue.async { [self] in
@@ -110,21 +132,62 @@ public final class AuthServer: Service, Sendable {
             }
         }
         queue.async { [self] in
+            if case .authenticate(let request) = body { return authenticate(request, incoming, attempt: 1) }
+            guard body.isChange else {
+                return answer(incoming, Result { () throws(AuthError) in try read(body) }.mapError(ServiceFailure.init))
+            }
+            guard let store = state.writable else {
+                logger.debug("refused a change: the auth state is read-only", metadata: ["source": "\(state.readOnlySource)"])
+                return answer(incoming, .failure(ServiceFailure(.readOnly(state.readOnlySource))))
+            }
             switch body {
-            case .authenticate(let request): return authenticate(request, incoming, attempt: 1)
-            case .userAdd(let request): return addUser(request, incoming)
-            case .userChangePassword(let request): return changePassword(request, incoming)
+            case .userAdd(let request): return addUser(request, store, incoming)
+            case .userChangePassword(let request): return changePassword(request, store, incoming)
             default: break
             }
-            let before = state.store.revision
-            answer(incoming, Result { () throws(AuthError) in try apply(body) }.mapError(ServiceFailure.init))
-            if state.store.revision != before { publish() }
+            let before = store.revision
+            answer(incoming, Result { () throws(AuthError) in try apply(body, to: store) }.mapError(ServiceFailure.init))
+            if store.revision != before { publish() }
         }
     }
 
-    /// Every request that needs no bcrypt, on the store's queue.
-    private func apply(_ body: Etcetera_Auth_AuthRequest.OneOf_Request) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply {
-        let store = state.store
+    /// The requests that only read (Authenticate aside), on the state's queue.
+    private func read(_ body: Etcetera_Auth_AuthRequest.OneOf_Request) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply {
+        let current = state.current
+        switch body {
+        case .userGet(let request):
+            var response = Etcdserverpb_AuthUserGetResponse()
+            response.roles = try current.user(named: request.name).roles
+            return .userGet(response)
+        case .userList:
+            var response = Etcdserverpb_AuthUserListResponse()
+            response.users = current.userNames
+            return .userList(response)
+        case .roleGet(let request):
+            var response = Etcdserverpb_AuthRoleGetResponse()
+            response.perm = try current.role(named: request.role).permissions.map(Self.wire)
+            return .roleGet(response)
+        case .roleList:
+            var response = Etcdserverpb_AuthRoleListResponse()
+            response.roles = current.roleNames
+            return .roleList(response)
+        case .resolveToken(let request):
+            guard let info = try current.authInfo(token: request.token.isEmpty ? nil : request.token, now: .now) else {
+                throw .invalidToken
+            }
+            var resolved = Etcetera_Auth_ResolvedToken()
+            resolved.user = info.user
+            resolved.authRevision = info.revision
+            return .resolveToken(resolved)
+        case .permissions:
+            return .permissions(snapshot())
+        default:
+            preconditionFailure("changes and Authenticate are handled elsewhere")
+        }
+    }
+
+    /// The changes that need no bcrypt, on the store's queue.
+    private func apply(_ body: Etcetera_Auth_AuthRequest.OneOf_Request, to store: AuthStore) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply {
         switch body {
         case .authEnable:
             try store.enable()
@@ -134,14 +197,6 @@ public final class AuthServer: Service, Sendable {
             try store.disable()
             logger.notice("auth disabled", metadata: ["auth-revision": "\(store.revision)"])
             return .authDisable(.init())
-        case .userGet(let request):
-            var response = Etcdserverpb_AuthUserGetResponse()
-            response.roles = try store.user(named: request.name).roles
-            return .userGet(response)
-        case .userList:
-            var response = Etcdserverpb_AuthUserListResponse()
-            response.users = store.userNames
-            return .userList(response)
         case .userDelete(let request):
             try store.deleteUser(name: request.name)
             logger.info("deleted a user", metadata: ["user": "\(request.name)"])
@@ -158,14 +213,6 @@ public final class AuthServer: Service, Sendable {
             try store.addRole(name: request.name)
             logger.info("created a role", metadata: ["role": "\(request.name)"])
             return .roleAdd(.init())
-        case .roleGet(let request):
-            var response = Etcdserverpb_AuthRoleGetResponse()
-            response.perm = try store.role(named: request.role).permissions.map(Self.wire)
-            return .roleGet(response)
-        case .roleList:
-            var response = Etcdserverpb_AuthRoleListResponse()
-            response.roles = store.roleNames
-            return .roleList(response)
         case .roleDelete(let request):
             try store.deleteRole(name: request.role)
             logger.info("deleted a role", metadata: ["role": "\(request.role)"])
@@ -183,31 +230,21 @@ public final class AuthServer: Service, Sendable {
                 "range-end": "\(String(decoding: request.rangeEnd, as: UTF8.self).debugDescription)",
             ])
             return .roleRevokePermission(.init())
-        case .resolveToken(let request):
-            guard let info = try store.authInfo(token: request.token.isEmpty ? nil : request.token, now: .now) else {
-                throw .invalidToken
-            }
-            var resolved = Etcetera_Auth_ResolvedToken()
-            resolved.user = info.user
-            resolved.authRevision = info.revision
-            return .resolveToken(resolved)
-        case .permissions:
-            return .permissions(snapshot())
-        case .authenticate, .userAdd, .userChangePassword:
-            preconditionFailure("handled off the store's queue")
+        default:
+            preconditionFailure("reads, Authenticate and the changes that hash are handled elsewhere")
         }
     }
 
-    /// etcd's Authenticate in three steps: read the user's hash on the store's queue, verify the password
-    /// on the bcrypt queue, then issue the token on the store's queue if nothing changed meanwhile (or check
+    /// etcd's Authenticate in three steps: read the user's hash on the state's queue, verify the password
+    /// on the bcrypt queue, then issue the token on the state's queue if nothing changed meanwhile (or check
     /// again, as etcd does).
     private func authenticate(_ request: Etcdserverpb_AuthenticateRequest, _ incoming: BusIncomingRequest, attempt: Int) {
-        let store = state.store
+        let current = state.current
         let hash: PasswordHash
-        let checkedRevision = store.revision
+        let checkedRevision = current.revision
         do throws(AuthError) {
-            guard store.isEnabled else { throw .notEnabled }
-            guard let user = try? store.user(named: request.name) else { throw .authFailed }
+            guard current.isEnabled else { throw .notEnabled }
+            guard let user = try? current.user(named: request.name) else { throw .authFailed }
             guard !user.noPassword, let stored = user.passwordHash else { throw .noPasswordUser }
             hash = stored
         } catch {
@@ -219,7 +256,7 @@ public final class AuthServer: Service, Sendable {
                 guard matches else { return refuseAuthentication(request.name, .authFailed, incoming) }
                 do throws(AuthError) {
                     var response = Etcdserverpb_AuthenticateResponse()
-                    response.token = try state.store.issueToken(name: request.name, checkedRevision: checkedRevision, now: .now)
+                    response.token = try state.current.issueToken(name: request.name, checkedRevision: checkedRevision, now: .now)
                     logger.debug("authenticated a user", metadata: ["user": "\(request.name)"])
                     answer(incoming, .success(.authenticate(response)))
                 } catch where error == .oldRevision && attempt < Self.authenticateAttempts {
@@ -238,34 +275,33 @@ public final class AuthServer: Service, Sendable {
 
     /// UserAdd: the cheap refusals first, then the hash off the store's queue, then the add (which checks
     /// again: another request may have added the same name meanwhile).
-    private func addUser(_ request: Etcdserverpb_AuthUserAddRequest, _ incoming: BusIncomingRequest) {
-        let store = state.store
+    private func addUser(_ request: Etcdserverpb_AuthUserAddRequest, _ store: AuthStore, _ incoming: BusIncomingRequest) {
         if request.name.isEmpty { return answer(incoming, .failure(ServiceFailure(.userEmpty))) }
         if (try? store.user(named: request.name)) != nil { return answer(incoming, .failure(ServiceFailure(.userAlreadyExists))) }
         let noPassword = request.hasOptions && request.options.noPassword
-        withHash(of: noPassword ? nil : request.password, incoming) { [self] (hash) throws(AuthError) in
-            try state.store.addUser(name: request.name, passwordHash: hash)
+        withHash(of: noPassword ? nil : request.password, incoming) { [self] (hash, store) throws(AuthError) in
+            try store.addUser(name: request.name, passwordHash: hash)
             logger.info("added a user", metadata: ["user": "\(request.name)", "no-password": "\(noPassword)"])
             return .userAdd(.init())
         }
     }
 
     /// UserChangePassword: as UserAdd, the user's existence checked before paying for the hash.
-    private func changePassword(_ request: Etcdserverpb_AuthUserChangePasswordRequest, _ incoming: BusIncomingRequest) {
-        if (try? state.store.user(named: request.name)) == nil { return answer(incoming, .failure(ServiceFailure(.userNotFound))) }
-        withHash(of: request.password, incoming) { [self] (hash) throws(AuthError) in
+    private func changePassword(_ request: Etcdserverpb_AuthUserChangePasswordRequest, _ store: AuthStore, _ incoming: BusIncomingRequest) {
+        if (try? store.user(named: request.name)) == nil { return answer(incoming, .failure(ServiceFailure(.userNotFound))) }
+        withHash(of: request.password, incoming) { [self] (hash, store) throws(AuthError) in
             guard let hash else { throw .passwordHashFailed("no hash") }
-            try state.store.changePassword(name: request.name, passwordHash: hash)
+            try store.changePassword(name: request.name, passwordHash: hash)
             logger.info("changed a user's password", metadata: ["user": "\(request.name)"])
             return .userChangePassword(.init())
         }
     }
 
     /// Hashes `password` (nil: no password, nothing to hash) on the bcrypt queue, then runs `apply` with
-    /// the hash on the store's queue and answers with its result.
+    /// the hash and the store on the store's queue and answers with its result.
     private func withHash(
         of password: String?, _ incoming: BusIncomingRequest,
-        apply: @escaping @Sendable (PasswordHash?) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply
+        apply: @escaping @Sendable (PasswordHash?, AuthStore) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply
     ) {
         let effectiveCost = effectiveBcryptCost
         bcryptQueue().async { [self] in
@@ -274,9 +310,10 @@ public final class AuthServer: Service, Sendable {
                 return try PasswordHash.make(password: password, cost: effectiveCost)
             }
             queue.async { [self] in
-                let before = state.store.revision
-                answer(incoming, hashed.flatMap { hash in Result { () throws(AuthError) in try apply(hash) } }.mapError(ServiceFailure.init))
-                if state.store.revision != before { publish() }
+                guard let store = state.writable else { preconditionFailure("only a writable store takes changes") }
+                let before = store.revision
+                answer(incoming, hashed.flatMap { hash in Result { () throws(AuthError) in try apply(hash, store) } }.mapError(ServiceFailure.init))
+                if store.revision != before { publish() }
             }
         }
     }
@@ -285,7 +322,7 @@ public final class AuthServer: Service, Sendable {
 
     /// The whole permission state at the current revision; encoded once per revision.
     private func snapshot() -> Etcetera_Auth_PermissionSnapshot {
-        let store = state.store
+        let store = state.current
         if let cached = state.snapshot, cached.revision == store.revision { return cached }
         let table = store.permissionTable
         var snapshot = Etcetera_Auth_PermissionSnapshot()
@@ -305,11 +342,11 @@ public final class AuthServer: Service, Sendable {
         return snapshot
     }
 
-    /// Publishes the current revision (on the store's queue).
+    /// Publishes the current revision (on the state's queue).
     private func publish() {
         var event = Etcetera_Auth_AuthEvent()
-        event.revision = state.store.revision
-        event.enabled = state.store.isEnabled
+        event.revision = state.current.revision
+        event.enabled = state.current.isEnabled
         event.instance = instance
         guard let payload = try? event.serializedBytes() as [UInt8] else { return }
         publisher.publish(payload)
@@ -327,7 +364,7 @@ public final class AuthServer: Service, Sendable {
         return bcryptQueues[Int(turn % UInt(bcryptQueues.count))]
     }
 
-    /// Sends the reply with the store's current revision (on the store's queue).
+    /// Sends the reply with the current revision (on the state's queue).
     private func answer(_ incoming: BusIncomingRequest, _ result: Result<Etcetera_Auth_AuthReply.OneOf_Reply, ServiceFailure>) {
         var reply = Etcetera_Auth_AuthReply()
         switch result {
@@ -338,7 +375,7 @@ public final class AuthServer: Service, Sendable {
             reply.error.detail = failure.detail
             if failure.isServerFault { logger.error("auth request failed", metadata: ["error": "\(failure.code)", "detail": "\(failure.detail)"]) }
         }
-        reply.authRevision = state.store.revision
+        reply.authRevision = state.current.revision
         incoming.reply((try? reply.serializedBytes()) ?? [])
     }
 
@@ -384,13 +421,43 @@ private struct ServiceFailure: Error {
     }
 }
 
-/// What only the store's queue touches.
-private final class QueueConfinedStore: @unchecked Sendable {
-    let store: AuthStore
+/// What only the state's queue touches.
+private final class QueueConfinedState: @unchecked Sendable {
+    /// What requests are answered from.
+    let current: any AuthState
+    /// The same state when it takes the Auth API's changes (etcetera-auth); nil for a read-only one.
+    let writable: AuthStore?
+    /// Where a read-only state comes from, for `auth.read_only` answers.
+    let readOnlySource: String
     /// The last permission snapshot built, reused while the revision stays.
     var snapshot: Etcetera_Auth_PermissionSnapshot?
 
-    init(_ store: AuthStore) {
-        self.store = store
+    init(_ current: any AuthState, writable: AuthStore?, readOnlySource: String) {
+        self.current = current
+        self.writable = writable
+        self.readOnlySource = readOnlySource
+    }
+}
+
+extension AuthServer.Configuration {
+    /// The simple tokens' settings these flags give (every backend issues them alike).
+    public var tokenProviderConfiguration: SimpleTokenProvider.Configuration {
+        var tokens = SimpleTokenProvider.Configuration()
+        tokens.ttl = effectiveTokenTTL
+        return tokens
+    }
+}
+
+extension Etcetera_Auth_AuthRequest.OneOf_Request {
+    /// Whether the request changes users, roles, permissions or the enabled flag (a read-only backend
+    /// refuses it).
+    var isChange: Bool {
+        switch self {
+        case .authEnable, .authDisable, .userAdd, .userDelete, .userChangePassword, .userGrantRole, .userRevokeRole,
+             .roleAdd, .roleDelete, .roleGrantPermission, .roleRevokePermission:
+            true
+        case .authenticate, .userGet, .userList, .roleGet, .roleList, .resolveToken, .permissions:
+            false
+        }
     }
 }

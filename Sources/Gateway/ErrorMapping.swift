@@ -73,6 +73,12 @@ enum ErrorMapping {
             return GRPCStatus(
                 code: .unimplemented,
                 message: "etcetera: \(detail) needs replication, which Etcetera does not have yet (it runs a single member)")
+        case "auth.read_only":
+            // A read-only auth backend (the file backend) refused a change to users, roles or the enabled
+            // flag; its detail names where they come from (the file's path).
+            return GRPCStatus(
+                code: .failedPrecondition,
+                message: "etcetera: auth backend is read-only (users and roles come from \(detail.isEmpty ? "elsewhere" : detail))")
         case "snapshot.not_found":
             // The snapshot was discarded while the client read it (it stopped reading for a minute).
             return GRPCStatus(code: .aborted, message: "etcetera: snapshot discarded before it was read to the end")

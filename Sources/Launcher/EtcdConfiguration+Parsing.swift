@@ -96,6 +96,7 @@ private struct FlagDefinition {
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
         .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
+        .init(name: "auth-backend", isBoolean: false, readsEnvironment: true),
         .init(name: "config-file", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
@@ -337,6 +338,12 @@ private struct FlagParser {
         }
         if let raw = values["bcrypt-cost"] {
             configuration.bcryptCost = try unsigned(raw)
+        }
+        if let raw = values["auth-backend"] {
+            guard let backend = AuthBackendChoice(flagValue: raw.text) else {
+                throw invalid(raw, "expected builtin, file:PATH, exec:COMMAND or endpoint:REQUESTS,EVENTS (two endpoints such as tcp://host:2395,tcp://host:2396)")
+            }
+            configuration.authBackend = backend
         }
         return configuration
     }

@@ -74,6 +74,12 @@ extension EtcdConfiguration {
           --external-watch-endpoints ''
             Comma-separated tcp:// endpoints of watch processes running elsewhere; the gateway
             spreads watch streams over them and its own.
+          --auth-backend 'builtin'
+            The auth backend (docs/auth-plugins.md): builtin (etcetera-auth, state in the data
+            directory); file:PATH (etcetera-auth-file, read-only, users and roles from a JSON file);
+            exec:COMMAND (runs COMMAND, split on spaces, with --listen, --events, --auth-token-ttl,
+            --data-dir, --bcrypt-cost and --log-level appended); endpoint:REQUESTS,EVENTS (a backend
+            already running there: nothing is started, the gateway connects to both endpoints).
 
         Environment:
           ETCETERA_BIN_DIR

@@ -49,6 +49,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--bcrypt-cost`: bcrypt cost of password hashes; outside 4…31 the auth service uses 10 and warns,
     /// as etcd does.
     public var bcryptCost: UInt64
+    /// `--auth-backend`: Etcetera's own flag, which auth backend to run or connect to.
+    public var authBackend: AuthBackendChoice
 
     /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
     public init(
@@ -69,7 +71,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
         busListen: KVBusEndpoints? = nil,
         externalWatchEndpoints: [String] = [],
         authTokenTTL: UInt64 = 300,
-        bcryptCost: UInt64 = 10
+        bcryptCost: UInt64 = 10,
+        authBackend: AuthBackendChoice = .builtin
     ) {
         self.name = name
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
@@ -89,6 +92,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.externalWatchEndpoints = externalWatchEndpoints
         self.authTokenTTL = authTokenTTL
         self.bcryptCost = bcryptCost
+        self.authBackend = authBackend
     }
 
     /// etcd's default for both client URL flags.

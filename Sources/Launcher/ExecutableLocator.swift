@@ -54,9 +54,16 @@ public struct ExecutableLocator: Sendable {
         return Bundle.main.executablePath
     }
 
-    /// The absolute path of `executable`.
+    /// The path of `executable`: a name is looked up; a path (with a `/`, such as the program of
+    /// `--auth-backend exec:/opt/bin/backend`) is taken as it is.
     /// - Throws: `LauncherError` with `.executableNotFound`.
     public func locate(_ executable: String) throws -> String {
+        if executable.contains("/") {
+            guard access(executable, X_OK) == 0 else {
+                throw LauncherError(code: .executableNotFound, message: "cannot execute \(executable)")
+            }
+            return executable
+        }
         guard let path = lookup(executable) else {
             throw LauncherError(
                 code: .executableNotFound,

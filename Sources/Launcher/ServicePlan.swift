@@ -3,8 +3,8 @@
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
 /// on TCP instead, so that watch processes elsewhere can join. `services` is started front to back
 /// and stopped back to front, so a service comes after everything it connects to: the kv store first, the
-/// gateway last, with the auth service, the lease service, the maintenance service and the watch fan-out
-/// processes between them. Later services go between the kv store and the gateway too, with their
+/// gateway last, with the auth backend (`--auth-backend`; none for `endpoint:`), the lease service, the
+/// maintenance service and the watch fan-out processes between them. Later services go between the kv store and the gateway too, with their
 /// sockets listed in ``socketNames``.
 public struct ServicePlan: Sendable, Hashable {
     /// The kv store's request/reply socket.
@@ -91,14 +91,15 @@ public struct ServicePlan: Sendable, Hashable {
         let watchProcesses = min(max(configuration.watchProcesses, 1), Self.maximumWatchProcesses)
         let kv = Self.kvEndpoints(configuration, bus: bus)
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
+        let auth = Self.authBackend(configuration, dataDirectory: dataDirectory, workingDirectory: workingDirectory, bus: bus)
         self.services =
-            [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind),
-             Self.authService(configuration, dataDirectory: dataDirectory, bus: bus),
-             Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
-             Self.maintenanceService(configuration, bus: bus, kv: kv.connect)]
+            [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
+            + (auth.service.map { [$0] } ?? [])
+            + [Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
+               Self.maintenanceService(configuration, bus: bus, kv: kv.connect)]
             + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
             + [Self.gatewayService(
-                configuration, dataDirectory: dataDirectory, kv: kv.connect, bus: bus,
+                configuration, dataDirectory: dataDirectory, kv: kv.connect, bus: bus, auth: auth.endpoints,
                 clientURL: clientURL, watchEndpoints: watchEndpoints)]
     }
 
@@ -132,18 +133,32 @@ public struct ServicePlan: Sendable, Hashable {
         )
     }
 
-    private static func authService(_ configuration: EtcdConfiguration, dataDirectory: String, bus: BusLayout) -> ServiceSpec {
-        ServiceSpec(
-            executable: "etcetera-auth",
-            arguments: [
-                "--data-dir", authDataDirectory(in: dataDirectory),
-                "--listen", bus.endpoint(of: authSocket),
-                "--events", bus.endpoint(of: authEventsSocket),
-                "--auth-token-ttl", String(configuration.authTokenTTL),
-                "--bcrypt-cost", String(configuration.bcryptCost),
-                "--log-level", configuration.logLevel.rawValue,
-            ]
-        )
+    /// The auth backend `--auth-backend` asks for: the service to start (none for `endpoint:`) and the
+    /// endpoints the gateway connects to.
+    private static func authBackend(
+        _ configuration: EtcdConfiguration, dataDirectory: String, workingDirectory: String, bus: BusLayout
+    ) -> (service: ServiceSpec?, endpoints: (requests: String, events: String)) {
+        let endpoints = (requests: bus.endpoint(of: authSocket), events: bus.endpoint(of: authEventsSocket))
+        let busFlags = ["--listen", endpoints.requests, "--events", endpoints.events, "--auth-token-ttl", String(configuration.authTokenTTL)]
+        let dataDirectoryFlag = ["--data-dir", authDataDirectory(in: dataDirectory)]
+        let bcryptCostFlag = ["--bcrypt-cost", String(configuration.bcryptCost)]
+        let logFlags = ["--log-level", configuration.logLevel.rawValue]
+        switch configuration.authBackend {
+        case .builtin:
+            let arguments = dataDirectoryFlag + busFlags + bcryptCostFlag + logFlags
+            return (ServiceSpec(executable: "etcetera-auth", arguments: arguments), endpoints)
+        case .file(let path):
+            let arguments = ["--file", Path.absolute(path, workingDirectory: workingDirectory)] + busFlags + logFlags
+            return (ServiceSpec(executable: "etcetera-auth-file", arguments: arguments), endpoints)
+        case .exec(let command):
+            // Named after the program, so the launcher's log lines say which backend exited.
+            let executable = command[0]
+            let name = executable.split(separator: "/").last.map(String.init) ?? executable
+            let arguments = Array(command.dropFirst()) + busFlags + dataDirectoryFlag + bcryptCostFlag + logFlags
+            return (ServiceSpec(name: name, executable: executable, arguments: arguments), endpoints)
+        case .endpoint(let requests, let events):
+            return (nil, (requests, events))
+        }
     }
 
     private static func leaseService(
@@ -199,6 +214,7 @@ public struct ServicePlan: Sendable, Hashable {
         dataDirectory: String,
         kv: (requests: String, events: String),
         bus: BusLayout,
+        auth: (requests: String, events: String),
         clientURL: ClientURL,
         watchEndpoints: [String]
     ) -> ServiceSpec {
@@ -211,8 +227,8 @@ public struct ServicePlan: Sendable, Hashable {
                 "--kv", kv.requests,
                 "--lease", bus.endpoint(of: leaseSocket),
                 "--maintenance", bus.endpoint(of: maintenanceSocket),
-                "--auth", bus.endpoint(of: authSocket),
-                "--auth-events", bus.endpoint(of: authEventsSocket),
+                "--auth", auth.requests,
+                "--auth-events", auth.events,
                 "--max-request-bytes", String(configuration.maxRequestBytes),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,

@@ -6,16 +6,16 @@ import Logging
 import Storage
 import Synchronization
 import Testing
+import TestSupport
 
 /// An auth service on `ipc://` sockets in a temporary directory, with its store on LevelDB, a client and
 /// a subscriber to its events. Everything it logs, at every level, is kept in `logs`.
-final class RunningAuthServer: Sendable {
+final class RunningAuthServer: AuthBackendClient, Sendable {
     let directory: String
     let configuration: AuthServer.Configuration
     let client: BusClient
     let logs: CapturedLogs
-    /// Every event received so far, in order.
-    private let received = Locked<[Etcetera_Auth_AuthEvent]>([])
+    let eventLog = AuthEventLog()
     private let subscriber: EventSubscriber
     private let serving: Task<Void, any Error>
 
@@ -38,74 +38,7 @@ final class RunningAuthServer: Sendable {
         let server = try AuthServer(configuration: configuration, storage: try Self.openStorage(self.directory + "/auth"), logger: logger)
         serving = Task { try await server.run() }
         client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
-        let received = self.received
-        subscriber = try EventSubscriber(connect: configuration.eventsEndpoint, logger: logger, onMessage: { payload in
-            if let event = try? Etcetera_Auth_AuthEvent(serializedBytes: payload) { received.withLock { $0.append(event) } }
-        })
-    }
-
-    /// The events received so far.
-    var events: [Etcetera_Auth_AuthEvent] { received.value }
-
-    /// Waits (polling) for an event after the first `skipping` ones that satisfies `predicate`; nil after `timeout`.
-    func event(
-        skipping: Int = 0, timeout: Duration = .seconds(5), where predicate: (Etcetera_Auth_AuthEvent) -> Bool = { _ in true }
-    ) async -> Etcetera_Auth_AuthEvent? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let found = events.dropFirst(skipping).first(where: predicate) { return found }
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        return nil
-    }
-
-    /// Sends one request and decodes the reply.
-    func request(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> Etcetera_Auth_AuthReply {
-        var request = Etcetera_Auth_AuthRequest()
-        body(&request)
-        return try await send(try request.serializedBytes())
-    }
-
-    func send(_ payload: [UInt8]) async throws -> Etcetera_Auth_AuthReply {
-        try Etcetera_Auth_AuthReply(serializedBytes: try await client.request(payload, timeout: .seconds(10)))
-    }
-
-    /// Sends a request that must succeed, and returns its reply.
-    @discardableResult
-    func succeed(_ body: (inout Etcetera_Auth_AuthRequest) -> Void, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Etcetera_Auth_AuthReply {
-        let reply = try await request(body)
-        if case .error(let error) = reply.reply { Issue.record("refused: \(error.code) \(error.detail)", sourceLocation: sourceLocation) }
-        return reply
-    }
-
-    /// The error code a request gets ("" when it succeeds).
-    func errorCode(_ body: (inout Etcetera_Auth_AuthRequest) -> Void) async throws -> String {
-        let reply = try await request(body)
-        guard case .error(let error) = reply.reply else { return "" }
-        return error.code
-    }
-
-    func authenticate(_ name: String, _ password: String) async throws -> Etcetera_Auth_AuthReply {
-        try await request { $0.authenticate = .with { $0.name = name; $0.password = password } }
-    }
-
-    func token(_ name: String, _ password: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let reply = try await authenticate(name, password)
-        guard case .authenticate(let response) = reply.reply else {
-            Issue.record("authenticate \(name): \(reply)", sourceLocation: sourceLocation)
-            return ""
-        }
-        return response.token
-    }
-
-    func resolve(_ token: String) async throws -> Etcetera_Auth_AuthReply {
-        try await request { $0.resolveToken.token = token }
-    }
-
-    func permissions() async throws -> Etcetera_Auth_PermissionSnapshot {
-        let reply = try await request { $0.permissions = .init() }
-        guard case .permissions(let snapshot) = reply.reply else { throw TestFailure("permissions: \(reply)") }
-        return snapshot
+        subscriber = try eventLog.subscribe(to: configuration.eventsEndpoint, logger: logger)
     }
 
     /// Adds root with the root role and enables auth.
@@ -147,11 +80,6 @@ final class RunningAuthServer: Sendable {
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         return String(cString: try #require(created))
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Every log record of the loggers it makes, rendered as text (message, metadata, source), at every level.
