@@ -149,15 +149,18 @@ final class RunningBackend: AuthBackendClient, Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    /// Stops the process (SIGTERM, then SIGKILL after 3 s) and removes the directory. Waits by sleeping,
-    /// never by blocking a thread: the tests run in parallel on the few threads Swift's concurrency
-    /// runtime has, and one blocked thread delays every other test's sleeps and timeouts.
+    /// Stops the process with SIGTERM, as the launcher does, and removes the directory. A backend that
+    /// is still running 3 s later fails the test (the contract: SIGTERM stops a backend) and is killed.
+    /// Waits by sleeping, never by blocking a thread: the tests run in parallel on the few threads
+    /// Swift's concurrency runtime has, and one blocked thread delays every other test's sleeps and
+    /// timeouts.
     func stop() async {
         subscriber.close()
         client.close()
         if process.isRunning { process.terminate() }
         let deadline = ContinuousClock.now + .seconds(3)
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        #expect(!process.isRunning, "the backend was still running 3 s after SIGTERM\n\(log)")
         kill()
     }
 

@@ -52,6 +52,20 @@ static bool optional_array(Loader *loader, json_t *object, const char *key, cons
     return true;
 }
 
+/* Refuses a member the format does not define: a misspelt key (say "permisions") would otherwise be
+ * dropped silently and change who may do what. `known` ends with NULL. */
+static bool only_known_keys(Loader *loader, json_t *object, const char *where, const char *const *known) {
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value) {
+        (void)value;
+        bool found = false;
+        for (const char *const *name = known; *name != NULL && !found; name++) found = strcmp(key, *name) == 0;
+        if (!found) return refuse(loader, "%sunknown key \"%.40s\"", where, key);
+    }
+    return true;
+}
+
 /* bcrypt's modular crypt string as etcd and Etcetera store it: 60 characters, `$2a$`, `$2b$` or `$2y$`,
  * the cost and a `$`. The same test as the Swift PasswordHash. */
 static bool is_bcrypt_hash(const char *hash) {
@@ -68,6 +82,8 @@ static bool load_user(Loader *loader, json_t *object, size_t index, User *user) 
     snprintf(where, sizeof where, "users[%zu]: ", index);
     char what[96];
     if (!json_is_object(object)) return refuse(loader, "users[%zu] is not an object", index);
+    static const char *const user_keys[] = {"name", "password_hash", "no_password", "roles", NULL};
+    if (!only_known_keys(loader, object, where, user_keys)) return false;
     snprintf(what, sizeof what, "%sname", where);
     json_t *name = json_object_get(object, "name");
     if (name == NULL) return refuse(loader, "%s\"name\" is missing", where);
@@ -115,6 +131,10 @@ static bool load_user(Loader *loader, json_t *object, size_t index, User *user) 
 static bool load_permission(Loader *loader, json_t *object, const char *role, size_t index, Permission *permission) {
     char what[96];
     if (!json_is_object(object)) return refuse(loader, "role \"%s\": permissions[%zu] is not an object", role, index);
+    char where[96];
+    snprintf(where, sizeof where, "role \"%.40s\": permissions[%zu]: ", role, index);
+    static const char *const permission_keys[] = {"type", "key", "range_end", NULL};
+    if (!only_known_keys(loader, object, where, permission_keys)) return false;
     json_t *type = json_object_get(object, "type");
     const char *type_name = json_string_value(type);
     if (type_name == NULL) return refuse(loader, "role \"%s\": permissions[%zu]: \"type\" is missing or not a string", role, index);
@@ -168,6 +188,10 @@ static bool sort_permissions(Loader *loader, Role *role) {
 static bool load_role(Loader *loader, json_t *object, size_t index, Role *role) {
     char what[64];
     if (!json_is_object(object)) return refuse(loader, "roles[%zu] is not an object", index);
+    char keys_where[64];
+    snprintf(keys_where, sizeof keys_where, "roles[%zu]: ", index);
+    static const char *const role_keys[] = {"name", "permissions", NULL};
+    if (!only_known_keys(loader, object, keys_where, role_keys)) return false;
     json_t *name = json_object_get(object, "name");
     if (name == NULL) return refuse(loader, "roles[%zu]: \"name\" is missing", index);
     snprintf(what, sizeof what, "roles[%zu]: name", index);
@@ -196,6 +220,8 @@ static int compare_roles(const void *left, const void *right) {
 
 static bool load_document(Loader *loader, json_t *document, AuthState *state) {
     if (!json_is_object(document)) return refuse(loader, "the document is not a JSON object");
+    static const char *const document_keys[] = {"enabled", "users", "roles", NULL};
+    if (!only_known_keys(loader, document, "", document_keys)) return false;
     json_t *enabled = json_object_get(document, "enabled");
     if (enabled != NULL && !json_is_boolean(enabled)) return refuse(loader, "\"enabled\" is not a boolean");
     state->enabled = enabled != NULL && json_is_true(enabled);

@@ -61,11 +61,10 @@ static void send_error(Server *server, const BusCaller *caller, const char *code
     send_reply(server, caller, &reply);
 }
 
-/* Every change is refused: the file is the only way to change this backend's state. */
+/* Every change is refused: the file is the only way to change this backend's state. The detail is the
+ * file's path, as the contract asks: the gateway shows it to the client. */
 static void refuse_change(Server *server, const BusCaller *caller) {
-    char detail[512];
-    snprintf(detail, sizeof detail, "read-only backend: edit the auth file %s instead", server->options.file_path);
-    send_error(server, caller, "auth.read_only", detail);
+    send_error(server, caller, "auth.read_only", server->options.file_path);
 }
 
 /* Authenticate */

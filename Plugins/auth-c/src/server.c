@@ -174,12 +174,19 @@ static PasswordVerifier *start_verifier(void) {
     return verifier;
 }
 
+/* The signal mask is inherited across exec: a parent that starts us from a thread blocking SIGTERM would
+ * leave it pending forever, so unblock the stop signals explicitly. */
 static void install_signal_handlers(void) {
     struct sigaction action = {.sa_handler = request_stop};
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 }
 
 static void server_close(Server *server) {

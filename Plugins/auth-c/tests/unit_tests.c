@@ -115,6 +115,12 @@ static void test_file_rules(void) {
     EXPECT(refused_with("{\"roles\": [{\"name\": \"r\", \"permissions\": [{\"type\": \"READ\", \"key\": \"\"}]}]}",
                         "\"key\" is empty"));
     EXPECT(refused_with("{\"roles\": [{\"name\": \"r\", \"permissions\": [{\"type\": \"READ\"}]}]}", "\"key\" is missing"));
+    /* Misspelt keys, at every level, as the Swift file backend refuses them. */
+    EXPECT(refused_with("{\"enabled\": true, \"user\": []}", "unknown key \"user\""));
+    EXPECT(refused_with("{\"users\": [{\"name\": \"a\", \"no_password\": true, \"role\": []}]}", "unknown key \"role\""));
+    EXPECT(refused_with("{\"roles\": [{\"name\": \"r\", \"permisions\": []}]}", "unknown key \"permisions\""));
+    EXPECT(refused_with("{\"roles\": [{\"name\": \"r\", \"permissions\": [{\"type\": \"READ\", \"key\": \"k\", \"rangeEnd\": \"z\"}]}]}",
+                        "unknown key \"rangeEnd\""));
     /* A broken file is described without quoting it: the text near the error may be a hash. */
     EXPECT(refused_with("{\"users\": [{\"name\": \"a\", \"password_hash\": \"" HASH "\" x}]}", "not valid JSON"));
     char problem[512];
