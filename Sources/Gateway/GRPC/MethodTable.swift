@@ -18,13 +18,22 @@ typealias Responder<Response> = @Sendable (Result<Response, GRPCStatus>) -> Void
 struct MethodTable: Sendable {
     typealias Handler = @Sendable (_ request: [UInt8], _ context: CallContext, _ respond: @escaping Responder<[UInt8]>) -> Void
 
-    /// Opens the server end of a bidirectional stream.
+    /// gRPC's call types, spelled as grpc-go's metrics label them (`grpc_type`).
+    enum CallType: String, Sendable {
+        case unary
+        case serverStream = "server_stream"
+        case bidiStream = "bidi_stream"
+    }
+
+    /// Opens the server end of a stream.
     typealias StreamOpener = @Sendable (_ context: CallContext, _ writer: StreamWriter) -> StreamingCall
 
     private(set) var handlers: [String: Handler] = [:]
     private var streamingMethods: [String: StreamOpener] = [:]
     /// Services with at least one method here; calls to other services get gRPC's "unknown service".
     private(set) var services: Set<String> = []
+    /// Every registered method's path and call type, for per-method metrics.
+    private(set) var callTypes: [String: CallType] = [:]
 
     /// Registers a unary method whose messages are protobuf types.
     mutating func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
@@ -32,6 +41,7 @@ struct MethodTable: Sendable {
         _ body: @escaping @Sendable (Request, CallContext, @escaping Responder<Response>) -> Void
     ) {
         services.insert(service)
+        callTypes["/\(service)/\(method)"] = .unary
         handlers["/\(service)/\(method)"] = { bytes, context, respond in
             let request: Request
             do {
@@ -54,6 +64,7 @@ struct MethodTable: Sendable {
     /// Registers a method that works on the encoded messages themselves.
     mutating func raw(_ service: String, _ method: String, _ handler: @escaping Handler) {
         services.insert(service)
+        callTypes["/\(service)/\(method)"] = .unary
         handlers["/\(service)/\(method)"] = handler
     }
 
@@ -61,13 +72,15 @@ struct MethodTable: Sendable {
     /// with a message that says so, rather than gRPC's "unknown method".
     mutating func notYetSupported(_ service: String, _ method: String) {
         services.insert(service)
+        callTypes["/\(service)/\(method)"] = .unary
         let status = GRPCStatus(code: .unimplemented, message: "etcetera: \(service).\(method) is not supported yet")
         handlers["/\(service)/\(method)"] = { _, _, respond in respond(.failure(status)) }
     }
 
-    /// Registers a bidirectional streaming method.
-    mutating func streaming(_ service: String, _ method: String, _ open: @escaping StreamOpener) {
+    /// Registers a streaming method: bidirectional unless the client sends a single request.
+    mutating func streaming(_ service: String, _ method: String, type: CallType = .bidiStream, _ open: @escaping StreamOpener) {
         services.insert(service)
+        callTypes["/\(service)/\(method)"] = type
         streamingMethods["/\(service)/\(method)"] = open
     }
 
