@@ -54,8 +54,6 @@ public final class GatewayServer: Service, Sendable {
             MaintenanceHandler(backend: maintenance, gate: gate).register(in: &methods)
             ClusterHandler(backend: maintenance, gate: gate).register(in: &methods)
         }
-        // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
-        // write gets etcd's "request is too large" instead of a transport error.
         let health = HealthProbe(kv: kv, lease: lease, maintenance: maintenance)
         let healthCheck: HTTPEndpoints.HealthCheck = { health.check(completion: $0) }
         let sources = GatewayMetrics.Sources(
@@ -67,11 +65,13 @@ public final class GatewayServer: Service, Sendable {
         let scrape: HTTPEndpoints.MetricsScrape = { completion in
             Task { completion(await metrics.scrape(sources)) }
         }
+        // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
+        // write gets etcd's "request is too large" instead of a transport error.
         server = ClientPortServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024),
-            methods: methods, metrics: GRPCServerMetrics(table: methods, registry: metrics.registry),
+            methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
             healthCheck: healthCheck, scrape: scrape)
         metricsListeners = configuration.metricsAddresses.map {
             MetricsListener(host: $0.host, port: $0.port, healthCheck: healthCheck, scrape: scrape)

@@ -14,18 +14,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         var path: String
         var metadata: [String: String]
         var body: ByteBuffer?
-        let started = ContinuousClock.now
     }
 
     private struct OpenStream {
         let call: StreamingCall
-        let metrics: GRPCServerMetrics.Method?
         var assembler = MessageAssembler()
         var headersSent = false
     }
 
     private let methods: MethodTable
-    private let metrics: GRPCServerMetrics
     private let maxMessageBytes: Int
     private var calls: [HTTP2StreamID: PendingCall] = [:]
     private var streams: [HTTP2StreamID: OpenStream] = [:]
@@ -33,9 +30,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var receiveWindow = ConnectionReceiveWindow()
     private var flushScheduled = false
 
-    init(methods: MethodTable, metrics: GRPCServerMetrics, maxMessageBytes: Int) {
+    init(methods: MethodTable, maxMessageBytes: Int) {
         self.methods = methods
-        self.metrics = metrics
         self.maxMessageBytes = maxMessageBytes
     }
 
@@ -50,10 +46,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         self.context = nil
         let open = streams
         streams = [:]
-        for stream in open.values {
-            stream.metrics?.callHandled(.cancelled)
-            stream.call.cancelled()
-        }
+        for stream in open.values { stream.call.cancelled() }
         context.fireChannelInactive()
     }
 
@@ -79,10 +72,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 let writer = StreamWriter(
                     eventLoop: context.eventLoop, connection: NIOLoopBound(self, eventLoop: context.eventLoop),
                     stream: frame.streamID)
-                let metrics = metrics.method(path)
-                metrics?.callStarted()
-                streams[frame.streamID] = OpenStream(
-                    call: open(CallContext(metadata: Self.metadata(headers.headers)), writer), metrics: metrics)
+                streams[frame.streamID] = OpenStream(call: open(CallContext(metadata: Self.metadata(headers.headers)), writer))
                 return
             }
             calls[frame.streamID] = PendingCall(path: path, metadata: Self.metadata(headers.headers), body: nil)
@@ -118,12 +108,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func streamRead(_ frame: HTTP2Frame, context: ChannelHandlerContext) {
         switch frame.payload {
         case .data(let payload):
-            guard case .byteBuffer(var bytes) = payload.data, let open = streams[frame.streamID] else { return }
+            guard case .byteBuffer(var bytes) = payload.data, let call = streams[frame.streamID]?.call else { return }
             streams[frame.streamID]?.assembler.append(&bytes)
-            let call = open.call
             do {
                 while let message = try streams[frame.streamID]?.assembler.next(maxMessageBytes: maxMessageBytes) {
-                    open.metrics?.messageReceived()
                     call.received(message)
                 }
             } catch {
@@ -137,18 +125,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case .headers(let headers) where headers.endStream:
             streams[frame.streamID]?.call.clientFinished()
         case .rstStream:
-            guard let open = streams.removeValue(forKey: frame.streamID) else { return }
-            open.metrics?.callHandled(.cancelled)
-            open.call.cancelled()
+            streams.removeValue(forKey: frame.streamID)?.call.cancelled()
         default:
             break
         }
     }
 
     func sendStreamMessage(_ message: [UInt8], on stream: HTTP2StreamID, written: (@Sendable () -> Void)?) {
-        guard let context, let open = streams[stream] else { return }
-        open.metrics?.messageSent()
-        if !open.headersSent {
+        guard let context, streams[stream] != nil else { return }
+        if streams[stream]?.headersSent == false {
             streams[stream]?.headersSent = true
             context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: Self.responseHeaders)))), promise: nil)
         }
@@ -164,7 +149,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func finishStream(_ stream: HTTP2StreamID, status: GRPCStatus) {
         guard let context, let open = streams.removeValue(forKey: stream) else { return }
-        open.metrics?.callHandled(status.code)
         writeTrailers(status, on: stream, afterHeaders: open.headersSent, context: context)
         scheduleFlush(context: context)
     }
@@ -189,35 +173,22 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case .success(let found): handler = found
         case .failure(let status): return respond(stream: stream, with: .failure(status), context: context)
         }
-        let metrics = metrics.method(call.path)
-        metrics?.callStarted()
-        metrics?.messageReceived()
-        let respond: @Sendable (Result<[UInt8], GRPCStatus>, ChannelHandlerContext, GRPCConnectionHandler) -> Void = { result, context, handler in
-            let elapsed = ContinuousClock.now - call.started
-            if case .failure(let status) = result {
-                metrics?.callHandled(status.code, after: elapsed)
-            } else {
-                metrics?.messageSent()
-                metrics?.callHandled(.ok, after: elapsed)
-            }
-            handler.respond(stream: stream, with: result, context: context)
-        }
         let message: [UInt8]
         switch GRPCFraming.singleMessage(in: call.body) {
         case .success(let bytes): message = bytes
         case .failure(.malformed):
-            return respond(.failure(GRPCStatus(code: .internalError, message: "grpc: malformed request message")), context, self)
+            return respond(stream: stream, with: .failure(GRPCStatus(code: .internalError, message: "grpc: malformed request message")), context: context)
         case .failure(.compressed):
-            return respond(.failure(GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")), context, self)
+            return respond(stream: stream, with: .failure(GRPCStatus(code: .unimplemented, message: "grpc: compressed requests are not supported")), context: context)
         }
         let loop = context.eventLoop
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let boundSelf = NIOLoopBound(self, eventLoop: loop)
         handler(message, CallContext(metadata: call.metadata)) { result in
             if loop.inEventLoop {
-                respond(result, boundContext.value, boundSelf.value)
+                boundSelf.value.respond(stream: stream, with: result, context: boundContext.value)
             } else {
-                loop.execute { respond(result, boundContext.value, boundSelf.value) }
+                loop.execute { boundSelf.value.respond(stream: stream, with: result, context: boundContext.value) }
             }
         }
     }

@@ -17,19 +17,17 @@ final class ClientPortServer: Sendable {
 
     private let configuration: Configuration
     private let methods: MethodTable
-    private let metrics: GRPCServerMetrics
     private let healthCheck: HTTPEndpoints.HealthCheck
     private let scrape: HTTPEndpoints.MetricsScrape
     private let group: MultiThreadedEventLoopGroup
 
     init(
-        configuration: Configuration, methods: MethodTable, metrics: GRPCServerMetrics,
-        healthCheck: @escaping HTTPEndpoints.HealthCheck, scrape: @escaping HTTPEndpoints.MetricsScrape,
+        configuration: Configuration, methods: MethodTable, healthCheck: @escaping HTTPEndpoints.HealthCheck,
+        scrape: @escaping HTTPEndpoints.MetricsScrape,
         group: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.configuration = configuration
         self.methods = methods
-        self.metrics = metrics
         self.healthCheck = healthCheck
         self.scrape = scrape
         self.group = group
@@ -38,7 +36,6 @@ final class ClientPortServer: Sendable {
     /// Binds and serves until `channel.close()`; returns the bound channel.
     func bind() async throws -> Channel {
         let methods = self.methods
-        let metrics = self.metrics
         let healthCheck = self.healthCheck
         let scrape = self.scrape
         let maxMessageBytes = configuration.maxMessageBytes
@@ -57,7 +54,7 @@ final class ClientPortServer: Sendable {
                         http2: { pipeline in
                             try pipeline.addHandler(
                                 NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
-                            try pipeline.addHandler(GRPCConnectionHandler(methods: methods, metrics: metrics, maxMessageBytes: maxMessageBytes))
+                            try pipeline.addHandler(GRPCConnectionHandler(methods: methods, maxMessageBytes: maxMessageBytes))
                         },
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)

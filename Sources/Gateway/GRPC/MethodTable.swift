@@ -32,8 +32,8 @@ struct MethodTable: Sendable {
     private var streamingMethods: [String: StreamOpener] = [:]
     /// Services with at least one method here; calls to other services get gRPC's "unknown service".
     private(set) var services: Set<String> = []
-    /// Every registered method's path and call type, for per-method metrics.
-    private(set) var callTypes: [String: CallType] = [:]
+    /// The call type of each streaming method, for per-method metrics.
+    private var streamTypes: [String: CallType] = [:]
 
     /// Registers a unary method whose messages are protobuf types.
     mutating func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
@@ -41,7 +41,6 @@ struct MethodTable: Sendable {
         _ body: @escaping @Sendable (Request, CallContext, @escaping Responder<Response>) -> Void
     ) {
         services.insert(service)
-        callTypes["/\(service)/\(method)"] = .unary
         handlers["/\(service)/\(method)"] = { bytes, context, respond in
             let request: Request
             do {
@@ -64,7 +63,6 @@ struct MethodTable: Sendable {
     /// Registers a method that works on the encoded messages themselves.
     mutating func raw(_ service: String, _ method: String, _ handler: @escaping Handler) {
         services.insert(service)
-        callTypes["/\(service)/\(method)"] = .unary
         handlers["/\(service)/\(method)"] = handler
     }
 
@@ -72,7 +70,6 @@ struct MethodTable: Sendable {
     /// with a message that says so, rather than gRPC's "unknown method".
     mutating func notYetSupported(_ service: String, _ method: String) {
         services.insert(service)
-        callTypes["/\(service)/\(method)"] = .unary
         let status = GRPCStatus(code: .unimplemented, message: "etcetera: \(service).\(method) is not supported yet")
         handlers["/\(service)/\(method)"] = { _, _, respond in respond(.failure(status)) }
     }
@@ -80,8 +77,24 @@ struct MethodTable: Sendable {
     /// Registers a streaming method: bidirectional unless the client sends a single request.
     mutating func streaming(_ service: String, _ method: String, type: CallType = .bidiStream, _ open: @escaping StreamOpener) {
         services.insert(service)
-        callTypes["/\(service)/\(method)"] = type
+        streamTypes["/\(service)/\(method)"] = type
         streamingMethods["/\(service)/\(method)"] = open
+    }
+
+    /// The same table with every handler and stream opener replaced by what `unary` and `streaming`
+    /// make of it, so that what wraps them (metrics) sees every call, by gRPC or by the JSON gateway.
+    func wrapping(
+        unary: (_ path: String, _ handler: @escaping Handler) -> Handler,
+        streaming: (_ path: String, _ type: CallType, _ open: @escaping StreamOpener) -> StreamOpener
+    ) -> MethodTable {
+        var wrapped = self
+        for (path, handler) in handlers {
+            wrapped.handlers[path] = unary(path, handler)
+        }
+        for (path, open) in streamingMethods {
+            wrapped.streamingMethods[path] = streaming(path, streamTypes[path] ?? .bidiStream, open)
+        }
+        return wrapped
     }
 
     func streamingMethod(for path: String) -> StreamOpener? {
