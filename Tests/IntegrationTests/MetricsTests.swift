@@ -14,14 +14,15 @@ struct MetricsTests {
         "etcd_mvcc_put_total", "etcd_mvcc_delete_total", "etcd_mvcc_range_total", "etcd_mvcc_txn_total",
         "etcd_debugging_mvcc_current_revision", "etcd_debugging_mvcc_compact_revision", "etcd_server_has_leader",
         "etcd_server_is_leader", "etcd_server_quota_backend_bytes", "etcd_server_version", "etcd_cluster_version",
-        "etcd_debugging_mvcc_watcher_total", "etcd_debugging_mvcc_watch_stream_total",
+        "etcd_debugging_mvcc_watcher_total", "etcd_debugging_mvcc_watch_stream_total", "etcd_debugging_lease_granted_total",
+        "etcd_debugging_lease_revoked_total", "etcd_debugging_lease_renewed_total", "etcd_debugging_server_lease_expired_total",
     ]
 
     /// Etcetera's own series (docs/metrics.md).
     static let etceteraSeries = [
         "etcetera_gateway_request_duration_seconds_bucket", "etcetera_gateway_request_duration_seconds_count",
         "etcetera_bus_request_duration_seconds_bucket", "etcetera_bus_request_duration_seconds_count",
-        "etcetera_service_up", "etcetera_watch_processes", "etcetera_watch_processes_up",
+        "etcetera_service_up", "etcetera_watch_processes", "etcetera_watch_processes_up", "etcetera_leases",
     ]
 
     @Test("names, types, help texts and labels are etcd's; counters move with puts and ranges; /health on the metrics port")
@@ -60,6 +61,9 @@ struct MetricsTests {
                 _ = try await client.kv.range(Build.get("metrics-\(index)"))
             }
         }
+        let lease = try await Etcdctl.grantLease(ttl: 60, endpoint: etcetera.endpoint)
+        #expect(try await Etcdctl.run(["lease", "keep-alive", "--once", lease], endpoint: etcetera.endpoint).status == 0)
+        #expect(try await Etcdctl.run(["lease", "revoke", lease], endpoint: etcetera.endpoint).status == 0)
         // A call through the JSON gateway counts as a gRPC call, as etcd's grpc-gateway makes one.
         let jsonPut = try PlainHTTP.request("POST", "/v3/kv/put", port: etcetera.port, body: #"{"key":"anNvbg==","value":"dg=="}"#)
         #expect(jsonPut.status == 200)
@@ -83,6 +87,10 @@ struct MetricsTests {
         #expect(try moved("etcd_mvcc_range_total") >= n)
         #expect(try moved("etcd_debugging_mvcc_keys_total") == n + 1)
         #expect(try moved("etcd_debugging_mvcc_current_revision") == n + 1)
+        #expect(try moved("etcd_debugging_lease_granted_total") == 1)
+        #expect(try moved("etcd_debugging_lease_renewed_total") == 1)
+        #expect(try moved("etcd_debugging_lease_revoked_total") == 1)
+        #expect(after["etcetera_leases"]?.value() == 0)
 
         // The metrics listener answers /health and nothing but /health and /metrics, as etcd's does.
         for path in ["/health", "/version", "/nope"] {
