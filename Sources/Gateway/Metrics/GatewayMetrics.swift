@@ -7,8 +7,9 @@ import SwiftProtobuf
 ///
 /// What the gateway measures itself (gRPC calls, bus round trips) lives in a swift-prometheus registry.
 /// What lives in other processes is read when scraped: the kv store's status and the lease service's
-/// counts (one bus round trip each, in parallel, neither of which scans anything), the backends' liveness as the bus's heartbeats tell it, and the watch streams the
-/// gateway holds for its clients. Nothing is cached, so a scrape shows the state of the moment.
+/// counts (one bus round trip each, in parallel, neither of which scans anything), the backends'
+/// liveness as the bus's heartbeats tell it, and the watch streams the gateway holds for its clients.
+/// Nothing is cached, so a scrape shows the state of the moment.
 final class GatewayMetrics: Sendable {
     /// Buckets for call and round-trip latencies: from 100 µs, since a bus round trip on one machine
     /// takes tens of microseconds, up to etcd's request timeout range.
@@ -24,7 +25,7 @@ final class GatewayMetrics: Sendable {
             helpText: "Time from a request the gateway sends on the bus to its reply (or its failure), by backend service.")
     }
 
-    /// The backends a scrape asks; set once the gateway has made them.
+    /// What a scrape reads besides the registry.
     struct Sources: Sendable {
         var kv: ServiceBackend
         var lease: ServiceBackend?
