@@ -47,7 +47,7 @@ final class WatchBackend: Sendable {
     }
 
     /// How many watch processes answer the bus's heartbeats, of how many the gateway knows.
-    var liveProcesses: (live: Int, configured: Int) {
+    var liveProcesses: (live: Int, known: Int) {
         processes.withLock { processes in (processes.count { $0.client.isPeerAlive }, processes.count) }
     }
 

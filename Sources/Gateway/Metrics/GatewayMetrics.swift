@@ -130,14 +130,14 @@ final class GatewayMetrics: Sendable {
     private static func writeLiveness(_ sources: Sources, into text: inout ExpositionText) {
         let watch = sources.watch.liveProcesses
         let services = [("kv", sources.kv.isAlive)] + sources.services.map { ($0.name, $0.backend.isAlive) }
-            + (watch.configured > 0 ? [("watch", watch.live > 0)] : [])
+            + (watch.known > 0 ? [("watch", watch.live > 0)] : [])
         text.family(
             "etcetera_service_up", .gauge,
             help: "Whether the gateway hears a backend service's bus heartbeats: 1 if it does, 0 otherwise (watch: any process).",
             samples: services.map { ([("service", $0.0)], $0.1 ? 1 : 0) })
         text.single(
-            "etcetera_watch_processes", .gauge, help: "Watch fan-out processes the gateway spreads Watch streams over.",
-            value: Int64(watch.configured))
+            "etcetera_watch_processes", .gauge, help: "Watch fan-out processes the gateway knows and spreads Watch streams over.",
+            value: Int64(watch.known))
         text.single(
             "etcetera_watch_processes_up", .gauge, help: "Watch fan-out processes whose bus heartbeats the gateway hears.",
             value: Int64(watch.live))
