@@ -3,13 +3,14 @@
 # build and run;
 # with --test also real etcd (server and etcdctl), the reference the test suite compares against, Go
 # with etcd's client sources, for the tests that drive Etcetera with the Go clientv3, what the C auth
-# backend in Plugins/auth-c builds with (make, gcc, protobuf-c and its compiler, jansson), and
-# docker-compose, which checks compose/docker-compose.yml (no Docker engine is needed for that).
+# backend in Plugins/auth-c builds with (make, gcc, protobuf-c and its compiler, jansson),
+# docker-compose, which checks compose/docker-compose.yml (no Docker engine is needed for that), and
+# python's prometheus_client, which the metrics tests parse /metrics with.
 set -euo pipefail
 packages=(libzmq3-dev libleveldb-dev libcrypt-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(etcd-server etcd-client golang-go golang-etcd-server-dev
-        make gcc protobuf-c-compiler libprotobuf-c-dev libjansson-dev docker-compose)
+        make gcc protobuf-c-compiler libprotobuf-c-dev libjansson-dev docker-compose python3-prometheus-client)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -26,6 +26,8 @@ public struct GatewayConfiguration: Sendable {
     /// them (the maintenance service derives the same ids from the same flags).
     public var name: String = "default"
     public var peerURLs: [String] = ["http://localhost:2380"]
+    /// Where to serve `/metrics` and `/health` besides the client port (etcd's `--listen-metrics-urls`).
+    public var metricsAddresses: [(host: String, port: Int)] = []
     /// How long a backend request may take before the client gets `Unavailable`.
     public var requestTimeout: Duration = .seconds(5)
 

@@ -16,21 +16,21 @@ public final class GatewayServer: Service, Sendable {
     private let maintenance: ServiceBackend?
     private let gate: AuthGate?
     private let server: ClientPortServer
+    private let metricsListeners: [MetricsListener]
 
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        kv = try ServiceBackend(
-            endpoint: configuration.kvEndpoint, timeout: configuration.requestTimeout,
-            maxRequestBytes: configuration.maxRequestBytes, logger: logger)
-        let identity = ClusterIdentity(name: configuration.name, peerURLs: configuration.peerURLs)
-        gate = try configuration.authEndpoint.map { endpoint in
-            try AuthGate(
-                backend: ServiceBackend(
-                    endpoint: endpoint, timeout: configuration.requestTimeout,
-                    maxRequestBytes: configuration.maxRequestBytes, logger: logger),
-                eventsEndpoint: configuration.authEventsEndpoint, logger: logger)
+        let metrics = GatewayMetrics()
+        func backend(_ service: String, at endpoint: String) throws -> ServiceBackend {
+            try ServiceBackend(
+                endpoint: endpoint, timeout: configuration.requestTimeout,
+                maxRequestBytes: configuration.maxRequestBytes, logger: logger, roundTrips: metrics.roundTrips(to: service))
         }
+        kv = try backend("kv", at: configuration.kvEndpoint)
+        let identity = ClusterIdentity(name: configuration.name, peerURLs: configuration.peerURLs)
+        let auth = try configuration.authEndpoint.map { try backend("auth", at: $0) }
+        gate = try auth.map { try AuthGate(backend: $0, eventsEndpoint: configuration.authEventsEndpoint, logger: logger) }
         var methods = MethodTable()
         KVHandler(backend: kv, identity: identity, gate: gate).register(in: &methods)
         if let gate {
@@ -38,38 +38,44 @@ public final class GatewayServer: Service, Sendable {
         }
         watch = try WatchBackend(
             endpoints: configuration.watchEndpoints, maxResponseBytes: configuration.maxRequestBytes,
-            timeout: configuration.requestTimeout, logger: logger)
+            timeout: configuration.requestTimeout, logger: logger, roundTrips: metrics.roundTrips(to: "watch"))
         watchRegistry = try configuration.watchRegistryEndpoint.map { [watch] in
             try WatchRegistry(bind: $0, backend: watch, logger: logger)
         }
         if !configuration.watchEndpoints.isEmpty || watchRegistry != nil {
             WatchHandler(backend: watch, kv: kv, identity: identity, gate: gate).register(in: &methods)
         }
-        lease = try configuration.leaseEndpoint.map { endpoint in
-            try ServiceBackend(
-                endpoint: endpoint, timeout: configuration.requestTimeout,
-                maxRequestBytes: configuration.maxRequestBytes, logger: logger)
-        }
+        lease = try configuration.leaseEndpoint.map { try backend("lease", at: $0) }
         if let lease {
             LeaseHandler(backend: lease, kv: kv, identity: identity, gate: gate).register(in: &methods)
         }
-        maintenance = try configuration.maintenanceEndpoint.map { endpoint in
-            try ServiceBackend(
-                endpoint: endpoint, timeout: configuration.requestTimeout,
-                maxRequestBytes: configuration.maxRequestBytes, logger: logger)
-        }
+        maintenance = try configuration.maintenanceEndpoint.map { try backend("maintenance", at: $0) }
         if let maintenance {
             MaintenanceHandler(backend: maintenance, gate: gate).register(in: &methods)
             ClusterHandler(backend: maintenance, gate: gate).register(in: &methods)
         }
+        let health = HealthProbe(kv: kv, lease: lease, maintenance: maintenance)
+        let healthCheck: HTTPEndpoints.HealthCheck = { health.check(completion: $0) }
+        let sources = GatewayMetrics.Sources(
+            kv: kv, lease: lease,
+            services: [("lease", lease), ("maintenance", maintenance), ("auth", auth)].compactMap { name, backend in
+                backend.map { (name, $0) }
+            },
+            watch: watch)
+        let scrape: HTTPEndpoints.MetricsScrape = { completion in
+            Task { completion(await metrics.scrape(sources)) }
+        }
         // etcd accepts messages up to the request limit plus 512 KiB at the transport; between the two a
         // write gets etcd's "request is too large" instead of a transport error.
-        let health = HealthProbe(kv: kv, lease: lease, maintenance: maintenance)
         server = ClientPortServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024),
-            methods: methods, healthCheck: { health.check(completion: $0) })
+            methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
+            healthCheck: healthCheck, scrape: scrape)
+        metricsListeners = configuration.metricsAddresses.map {
+            MetricsListener(host: $0.host, port: $0.port, healthCheck: healthCheck, scrape: scrape)
+        }
     }
 
     public func run() async throws {
@@ -78,6 +84,12 @@ public final class GatewayServer: Service, Sendable {
         logger.info("gateway serving etcd gRPC API", metadata: [
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
         ])
+        var metricsChannels: [Channel] = []
+        for listener in metricsListeners {
+            let bound = try await listener.bind()
+            metricsChannels.append(bound)
+            logger.info("serving /metrics and /health", metadata: ["address": "\(bound.localAddress.map { "\($0)" } ?? "?")"])
+        }
         let keepAlive = Task { await watch.runKeepAlive() }
         let registry = Task { [watchRegistry] in try await watchRegistry?.run() }
         try await withGracefulShutdownHandler {
@@ -85,6 +97,7 @@ public final class GatewayServer: Service, Sendable {
         } onGracefulShutdown: {
             channel.close(promise: nil)
         }
+        for bound in metricsChannels { try? await bound.close() }
         keepAlive.cancel()
         watchRegistry?.close()
         registry.cancel()

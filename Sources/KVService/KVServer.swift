@@ -38,6 +38,7 @@ public final class KVServer: Service, Sendable {
     private let publisher: EventPublisher
     private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
     private let snapshots: SnapshotTransfers?
+    private let operations = OperationCounters()
     /// The writes of the batch the bus thread is receiving; only that thread touches it.
     private let batchWrites = Mutex<[PendingWrite]>([])
 
@@ -165,6 +166,7 @@ public final class KVServer: Service, Sendable {
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }
+        let operations = self.operations
         let pending = PendingWrite(write) { result in
             var reply = Etcetera_Kv_KVReply()
             switch result {
@@ -176,6 +178,7 @@ public final class KVServer: Service, Sendable {
             case .success(.revokeLease(let response)): reply.revokeLease = response
             case .failure(let error): reply = Self.errorReply(error)
             }
+            operations.record(request.request, reply.reply)
             incoming.reply(Self.encode(reply))
         }
         batchWrites.withLock { $0.append(pending) }
@@ -201,7 +204,9 @@ public final class KVServer: Service, Sendable {
                 reply.events = try store.events(
                     from: events.startRevision, through: events.endRevision,
                     maxRevisions: events.maxRevisions > 0 ? Int(clamping: events.maxRevisions) : 1000)
-            case .status: reply.status = store.status()
+            case .status:
+                reply.status = store.status()
+                reply.status.operations = operations.current
             case .hashKv(let request): reply.hashKv = try store.hashKV(revision: request.revision)
             case .hash: reply.hash = store.hash()
             case .alarm(let request):
@@ -217,6 +222,7 @@ public final class KVServer: Service, Sendable {
         } catch {
             return Self.errorReply(error)
         }
+        operations.record(request.request, reply.reply)
         return reply
     }
 

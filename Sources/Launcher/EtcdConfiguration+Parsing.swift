@@ -60,6 +60,9 @@ extension EtcdConfiguration {
                 )
             }
         }
+        for ignored in configuration.listenMetricsURLs where ignored.scheme != "http" {
+            parser.warnings.append("ignoring listen metrics URL \(ignored): Etcetera serves metrics on http:// URLs only for now")
+        }
         return LaunchRequest(action: .run, configuration: configuration, warnings: parser.warnings)
     }
 
@@ -81,6 +84,7 @@ private struct FlagDefinition {
         .init(name: "data-dir", isBoolean: false, readsEnvironment: true),
         .init(name: "listen-client-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "advertise-client-urls", isBoolean: false, readsEnvironment: true),
+        .init(name: "listen-metrics-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "initial-advertise-peer-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "max-txn-ops", isBoolean: false, readsEnvironment: true),
         .init(name: "max-request-bytes", isBoolean: false, readsEnvironment: true),
@@ -259,6 +263,9 @@ private struct FlagParser {
         }
         if let raw = values["advertise-client-urls"] {
             configuration.advertiseClientURLs = try urls(raw)
+        }
+        if let raw = values["listen-metrics-urls"] {
+            configuration.listenMetricsURLs = try urls(raw)
         }
         if let raw = values["initial-advertise-peer-urls"] {
             let urls = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }

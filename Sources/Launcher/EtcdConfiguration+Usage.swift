@@ -47,6 +47,10 @@ extension EtcdConfiguration {
           --auto-compaction-retention '0'
             Auto compaction retention length. 0 means disable auto compaction.
 
+        Profiling and Monitoring:
+          --listen-metrics-urls ''
+            List of URLs to listen on for the metrics and health endpoints (http:// URLs are served).
+
         Auth:
           --auth-token-ttl 300
             Time (in seconds) of the auth-token-ttl.

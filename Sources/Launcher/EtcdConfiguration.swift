@@ -14,6 +14,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var listenClientURLs: [ClientURL]
     /// `--advertise-client-urls`: the member's client URLs in Cluster answers.
     public var advertiseClientURLs: [ClientURL]
+    /// `--listen-metrics-urls`: where `/metrics` and `/health` are served besides the client port (the
+    /// `http://` ones; others are reported as ignored).
+    public var listenMetricsURLs: [ClientURL] = []
     /// `--initial-advertise-peer-urls`: the member's peer URLs in Cluster answers. With the name they
     /// make the member id, as in etcd, so the same flags give the same id after a restart.
     public var peerURLs: [String]

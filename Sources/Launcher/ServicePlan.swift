@@ -218,9 +218,11 @@ public struct ServicePlan: Sendable, Hashable {
         clientURL: ClientURL,
         watchEndpoints: [String]
     ) -> ServiceSpec {
-        ServiceSpec(
+        let metricsURLs = configuration.listenMetricsURLs.filter { $0.scheme == "http" }.map(\.string)
+        return ServiceSpec(
             executable: "etcetera-gateway",
-            arguments: watchEndpoints.flatMap { ["--watch", $0] } + [
+            arguments: watchEndpoints.flatMap { ["--watch", $0] }
+                + (metricsURLs.isEmpty ? [] : ["--listen-metrics-urls", metricsURLs.joined(separator: ",")]) + [
                 "--name", configuration.name,
                 "--peer-urls", configuration.peerURLs.joined(separator: ","),
                 "--listen-client-urls", clientURL.string,

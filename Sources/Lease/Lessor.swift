@@ -117,6 +117,9 @@ public final class Lessor {
     /// Every lease not yet revoked, expired ones included (as etcd lists them until they are gone).
     public var leaseIDs: [Int64] { leases.keys.sorted() }
 
+    /// How many ``leaseIDs`` there are, without listing them.
+    public var leaseCount: Int { leases.count }
+
     /// The leases of ``leaseIDs``, in the same order.
     public var allLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
 

@@ -100,6 +100,10 @@ public final class LeaseServer: Service, Sendable {
             case .keepAlive(let keepAlive): incoming.reply(Self.encode(self.keepAlive(keepAlive.id)))
             case .timeToLive(let request): self.timeToLive(request, incoming)
             case .leases: self.withCurrentRevision { incoming.reply(Self.encode(self.leases())) }
+            case .stats:
+                var stats = state.stats
+                stats.leases = Int64(state.lessor.leaseCount)
+                incoming.reply(Self.encode(.stats(stats)))
             }
         }
     }
@@ -121,6 +125,7 @@ public final class LeaseServer: Service, Sendable {
                 return incoming.reply(Self.encode(Self.reply(forKV: result)))
             }
             state.knownRevision = max(state.knownRevision, registered.revision)
+            state.stats.granted += 1
             var response = Etcdserverpb_LeaseGrantResponse()
             response.header.revision = state.knownRevision
             response.id = lease.id
@@ -146,7 +151,10 @@ public final class LeaseServer: Service, Sendable {
         response.header.revision = state.knownRevision
         response.id = id
         // etcd answers an unknown or expired lease with TTL 0 rather than an error.
-        response.ttl = (try? state.lessor.renew(id, now: .now)) ?? 0
+        if let ttl = try? state.lessor.renew(id, now: .now) {
+            response.ttl = ttl
+            state.stats.renewed += 1
+        }
         return .keepAlive(response)
     }
 
@@ -207,7 +215,9 @@ public final class LeaseServer: Service, Sendable {
     private func revokeExpired() {
         for id in state.lessor.takeExpired(now: .now, limit: 500) {
             logger.debug("lease expired", metadata: ["lease": "\(id)"])
-            deleteKeys(of: id) { _ in }
+            deleteKeys(of: id) { [self] revoked in
+                if revoked != nil { state.stats.expired += 1 }
+            }
         }
     }
 
@@ -231,6 +241,7 @@ public final class LeaseServer: Service, Sendable {
                 state.lessor.abandonRevoke(id)
                 return completion(nil)
             }
+            state.stats.revoked += 1
             do {
                 try state.lessor.finishRevoke(id)
             } catch {
@@ -293,6 +304,8 @@ private final class QueueConfinedLessor: @unchecked Sendable {
     let lessor: Lessor
     /// The kv store's revision as last heard, for response headers.
     var knownRevision: Int64 = 0
+    /// Counted as etcd counts its lease metrics; `leases` is filled when asked.
+    var stats = Etcetera_Lease_LeaseStats()
 
     init(_ lessor: Lessor) {
         self.lessor = lessor

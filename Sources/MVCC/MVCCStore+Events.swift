@@ -52,6 +52,8 @@ extension MVCCStore {
         status.revision = view.revision
         status.compactRevision = view.compactRevision
         status.appliedIndex = view.appliedIndex
+        status.keyCount = view.liveKeys
+        status.quotaBackendBytes = configuration.quotaBackendBytes ?? 0
         let size = Int64(clamping: sizeOnDisk)
         status.dbSize = size
         status.dbSizeInUse = size

@@ -67,7 +67,8 @@ public final class MVCCStore: Sendable {
             view = CommittedView(
                 snapshot: snapshot, revision: revision,
                 compactRevision: try meta(.compactRevision) ?? -1,
-                appliedIndex: UInt64(bitPattern: try meta(.appliedIndex) ?? 0))
+                appliedIndex: UInt64(bitPattern: try meta(.appliedIndex) ?? 0),
+                liveKeys: Int64(try SnapshotHeads(snapshot: snapshot).heads(in: .from([]), limit: 0, countOnly: true).count))
         } else {
             // Only empty storage is a new store: one whose revision record is lost or damaged would
             // otherwise be written over at revision 1.
@@ -87,7 +88,7 @@ public final class MVCCStore: Sendable {
             } catch {
                 throw MVCCError(storage: error)
             }
-            view = CommittedView(snapshot: storage.snapshot(), revision: 1, compactRevision: -1, appliedIndex: 0)
+            view = CommittedView(snapshot: storage.snapshot(), revision: 1, compactRevision: -1, appliedIndex: 0, liveKeys: 0)
         }
         let finishedCompaction = try meta(.finishedCompactRevision) ?? -1
         var active: Set<Etcdserverpb_AlarmType> = []
@@ -122,12 +123,14 @@ public final class MVCCStore: Sendable {
     var committedView: CommittedView { committed.withLock { $0 } }
 
     /// Writes a commit group's batch and publishes the view that includes it.
-    func commit(_ batch: WriteBatch, revision: Int64, compactRevision: Int64, appliedIndex: UInt64) throws(StorageError) {
+    func commit(
+        _ batch: WriteBatch, revision: Int64, compactRevision: Int64, appliedIndex: UInt64, liveKeys: Int64
+    ) throws(StorageError) {
         try publishing.withLock { _ throws(StorageError) in
             try storage.write(batch, sync: configuration.syncWrites)
             let view = CommittedView(
                 snapshot: storage.snapshot(), revision: revision, compactRevision: compactRevision,
-                appliedIndex: appliedIndex)
+                appliedIndex: appliedIndex, liveKeys: liveKeys)
             committed.withLock { $0 = view }
         }
     }
@@ -140,7 +143,7 @@ public final class MVCCStore: Sendable {
             committed.withLock { view in
                 view = CommittedView(
                     snapshot: snapshot, revision: view.revision, compactRevision: view.compactRevision,
-                    appliedIndex: view.appliedIndex)
+                    appliedIndex: view.appliedIndex, liveKeys: view.liveKeys)
             }
         }
     }

@@ -14,6 +14,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "URL to serve clients on; the first entry of a comma-separated list is used.")
     var listenClientUrls: String = "http://localhost:2379"
 
+    @Option(help: "URLs to serve /metrics and /health on besides the client port, comma-separated (etcd's --listen-metrics-urls).")
+    var listenMetricsUrls: String?
+
     @Option(help: "Member name, as etcd's --name (the member id in response headers derives from it and the peer URLs).")
     var name: String = "default"
 
@@ -52,12 +55,16 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
-        guard let first = listenClientUrls.split(separator: ",").first,
-              let url = URL(string: String(first)), let host = url.host, let port = url.port
-        else {
+        guard let first = listenClientUrls.split(separator: ",").first, let (host, port) = Self.address(of: first) else {
             throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
         }
-        var configuration = GatewayConfiguration(host: host == "localhost" ? "127.0.0.1" : host, port: port, kvEndpoint: kv)
+        var configuration = GatewayConfiguration(host: host, port: port, kvEndpoint: kv)
+        configuration.metricsAddresses = try (listenMetricsUrls ?? "").split(separator: ",").map { url in
+            guard let address = Self.address(of: url) else {
+                throw ValidationError("--listen-metrics-urls needs scheme://host:port, got \(url)")
+            }
+            return address
+        }
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch
         configuration.watchRegistryEndpoint = watchRegistry
@@ -70,5 +77,11 @@ struct GatewayCommand: AsyncParsableCommand {
         let gateway = try GatewayServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [MemoryReclaimer(), gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// The host and port to bind for a listen URL (`localhost` as IPv4 loopback).
+    private static func address(of url: Substring) -> (host: String, port: Int)? {
+        guard let parsed = URL(string: String(url)), let host = parsed.host, let port = parsed.port else { return nil }
+        return (host == "localhost" ? "127.0.0.1" : host, port)
     }
 }

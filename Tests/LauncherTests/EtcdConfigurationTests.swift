@@ -402,6 +402,21 @@ struct EtcdConfigurationTests {
         #expect(v6.hostPort == "[::1]:12379")
     }
 
+    @Test("--listen-metrics-urls comes from the flag, ETCD_LISTEN_METRICS_URLS or the config file, checked as etcd checks URLs")
+    func listenMetricsURLs() throws {
+        #expect(try configuration([]).listenMetricsURLs.isEmpty)
+        let fromFlag = try configuration(["--listen-metrics-urls", "http://127.0.0.1:2381,https://127.0.0.1:2382"])
+        #expect(fromFlag.listenMetricsURLs.map(\.string) == ["http://127.0.0.1:2381", "https://127.0.0.1:2382"])
+        let fromEnvironment = try configuration([], environment: ["ETCD_LISTEN_METRICS_URLS": "http://localhost:2381"])
+        #expect(fromEnvironment.listenMetricsURLs.map(\.hostPort) == ["localhost:2381"])
+        let fromFile = try EtcdConfiguration.parse(
+            arguments: ["--config-file", "/etc/etcd.yml"], readFile: { _ in "listen-metrics-urls: http://127.0.0.1:2391\n" })
+        #expect(fromFile.configuration.listenMetricsURLs.map(\.string) == ["http://127.0.0.1:2391"])
+        let warned = try EtcdConfiguration.parse(arguments: ["--listen-metrics-urls", "https://127.0.0.1:2382"])
+        #expect(warned.warnings.contains { $0.contains("ignoring listen metrics URL https://127.0.0.1:2382") })
+        #expect(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: ["--listen-metrics-urls", "ftp://x:1"]) }
+    }
+
     @Test("log levels map to swift-log, with etcd's panic and fatal read as error")
     func logLevels() {
         #expect(EtcdConfiguration.LogLevel(etcdName: "WARN") == .warn)

@@ -178,6 +178,20 @@ struct ServicePlanTests {
         }
     }
 
+    @Test("the gateway serves the http:// metrics URLs and nothing else")
+    func metricsURLs() throws {
+        var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
+        let withoutMetrics = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
+        #expect(!(withoutMetrics.services.last?.arguments.contains("--listen-metrics-urls") ?? true))
+        configuration.listenMetricsURLs = [
+            try ClientURL("http://127.0.0.1:2381"), try ClientURL("https://127.0.0.1:2382"), try ClientURL("http://[::1]:2383"),
+        ]
+        let plan = try ServicePlan(configuration: configuration, workingDirectory: "/ignored")
+        let gateway = try #require(plan.services.last)
+        #expect(gateway.name == "etcetera-gateway")
+        #expect(gateway.arguments.contains(["--listen-metrics-urls", "http://127.0.0.1:2381,http://[::1]:2383"]))
+    }
+
     @Test("--bus-listen puts the kv store on TCP (events on the next port), reached locally on loopback; external watch processes join the gateway's list")
     func tcpBus() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")

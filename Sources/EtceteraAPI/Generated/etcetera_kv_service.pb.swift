@@ -546,6 +546,45 @@ public nonisolated struct Etcetera_Kv_StoreStatus: Sendable {
   /// The active alarms (member ids 0: see KVRequest.alarm).
   public var alarms: [Etcdserverpb_AlarmMember] = []
 
+  /// Keys with a live value at `revision`.
+  public var keyCount: Int64 = 0
+
+  /// The backend quota the store enforces, in bytes; 0: none.
+  public var quotaBackendBytes: Int64 = 0
+
+  /// What the kv service has served since it started (only in replies to StoreStatusRequest).
+  public var operations: Etcetera_Kv_OperationCounts {
+    get {_operations ?? Etcetera_Kv_OperationCounts()}
+    set {_operations = newValue}
+  }
+  /// Returns true if `operations` has been explicitly set.
+  public var hasOperations: Bool {self._operations != nil}
+  /// Clears the value of `operations`. Subsequent reads from it will return its default value.
+  public mutating func clearOperations() {self._operations = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _operations: Etcetera_Kv_OperationCounts? = nil
+}
+
+/// Operations counted as etcd's mvcc layer counts them (etcd_mvcc_*_total, docs/metrics.md): every
+/// range, put and delete, those inside txns and a txn's compares included, and every txn of more than
+/// one of them.
+public nonisolated struct Etcetera_Kv_OperationCounts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ranges: UInt64 = 0
+
+  public var puts: UInt64 = 0
+
+  public var deletes: UInt64 = 0
+
+  public var txns: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1588,7 +1627,7 @@ nonisolated extension Etcetera_Kv_StoreStatusRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{3}compact_revision\0\u{3}db_size\0\u{3}db_size_in_use\0\u{3}applied_index\0\u{1}alarms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{3}compact_revision\0\u{3}db_size\0\u{3}db_size_in_use\0\u{3}applied_index\0\u{1}alarms\0\u{3}key_count\0\u{3}quota_backend_bytes\0\u{1}operations\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1602,12 +1641,19 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.dbSizeInUse) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.appliedIndex) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.alarms) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.keyCount) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.quotaBackendBytes) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._operations) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.revision != 0 {
       try visitor.visitSingularInt64Field(value: self.revision, fieldNumber: 1)
     }
@@ -1626,6 +1672,15 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
     if !self.alarms.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.alarms, fieldNumber: 6)
     }
+    if self.keyCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.keyCount, fieldNumber: 7)
+    }
+    if self.quotaBackendBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.quotaBackendBytes, fieldNumber: 8)
+    }
+    try { if let v = self._operations {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1636,6 +1691,54 @@ nonisolated extension Etcetera_Kv_StoreStatus: SwiftProtobuf.Message, SwiftProto
     if lhs.dbSizeInUse != rhs.dbSizeInUse {return false}
     if lhs.appliedIndex != rhs.appliedIndex {return false}
     if lhs.alarms != rhs.alarms {return false}
+    if lhs.keyCount != rhs.keyCount {return false}
+    if lhs.quotaBackendBytes != rhs.quotaBackendBytes {return false}
+    if lhs._operations != rhs._operations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Kv_OperationCounts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OperationCounts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ranges\0\u{1}puts\0\u{1}deletes\0\u{1}txns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.ranges) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.puts) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.deletes) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.txns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ranges != 0 {
+      try visitor.visitSingularUInt64Field(value: self.ranges, fieldNumber: 1)
+    }
+    if self.puts != 0 {
+      try visitor.visitSingularUInt64Field(value: self.puts, fieldNumber: 2)
+    }
+    if self.deletes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.deletes, fieldNumber: 3)
+    }
+    if self.txns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.txns, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Kv_OperationCounts, rhs: Etcetera_Kv_OperationCounts) -> Bool {
+    if lhs.ranges != rhs.ranges {return false}
+    if lhs.puts != rhs.puts {return false}
+    if lhs.deletes != rhs.deletes {return false}
+    if lhs.txns != rhs.txns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -70,6 +70,14 @@ public nonisolated struct Etcetera_Lease_LeaseRequest: Sendable {
     set {request = .leases(newValue)}
   }
 
+  public var stats: Etcetera_Lease_LeaseStatsRequest {
+    get {
+      if case .stats(let v)? = request {return v}
+      return Etcetera_Lease_LeaseStatsRequest()
+    }
+    set {request = .stats(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -78,6 +86,7 @@ public nonisolated struct Etcetera_Lease_LeaseRequest: Sendable {
     case keepAlive(Etcdserverpb_LeaseKeepAliveRequest)
     case timeToLive(Etcdserverpb_LeaseTimeToLiveRequest)
     case leases(Etcdserverpb_LeaseLeasesRequest)
+    case stats(Etcetera_Lease_LeaseStatsRequest)
 
   }
 
@@ -139,6 +148,14 @@ public nonisolated struct Etcetera_Lease_LeaseReply: Sendable {
     set {reply = .leases(newValue)}
   }
 
+  public var stats: Etcetera_Lease_LeaseStats {
+    get {
+      if case .stats(let v)? = reply {return v}
+      return Etcetera_Lease_LeaseStats()
+    }
+    set {reply = .stats(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Reply: Equatable, Sendable {
@@ -148,8 +165,43 @@ public nonisolated struct Etcetera_Lease_LeaseReply: Sendable {
     case keepAlive(Etcdserverpb_LeaseKeepAliveResponse)
     case timeToLive(Etcdserverpb_LeaseTimeToLiveResponse)
     case leases(Etcdserverpb_LeaseLeasesResponse)
+    case stats(Etcetera_Lease_LeaseStats)
 
   }
+
+  public init() {}
+}
+
+public nonisolated struct Etcetera_Lease_LeaseStatsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What the lease service has done since it started, for etcd's etcd_debugging_lease_* and
+/// etcd_debugging_server_lease_expired_total metrics (docs/metrics.md), and the leases it holds now.
+public nonisolated struct Etcetera_Lease_LeaseStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var granted: UInt64 = 0
+
+  /// Revoked by a client or expired: etcd counts both as revocations.
+  public var revoked: UInt64 = 0
+
+  /// Keep-alives that found their lease.
+  public var renewed: UInt64 = 0
+
+  public var expired: UInt64 = 0
+
+  public var leases: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -160,7 +212,7 @@ fileprivate nonisolated let _protobuf_package = "etcetera.lease"
 
 nonisolated extension Etcetera_Lease_LeaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LeaseRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}grant\0\u{1}revoke\0\u{3}keep_alive\0\u{3}time_to_live\0\u{1}leases\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}grant\0\u{1}revoke\0\u{3}keep_alive\0\u{3}time_to_live\0\u{1}leases\0\u{1}stats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -233,6 +285,19 @@ nonisolated extension Etcetera_Lease_LeaseRequest: SwiftProtobuf.Message, SwiftP
           self.request = .leases(v)
         }
       }()
+      case 6: try {
+        var v: Etcetera_Lease_LeaseStatsRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .stats(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .stats(v)
+        }
+      }()
       default: break
       }
     }
@@ -264,6 +329,10 @@ nonisolated extension Etcetera_Lease_LeaseRequest: SwiftProtobuf.Message, SwiftP
       guard case .leases(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     }()
+    case .stats?: try {
+      guard case .stats(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -278,7 +347,7 @@ nonisolated extension Etcetera_Lease_LeaseRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Etcetera_Lease_LeaseReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LeaseReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}grant\0\u{1}revoke\0\u{3}keep_alive\0\u{3}time_to_live\0\u{1}leases\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}error\0\u{1}grant\0\u{1}revoke\0\u{3}keep_alive\0\u{3}time_to_live\0\u{1}leases\0\u{1}stats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -364,6 +433,19 @@ nonisolated extension Etcetera_Lease_LeaseReply: SwiftProtobuf.Message, SwiftPro
           self.reply = .leases(v)
         }
       }()
+      case 7: try {
+        var v: Etcetera_Lease_LeaseStats?
+        var hadOneofValue = false
+        if let current = self.reply {
+          hadOneofValue = true
+          if case .stats(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.reply = .stats(v)
+        }
+      }()
       default: break
       }
     }
@@ -399,6 +481,10 @@ nonisolated extension Etcetera_Lease_LeaseReply: SwiftProtobuf.Message, SwiftPro
       guard case .leases(let v)? = self.reply else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
+    case .stats?: try {
+      guard case .stats(let v)? = self.reply else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -406,6 +492,75 @@ nonisolated extension Etcetera_Lease_LeaseReply: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Etcetera_Lease_LeaseReply, rhs: Etcetera_Lease_LeaseReply) -> Bool {
     if lhs.reply != rhs.reply {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Lease_LeaseStatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseStatsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Lease_LeaseStatsRequest, rhs: Etcetera_Lease_LeaseStatsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Lease_LeaseStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}granted\0\u{1}revoked\0\u{1}renewed\0\u{1}expired\0\u{1}leases\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.granted) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.revoked) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.renewed) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.expired) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.leases) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.granted != 0 {
+      try visitor.visitSingularUInt64Field(value: self.granted, fieldNumber: 1)
+    }
+    if self.revoked != 0 {
+      try visitor.visitSingularUInt64Field(value: self.revoked, fieldNumber: 2)
+    }
+    if self.renewed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.renewed, fieldNumber: 3)
+    }
+    if self.expired != 0 {
+      try visitor.visitSingularUInt64Field(value: self.expired, fieldNumber: 4)
+    }
+    if self.leases != 0 {
+      try visitor.visitSingularInt64Field(value: self.leases, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Lease_LeaseStats, rhs: Etcetera_Lease_LeaseStats) -> Bool {
+    if lhs.granted != rhs.granted {return false}
+    if lhs.revoked != rhs.revoked {return false}
+    if lhs.renewed != rhs.renewed {return false}
+    if lhs.expired != rhs.expired {return false}
+    if lhs.leases != rhs.leases {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

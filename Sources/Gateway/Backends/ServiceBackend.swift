@@ -2,6 +2,7 @@ import Bus
 import EtceteraAPI
 import GRPCWire
 import Logging
+import Prometheus
 import SwiftProtobuf
 
 /// The gateway's connection to a request/reply service (kv, lease): sends its request envelope,
@@ -10,15 +11,33 @@ import SwiftProtobuf
 final class ServiceBackend: Sendable {
     private let client: BusClient
     private let timeout: Duration
+    /// Where each round trip's time goes (`etcetera_bus_request_duration_seconds`); nil: not measured.
+    private let roundTrips: DurationHistogram?
     let maxRequestBytes: Int
     /// How long a call whose work grows with the store may take: a defragment, a hash, the first part
     /// of a snapshot, a physical compaction. etcd has no limit for these; an hour bounds a lost reply.
     static let longOperationTimeout: Duration = .seconds(3600)
 
-    init(endpoint: String, timeout: Duration, maxRequestBytes: Int, logger: Logger) throws {
+    init(endpoint: String, timeout: Duration, maxRequestBytes: Int, logger: Logger, roundTrips: DurationHistogram? = nil) throws {
         client = try BusClient(connect: endpoint, logger: logger)
         self.timeout = timeout
         self.maxRequestBytes = maxRequestBytes
+        self.roundTrips = roundTrips
+    }
+
+    /// Whether the service answers the bus's heartbeats (or replied recently).
+    var isAlive: Bool { client.isPeerAlive }
+
+    /// Every request of this backend goes through here, so every round trip is measured.
+    private func send(
+        _ payload: [UInt8], timeout: Duration, completion: @escaping @Sendable (Result<[UInt8], BusError>) -> Void
+    ) {
+        guard let roundTrips else { return client.request(payload, timeout: timeout, completion: completion) }
+        let sent = ContinuousClock.now
+        client.request(payload, timeout: timeout) { result in
+            roundTrips.record(ContinuousClock.now - sent)
+            completion(result)
+        }
     }
 
     /// Sends a request the gateway builds itself (status probes); `completion` gets the decoded reply,
@@ -30,7 +49,7 @@ final class ServiceBackend: Sendable {
         } catch {
             return completion(.failure(GRPCStatus(code: .internalError, message: "etcetera: cannot encode kv request")))
         }
-        client.request(payload, timeout: timeout) { result in
+        send(payload, timeout: timeout) { result in
             completion(result.mapError(ErrorMapping.status).flatMap(Self.decode))
         }
     }
@@ -47,7 +66,7 @@ final class ServiceBackend: Sendable {
     ) {
         let payload = ProtobufWire.wrap(field: requestField, request)
         if limitSize, payload.count > maxRequestBytes { return completion(.failure(ErrorMapping.requestTooLarge)) }
-        client.request(payload, timeout: timeout ?? self.timeout) { result in
+        send(payload, timeout: timeout ?? self.timeout) { result in
             completion(result.mapError(ErrorMapping.status).flatMap { reply in
                 guard let (field, contents) = ProtobufWire.unwrap(reply) else {
                     return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable kv reply"))
@@ -62,7 +81,7 @@ final class ServiceBackend: Sendable {
     /// whose replies carry more than the one field `forward` expects (the auth backend's revision).
     func exchange(_ payload: [UInt8]) async -> Result<[UInt8], GRPCStatus> {
         await withCheckedContinuation { continuation in
-            client.request(payload, timeout: timeout) { result in
+            send(payload, timeout: timeout) { result in
                 continuation.resume(returning: result.mapError(ErrorMapping.status))
             }
         }

@@ -3,6 +3,7 @@ import EtceteraAPI
 import Foundation
 import GRPCWire
 import Logging
+import Prometheus
 import Synchronization
 
 /// The gateway's side of the watch fan-out: one bus client per watch process, the choice of process
@@ -23,14 +24,17 @@ final class WatchBackend: Sendable {
     let maxResponseBytes: Int
     let logger: Logger
     private let timeout: Duration
+    /// Where the time of each unary session request goes; nil: not measured.
+    private let roundTrips: DurationHistogram?
     private let nextChoice = Atomic<Int>(0)
     private let sessions = Mutex<[UInt64: WatchSession]>([:])
 
-    init(endpoints: [String], maxResponseBytes: Int, timeout: Duration, logger: Logger) throws {
+    init(endpoints: [String], maxResponseBytes: Int, timeout: Duration, logger: Logger, roundTrips: DurationHistogram? = nil) throws {
         processes = Mutex(try endpoints.map { WatchProcess(endpoint: $0, client: try BusClient(connect: $0, logger: logger)) })
         self.maxResponseBytes = maxResponseBytes
         self.timeout = timeout
         self.logger = logger
+        self.roundTrips = roundTrips
     }
 
     /// Starts using the watch process at `endpoint`, unless it is known already.
@@ -40,6 +44,18 @@ final class WatchBackend: Sendable {
             processes.append(WatchProcess(endpoint: endpoint, client: try BusClient(connect: endpoint, logger: logger)))
             logger.info("watch process announced", metadata: ["endpoint": "\(endpoint)", "known": "\(processes.count)"])
         }
+    }
+
+    /// How many watch processes answer the bus's heartbeats, of how many the gateway knows.
+    var liveProcesses: (live: Int, known: Int) {
+        processes.withLock { processes in (processes.count { $0.client.isPeerAlive }, processes.count) }
+    }
+
+    /// The client Watch streams open here and the watchers created on them: etcd's
+    /// `watch_stream_total` and `watcher_total`, as this gateway's clients see them.
+    var openStreams: (streams: Int, watchers: Int) {
+        let current = sessions.withLock { Array($0.values) }
+        return (current.count, current.reduce(0) { $0 + $1.watcherCount })
     }
 
     /// A process for a new or moved session: the next live one in turn, avoiding `excluded` when
@@ -74,7 +90,9 @@ final class WatchBackend: Sendable {
         _ request: Etcetera_Watch_WatchServiceRequest, to process: Int,
         completion: (@Sendable (Result<Void, BusError>, _ sessionKnown: Bool) -> Void)? = nil
     ) {
-        client(process).request(Self.encode(request), timeout: timeout) { result in
+        let sent = ContinuousClock.now
+        client(process).request(Self.encode(request), timeout: timeout) { [roundTrips] result in
+            roundTrips?.record(ContinuousClock.now - sent)
             switch result {
             case .success(let bytes):
                 let reply = try? Etcetera_Watch_WatchServiceReply(serializedBytes: bytes)

@@ -65,6 +65,9 @@ final class WatchSession: StreamingCall, Sendable {
 
     var currentProcess: Int? { state.withLock { $0.closed ? nil : $0.process } }
 
+    /// Watchers created on this stream and not cancelled.
+    var watcherCount: Int { state.withLock { $0.watchers.count } }
+
     // MARK: Client side
 
     func received(_ message: [UInt8]) {

@@ -18,15 +18,18 @@ final class ClientPortServer: Sendable {
     private let configuration: Configuration
     private let methods: MethodTable
     private let healthCheck: HTTPEndpoints.HealthCheck
+    private let scrape: HTTPEndpoints.MetricsScrape
     private let group: MultiThreadedEventLoopGroup
 
     init(
         configuration: Configuration, methods: MethodTable, healthCheck: @escaping HTTPEndpoints.HealthCheck,
+        scrape: @escaping HTTPEndpoints.MetricsScrape,
         group: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.configuration = configuration
         self.methods = methods
         self.healthCheck = healthCheck
+        self.scrape = scrape
         self.group = group
     }
 
@@ -34,6 +37,7 @@ final class ClientPortServer: Sendable {
     func bind() async throws -> Channel {
         let methods = self.methods
         let healthCheck = self.healthCheck
+        let scrape = self.scrape
         let maxMessageBytes = configuration.maxMessageBytes
         let jsonGateway = JSONGateway(methods: methods, maxMessageBytes: maxMessageBytes)
         let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
@@ -54,7 +58,7 @@ final class ClientPortServer: Sendable {
                         },
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck, jsonGateway: jsonGateway))
+                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck, metrics: scrape, jsonGateway: jsonGateway))
                         }))
                 }
             }

@@ -18,13 +18,22 @@ typealias Responder<Response> = @Sendable (Result<Response, GRPCStatus>) -> Void
 struct MethodTable: Sendable {
     typealias Handler = @Sendable (_ request: [UInt8], _ context: CallContext, _ respond: @escaping Responder<[UInt8]>) -> Void
 
-    /// Opens the server end of a bidirectional stream.
+    /// gRPC's call types, spelled as grpc-go's metrics label them (`grpc_type`).
+    enum CallType: String, Sendable {
+        case unary
+        case serverStream = "server_stream"
+        case bidiStream = "bidi_stream"
+    }
+
+    /// Opens the server end of a stream.
     typealias StreamOpener = @Sendable (_ context: CallContext, _ writer: StreamWriter) -> StreamingCall
 
     private(set) var handlers: [String: Handler] = [:]
     private var streamingMethods: [String: StreamOpener] = [:]
     /// Services with at least one method here; calls to other services get gRPC's "unknown service".
     private(set) var services: Set<String> = []
+    /// The call type of each streaming method, for per-method metrics.
+    private var streamTypes: [String: CallType] = [:]
 
     /// Registers a unary method whose messages are protobuf types.
     mutating func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
@@ -65,10 +74,27 @@ struct MethodTable: Sendable {
         handlers["/\(service)/\(method)"] = { _, _, respond in respond(.failure(status)) }
     }
 
-    /// Registers a bidirectional streaming method.
-    mutating func streaming(_ service: String, _ method: String, _ open: @escaping StreamOpener) {
+    /// Registers a streaming method: bidirectional unless the client sends a single request.
+    mutating func streaming(_ service: String, _ method: String, type: CallType = .bidiStream, _ open: @escaping StreamOpener) {
         services.insert(service)
+        streamTypes["/\(service)/\(method)"] = type
         streamingMethods["/\(service)/\(method)"] = open
+    }
+
+    /// The same table with every handler and stream opener replaced by what `unary` and `streaming`
+    /// make of it, so that what wraps them (metrics) sees every call, by gRPC or by the JSON gateway.
+    func wrapping(
+        unary: (_ path: String, _ handler: @escaping Handler) -> Handler,
+        streaming: (_ path: String, _ type: CallType, _ open: @escaping StreamOpener) -> StreamOpener
+    ) -> MethodTable {
+        var wrapped = self
+        for (path, handler) in handlers {
+            wrapped.handlers[path] = unary(path, handler)
+        }
+        for (path, open) in streamingMethods {
+            wrapped.streamingMethods[path] = streaming(path, streamTypes[path] ?? .bidiStream, open)
+        }
+        return wrapped
     }
 
     func streamingMethod(for path: String) -> StreamOpener? {

@@ -2,15 +2,25 @@ import NIOCore
 import NIOHTTP1
 import ServiceSupport
 
-/// The plain HTTP/1.1 side of the client port: etcd's `/health` and `/version`, with etcd's status
-/// codes, bodies and headers (its CORS headers included), so probes written for etcd work unchanged.
-/// Requests under `/v3/` and `/v3beta/` go to etcd's JSON gateway (`JSONGatewayExchange`).
+/// The plain HTTP/1.1 side of the client port: etcd's `/health`, `/version` and `/metrics`, with etcd's
+/// status codes, bodies and headers (its CORS headers included), so probes written for etcd work
+/// unchanged. Requests under `/v3/` and `/v3beta/` go to etcd's JSON gateway (`JSONGatewayExchange`).
+/// On `--listen-metrics-urls` it serves `/health` and `/metrics` only, without CORS headers, as etcd's
+/// metrics listener does.
 final class HTTPEndpoints: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     /// Answers whether the member can serve; called once per `/health` request, from any thread.
     typealias HealthCheck = @Sendable (_ completion: @escaping @Sendable (Bool) -> Void) -> Void
+
+    /// Produces the Prometheus exposition for `/metrics`; called once per request, from any thread.
+    typealias MetricsScrape = @Sendable (_ completion: @escaping @Sendable (String) -> Void) -> Void
+
+    enum Listener {
+        case clientPort
+        case metricsPort
+    }
 
     struct Response: Sendable {
         var status: HTTPResponseStatus
@@ -19,14 +29,21 @@ final class HTTPEndpoints: ChannelInboundHandler {
         var extraHeaders: [(String, String)] = []
     }
 
+    private let listener: Listener
     private let healthCheck: HealthCheck
+    private let metrics: MetricsScrape
     private let jsonGateway: JSONGateway?
     private var request: HTTPRequestHead?
     /// The latest JSON gateway request; a stream it answers may outlive the request itself.
     private var exchange: JSONGatewayExchange?
 
-    init(healthCheck: @escaping HealthCheck, jsonGateway: JSONGateway? = nil) {
+    init(
+        listener: Listener = .clientPort, healthCheck: @escaping HealthCheck, metrics: @escaping MetricsScrape,
+        jsonGateway: JSONGateway? = nil
+    ) {
+        self.listener = listener
         self.healthCheck = healthCheck
+        self.metrics = metrics
         self.jsonGateway = jsonGateway
     }
 
@@ -64,19 +81,23 @@ final class HTTPEndpoints: ChannelInboundHandler {
         switch path {
         case "/health":
             guard head.method == .GET else { return respond(Self.methodNotAllowed, keepAlive: keepAlive, context: context) }
-            let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            healthCheck { healthy in
-                loop.eventLoop.execute {
-                    let (handler, context) = loop.value
+            respondLater(keepAlive: keepAlive, context: context) { answer in
+                self.healthCheck { healthy in
                     // etcd writes a healthy answer itself and an unhealthy one as an HTTP error.
-                    let response = healthy
+                    answer(healthy
                         ? Response(status: .ok, contentType: "text/plain; charset=utf-8", body: "{\"health\":\"true\"}")
                         : Response(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: "{\"health\":\"false\"}\n",
-                                   extraHeaders: [("X-Content-Type-Options", "nosniff")])
-                    handler.respond(response, keepAlive: keepAlive, context: context)
+                                   extraHeaders: [("X-Content-Type-Options", "nosniff")]))
                 }
             }
-        case "/version":
+        case "/metrics":
+            // etcd answers /metrics for any method.
+            respondLater(keepAlive: keepAlive, context: context) { answer in
+                self.metrics { text in
+                    answer(Response(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text))
+                }
+            }
+        case "/version" where listener == .clientPort:
             // etcd answers /version for any method.
             respond(Response(status: .ok, contentType: "application/json", body: Self.version), keepAlive: keepAlive, context: context)
         default:
@@ -87,8 +108,21 @@ final class HTTPEndpoints: ChannelInboundHandler {
         }
     }
 
+    /// Answers with what `produce` hands its callback, from any thread, back on the channel's loop.
+    private func respondLater(
+        keepAlive: Bool, context: ChannelHandlerContext, _ produce: (@escaping @Sendable (Response) -> Void) -> Void
+    ) {
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        produce { response in
+            loop.eventLoop.execute {
+                let (handler, context) = loop.value
+                handler.respond(response, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
     private func respond(_ response: Response, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders(Self.corsHeaders)
+        var headers = HTTPHeaders(listener == .clientPort ? Self.corsHeaders : [])
         headers.add(contentsOf: response.extraHeaders)
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.utf8.count))

@@ -47,7 +47,7 @@ struct MaintenanceHandler: Sendable {
                 gate.whenAllowed(context, { requirement }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
             }
         }
-        table.streaming("etcdserverpb.Maintenance", "Snapshot") { context, writer in
+        table.streaming("etcdserverpb.Maintenance", "Snapshot", type: .serverStream) { context, writer in
             var admission: (@Sendable () async -> GRPCStatus?)?
             if let gate {
                 admission = { await gate.check(context, Self.adminRequirement).map(ErrorMapping.unmappedAuthStatus) }

@@ -75,7 +75,8 @@ final class GroupCommit: Sendable {
         if session.hasChanges || state.appliedIndex != session.base.appliedIndex {
             do {
                 try store.commit(session.finalBatch(), revision: state.revision,
-                                 compactRevision: state.compactRevision, appliedIndex: state.appliedIndex)
+                                 compactRevision: state.compactRevision, appliedIndex: state.appliedIndex,
+                                 liveKeys: session.base.liveKeys + state.liveKeyChange)
             } catch {
                 let failure = MVCCError(storage: error)
                 for (write, _) in results { write.completion(.failure(failure)) }

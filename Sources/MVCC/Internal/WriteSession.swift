@@ -7,6 +7,8 @@ struct CommittedView: Sendable {
     let revision: Int64
     let compactRevision: Int64
     let appliedIndex: UInt64
+    /// Keys with a live value at `revision`.
+    let liveKeys: Int64
 
     var readContext: ReadContext {
         ReadContext(
@@ -22,6 +24,8 @@ final class WriteSession {
         var revision: Int64
         var compactRevision: Int64
         var appliedIndex: UInt64
+        /// Keys created minus keys deleted by this group so far.
+        var liveKeyChange: Int64 = 0
         var overlay: [[UInt8]: Mvccpb_KeyValue?] = [:]
         /// Leases registered (true) or revoked (false) earlier in this group.
         var leaseOverlay: [Int64: Bool] = [:]
@@ -152,6 +156,7 @@ final class WriteSession {
         state.batch.put(StorageLayout.historyKey(key, revision), StorageLayout.putMarker)
         state.batch.put(StorageLayout.revisionKey(revision), StorageLayout.encode(event))
         state.overlay[key] = .some(kv)
+        if previous == nil { state.liveKeyChange += 1 }
     }
 
     func record(deleteOf previous: Mvccpb_KeyValue, at revision: Revision) {
@@ -167,6 +172,7 @@ final class WriteSession {
         state.batch.put(StorageLayout.historyKey(key, revision), StorageLayout.tombstoneMarker)
         state.batch.put(StorageLayout.revisionKey(revision), StorageLayout.encode(event))
         state.overlay[key] = .some(nil)
+        state.liveKeyChange -= 1
     }
 
     func commitRevision(_ events: [Mvccpb_Event]) {
