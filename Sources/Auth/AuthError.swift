@@ -23,6 +23,8 @@
 /// | `auth.invalid_management` | ErrInvalidAuthMgmt | InvalidArgument | `etcdserver: invalid auth management` |
 /// | `auth.old_revision` | ErrAuthOldRevision | InvalidArgument | `etcdserver: revision of auth store is old` |
 /// | `auth.invalid_password` | none (Etcetera only: a NUL character in a password) | InvalidArgument | (Etcetera's own) |
+/// | `auth.verify_only` | ErrVerifyOnly (unmapped in etcd) | Unknown | `auth: token signing attempted with verify-only key` |
+/// | `auth.token_signing_failed` | none (a JWT could not be signed) | Internal | `etcetera: <code>: <detail>` |
 /// | `auth.password_hash_failed` | none (bcrypt failed) | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.failure` | none | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.corrupt` | none | DataLoss | `etcdserver: corrupt cluster` |
@@ -47,6 +49,8 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidManagement = "auth.invalid_management"
         case oldRevision = "auth.old_revision"
         case invalidPassword = "auth.invalid_password"
+        case verifyOnly = "auth.verify_only"
+        case tokenSigningFailed = "auth.token_signing_failed"
         case passwordHashFailed = "auth.password_hash_failed"
         case storageFailure = "storage.failure"
         case corrupt = "storage.corrupt"
@@ -92,6 +96,9 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let oldRevision = AuthError(.oldRevision)
     /// A password containing a NUL character, which bcrypt through C cannot hash faithfully.
     public static let invalidPassword = AuthError(.invalidPassword)
+    /// Authenticate with `--auth-token jwt` given a public key only: tokens can be verified, not issued.
+    public static let verifyOnly = AuthError(.verifyOnly)
+    public static func tokenSigningFailed(_ detail: String) -> AuthError { AuthError(.tokenSigningFailed, detail: detail) }
     public static func passwordHashFailed(_ detail: String) -> AuthError { AuthError(.passwordHashFailed, detail: detail) }
     /// The storage engine failed; the change was not applied.
     public static func storageFailure(_ detail: String) -> AuthError { AuthError(.storageFailure, detail: detail) }

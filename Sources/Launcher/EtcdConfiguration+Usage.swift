@@ -48,6 +48,8 @@ extension EtcdConfiguration {
             Auto compaction retention length. 0 means disable auto compaction.
 
         Auth:
+          --auth-token 'simple'
+            Specify a v3 authentication token type and its options ('simple' or 'jwt').
           --auth-token-ttl 300
             Time (in seconds) of the auth-token-ttl.
           --bcrypt-cost 10

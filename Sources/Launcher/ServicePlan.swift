@@ -139,6 +139,7 @@ public struct ServicePlan: Sendable, Hashable {
                 "--data-dir", authDataDirectory(in: dataDirectory),
                 "--listen", bus.endpoint(of: authSocket),
                 "--events", bus.endpoint(of: authEventsSocket),
+                "--auth-token", configuration.authToken,
                 "--auth-token-ttl", String(configuration.authTokenTTL),
                 "--bcrypt-cost", String(configuration.bcryptCost),
                 "--log-level", configuration.logLevel.rawValue,

@@ -18,10 +18,12 @@ public struct EtcdClient: Sendable {
     public let kv: Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix>
     public let maintenance: Etcdserverpb_Maintenance.Client<HTTP2ClientTransport.Posix>
     public let cluster: Etcdserverpb_Cluster.Client<HTTP2ClientTransport.Posix>
+    public let auth: Etcdserverpb_Auth.Client<HTTP2ClientTransport.Posix>
 
     init(client: GRPCClient<HTTP2ClientTransport.Posix>) {
         kv = Etcdserverpb_KV.Client(wrapping: client)
         maintenance = Etcdserverpb_Maintenance.Client(wrapping: client)
         cluster = Etcdserverpb_Cluster.Client(wrapping: client)
+        auth = Etcdserverpb_Auth.Client(wrapping: client)
     }
 }

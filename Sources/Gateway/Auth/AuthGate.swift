@@ -1,6 +1,7 @@
 import Auth
 import Bus
 import EtceteraAPI
+import Foundation
 import GRPCWire
 import Logging
 import Synchronization
@@ -10,7 +11,9 @@ import Synchronization
 /// path costs no bus round trip. The snapshot is fetched again whenever the backend's revision moves:
 /// the gateway learns it from the replies to the Auth calls it forwards (so its own changes apply to the
 /// very next request) and from the backend's events (changes made through another gateway). While auth
-/// is off, calls pass after one lock-protected read.
+/// is off, calls pass after one lock-protected read. A known token is decided on the calling thread after
+/// one lock-protected read and a table lookup; signed tokens (JWT) are verified here with the key the
+/// backend publishes, so they never cost a round trip.
 final class AuthGate: Sendable {
     /// What a call needs from its caller when auth is on.
     enum Requirement: Sendable {
@@ -30,6 +33,20 @@ final class AuthGate: Sendable {
         let enabled: Bool
         let table: PermissionTable
         let roles: [String: Set<String>]
+        /// Verifies the backend's tokens locally; nil when only the backend can (simple tokens).
+        let codec: JWTTokenCodec?
+    }
+
+    /// Who a token stands for, as last learnt.
+    private struct Identity {
+        let user: String
+        /// The auth revision the token stands for: a JWT's own claim, or (simple tokens) the backend's
+        /// revision when it resolved the token.
+        let revision: UInt64
+        /// Until when it may be used without verifying or resolving again.
+        let freshUntil: ContinuousClock.Instant
+        /// Verified from a signed token: its revision is final, resolving again would not change it.
+        let isSigned: Bool
     }
 
     private struct State {
@@ -37,9 +54,12 @@ final class AuthGate: Sendable {
         /// The highest revision heard of; a snapshot older than this is fetched again before use.
         var latestRevision: UInt64 = 0
         var backendInstance: UInt64?
-        /// Tokens resolved lately. Each is resolved again after `tokenFreshness`, which both renews its
-        /// TTL at the backend (etcd renews on every use) and notices expiry.
-        var tokens: [String: (user: String, resolvedAt: ContinuousClock.Instant)] = [:]
+        /// Tokens resolved or verified lately. A simple token is resolved again after `tokenFreshness`,
+        /// which both renews its TTL at the backend (etcd renews on every use) and notices expiry; a JWT
+        /// is kept until it expires.
+        var tokens: [String: Identity] = [:]
+        /// The last verification key built from a snapshot, reused while the backend publishes the same.
+        var codec: (verification: TokenVerification, codec: JWTTokenCodec)?
 
         /// The snapshot, if no later revision has been heard of since it was taken.
         var currentSnapshot: Snapshot? {
@@ -49,6 +69,8 @@ final class AuthGate: Sendable {
     }
 
     private static let tokenFreshness: Duration = .seconds(1)
+    /// Tokens remembered at most; beyond, the cache starts again (a token costs one verification more).
+    private static let tokenCacheLimit = 100_000
 
     /// The state, shared with the event subscriber's callback.
     private final class SharedState: Sendable {
@@ -87,11 +109,6 @@ final class AuthGate: Sendable {
         backend.close()
     }
 
-    /// Whether auth is known to be off right now: then no call needs a check.
-    var isKnownDisabled: Bool {
-        shared.mutex.withLock { $0.currentSnapshot.map { !$0.enabled } ?? false }
-    }
-
     /// Notes a revision the backend reported (its reply to a forwarded Auth call). A change may have
     /// ended tokens (a deleted user, a new password), so resolved tokens are resolved again.
     func heard(revision: UInt64) {
@@ -111,35 +128,93 @@ final class AuthGate: Sendable {
         }
         guard snapshot.enabled else { return nil }
         guard let token = context.metadata["token"], !token.isEmpty else { return Self.status("auth.user_empty") }
-        let user: String
-        switch await resolve(token) {
-        case .success(let resolved): user = resolved
+        let identity: Result<Identity, GRPCStatus>
+        if let known = knownIdentity(token, snapshot) {
+            identity = known
+        } else {
+            identity = await resolve(token)
+        }
+        switch identity {
+        case .success(let known): return Self.decide(requirement, known, snapshot)
         case .failure(let status): return status
         }
+    }
+
+    /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks. When the
+    /// snapshot is current and the token known (or a JWT verifiable here), the call is decided at once on
+    /// the calling thread; only what needs the backend goes through a task.
+    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () -> Requirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
+        if let decision = immediateDecision(context, requirement) {
+            guard let status = decision else { return body() }
+            return respond(.failure(status))
+        }
+        Task {
+            if let status = await check(context, requirement()) { return respond(.failure(status)) }
+            body()
+        }
+    }
+
+    /// The decision (nil status: allowed) when it needs nothing from the backend; nil when it does.
+    private func immediateDecision(_ context: CallContext, _ requirement: () -> Requirement) -> GRPCStatus?? {
+        guard let snapshot = shared.mutex.withLock({ $0.currentSnapshot }) else { return nil }
+        guard snapshot.enabled else { return .some(nil) }
+        guard let token = context.metadata["token"], !token.isEmpty else { return Self.status("auth.user_empty") }
+        switch knownIdentity(token, snapshot) {
+        case nil: return nil
+        case .failure(let status): return status
+        case .success(let identity): return .some(Self.decide(requirement(), identity, snapshot))
+        }
+    }
+
+    /// etcd's checks in etcd's order, for a caller whose token is valid.
+    private static func decide(_ requirement: Requirement, _ identity: Identity, _ snapshot: Snapshot) -> GRPCStatus? {
         let table = snapshot.table
-        guard table.contains(user: user) else { return Self.status("auth.user_not_found") }
+        let user = identity.user
+        // IsAdminPermitted: no revision check; a user that is gone is "user name not found".
+        func admin(denied: String = "auth.permission_denied") -> GRPCStatus? {
+            guard table.contains(user: user) else { return status("auth.user_not_found") }
+            return table.isAdmin(user) ? nil : status(denied)
+        }
         switch requirement {
         case .authenticated:
             return nil
         case .keys(let ranges):
-            let allowed = ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
-            return allowed ? nil : Self.status("auth.permission_denied")
+            // isOpPermitted: a token older than the permission state first, then an unknown user is denied.
+            guard identity.revision >= table.revision else { return status("auth.old_revision") }
+            let allowed = table.contains(user: user)
+                && ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
+            return allowed ? nil : status("auth.permission_denied")
         case .admin(let denied):
-            return table.isAdmin(user) ? nil : Self.status(denied)
+            return admin(denied: denied)
         case .adminOrUser(let name):
-            return table.isAdmin(user) || user == name ? nil : Self.status("auth.permission_denied")
+            return user == name ? nil : admin()
         case .adminOrRole(let role):
-            return table.isAdmin(user) || snapshot.roles[user, default: []].contains(role) ? nil : Self.status("auth.permission_denied")
+            return snapshot.roles[user, default: []].contains(role) ? nil : admin()
         }
     }
 
-    /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks; with auth
-    /// known to be off, `body` runs at once on the calling thread.
-    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () -> Requirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
-        if isKnownDisabled { return body() }
-        Task {
-            if let status = await check(context, requirement()) { return respond(.failure(status)) }
-            body()
+    /// Who the token stands for without asking the backend: a cached identity still fresh, or a JWT
+    /// verified here. Nil when the backend must resolve it.
+    private func knownIdentity(_ token: String, _ snapshot: Snapshot) -> Result<Identity, GRPCStatus>? {
+        let now = ContinuousClock.now
+        if let cached = shared.mutex.withLock({ $0.tokens[token] }), now < cached.freshUntil,
+            cached.isSigned || cached.revision >= snapshot.table.revision {
+            return .success(cached)
+        }
+        guard let codec = snapshot.codec else { return nil }
+        let wallNow = Date()
+        guard let claims = codec.verify(token, now: wallNow) else { return .failure(Self.status("auth.invalid_token")) }
+        // Valid through the second `exp`: until exp + 1 on the wall clock, counted on the monotonic one.
+        let lifetime = claims.exp.map { Duration.seconds(Double($0 + 1) - wallNow.timeIntervalSince1970) } ?? .seconds(3600)
+        let identity = Identity(user: claims.username, revision: claims.revision, freshUntil: now + lifetime, isSigned: true)
+        remember(token, identity)
+        return .success(identity)
+    }
+
+    private func remember(_ token: String, _ identity: Identity) {
+        shared.mutex.withLock { state in
+            if state.tokens.count >= Self.tokenCacheLimit { state.tokens = [:] }
+            state.tokens[token] = identity
         }
     }
 
@@ -167,7 +242,8 @@ final class AuthGate: Sendable {
                 roles[user.name] = Set(user.roles)
             }
             let snapshot = Snapshot(
-                enabled: permissions.enabled, table: PermissionTable(revision: permissions.revision, merged: merged), roles: roles)
+                enabled: permissions.enabled, table: PermissionTable(revision: permissions.revision, merged: merged), roles: roles,
+                codec: permissions.hasTokenVerification ? await codec(for: permissions.tokenVerification) : nil)
             shared.mutex.withLock { state in
                 state.latestRevision = max(state.latestRevision, permissions.revision)
                 if (state.snapshot?.table.revision ?? 0) <= permissions.revision { state.snapshot = snapshot }
@@ -176,11 +252,23 @@ final class AuthGate: Sendable {
         }
     }
 
-    private func resolve(_ token: String) async -> Result<String, GRPCStatus> {
-        let now = ContinuousClock.now
-        if let cached = shared.mutex.withLock({ $0.tokens[token] }), now - cached.resolvedAt < Self.tokenFreshness {
-            return .success(cached.user)
+    /// The verification key a snapshot publishes, built once per key. A key that cannot be used is
+    /// logged and its tokens resolved by the backend instead.
+    private func codec(for wire: Etcetera_Auth_TokenVerification) async -> JWTTokenCodec? {
+        let verification = TokenVerification(signMethod: wire.signMethod, publicKeyPEM: wire.publicKeyPem)
+        if let known = shared.mutex.withLock({ $0.codec }), known.verification == verification { return known.codec }
+        do {
+            let codec = try await JWTKeys(verification: verification).codec()
+            shared.mutex.withLock { $0.codec = (verification, codec) }
+            return codec
+        } catch {
+            logger.error("cannot use the auth backend's token verification key", metadata: ["error": "\(error)"])
+            return nil
         }
+    }
+
+    private func resolve(_ token: String) async -> Result<Identity, GRPCStatus> {
+        let now = ContinuousClock.now
         var request = Etcetera_Auth_AuthRequest()
         request.resolveToken.token = token
         switch await ask(request) {
@@ -189,8 +277,10 @@ final class AuthGate: Sendable {
             return .failure(status)
         case .success(let reply):
             guard case .resolveToken(let resolved) = reply.reply else { return .failure(ServiceBackend.mismatch) }
-            shared.mutex.withLock { $0.tokens[token] = (resolved.user, now) }
-            return .success(resolved.user)
+            let identity = Identity(
+                user: resolved.user, revision: resolved.authRevision, freshUntil: now + Self.tokenFreshness, isSigned: false)
+            remember(token, identity)
+            return .success(identity)
         }
     }
 
