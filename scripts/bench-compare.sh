@@ -122,31 +122,6 @@ server_pids() {
     done
 }
 
-# Runs one workload; appends "server<TAB>workload<TAB>json" to the results, or a failure marker.
-# With DURING set, runs that function (with the report's path) while the workload runs.
-run_workload() {
-    local server=$1 workload=$2
-    shift 2
-    local out=$RUN_DIR/$workload
-    log "  $server $workload: etcetera-bench $*"
-    # In the background so that a signal to this script is handled at once, not after the run.
-    timeout --kill-after=5 "$RUN_TIMEOUT" "$BENCH" --json --endpoints "$ENDPOINT" \
-        --conns "$CONNS" --clients "$CLIENTS" "$@" >"$out.json" 2>"$out.txt" &
-    BENCH_PID=$!
-    [[ -z ${DURING:-} ]] || "$DURING" "$server" "$out.txt" || true
-    local status=0
-    wait "$BENCH_PID" || status=$?
-    BENCH_PID=""
-    if [[ $status -eq 0 ]]; then
-        printf '%s\t%s\t%s\n' "$server" "$workload" "$(tail -n 1 "$out.json")" >>"$RESULTS"
-        grep -E '^  (Requests/sec|50% in|99% in)|^(Watchers|Stalled stream)' "$out.txt" | sed 's/^/      /' >&2 || true
-    else
-        log "  $server $workload FAILED (exit $status); last lines:"
-        tail -n 5 "$out.txt" >&2
-        printf '%s\t%s\tFAILED\n' "$server" "$workload" >>"$RESULTS"
-    fi
-}
-
 # Samples the memory of the server's watch-serving processes once the idle watchers exist.
 sample_memory() {
     local server=$1 report=$2 before_watch before_gateway
@@ -238,34 +213,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- Report ----------------------------------------------------------------------------------------
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
-
-# The median of the numbers on stdin (the lower middle one for an even count).
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-
-# Prints "rps p50 p99 failed-requests failed-rounds" for one server and workload: medians over the
-# rounds that completed, "FAILED - - - -" if none did, "- - - - -" if it was not run.
-metrics() {
-    local rows json name value
-    rows=$(awk -F '\t' -v s="$1" -v w="$2" '$1 == s && $2 == w { print $3 }' "$RESULTS")
-    if [[ -z $rows ]]; then
-        echo "- - - - -"
-        return
-    fi
-    if ! grep -q '^{' <<<"$rows"; then
-        echo "FAILED - - - -"
-        return
-    fi
-    local -a out=()
-    for name in requests_per_sec p50_secs p99_secs; do
-        value=$(grep '^{' <<<"$rows" | while read -r json; do field "$name" "$json"; done | median)
-        out+=("$value")
-    done
-    out+=("$(grep '^{' <<<"$rows" | while read -r json; do field failed "$json"; done | awk '{ n += $1 } END { print n + 0 }')")
-    out+=("$(grep -vc '^{' <<<"$rows" || true)")
-    echo "${out[*]}"
-}
-
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')
 echo
 echo "### Results $(date -u +%Y-%m-%d) — $(nproc) cores (${cpu:-unknown CPU}), $(uname -sr), etcd $("$ETCD_BIN" --version | sed -n 's/^etcd Version: //p'), load average before runs: $LOAD_BEFORE"

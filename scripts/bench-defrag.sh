@@ -209,7 +209,6 @@ done
 
 # --- Report ----------------------------------------------------------------------------------------
 value() { awk -F '\t' -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$RESULTS" | tail -n 1; }
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 # The value of one table row for one server.
 cell() {
