@@ -18,8 +18,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CONNS=${BENCH_CONNS:-8}
-CLIENTS=${BENCH_CLIENTS:-64}
 PUT_TOTAL=${BENCH_PUT_TOTAL:-20000}
 RANGE_TOTAL=${BENCH_RANGE_TOTAL:-40000}
 KEY_SIZE=${BENCH_KEY_SIZE:-8}
@@ -27,13 +25,6 @@ VAL_SIZE=${BENCH_VAL_SIZE:-256}
 KEY_SPACE=${BENCH_KEY_SPACE:-100000}
 MODES=${BENCH_AUTH_MODES:-"etcd:none etcd:simple etcd:jwt etcetera:none etcetera:simple etcetera:jwt"}
 ROUNDS=${BENCH_ROUNDS:-1}
-RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
-SCRATCH=${BENCH_SCRATCH_PATH:-$ROOT/.build-bench}
-SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
-BUILD_JOBS=${BENCH_BUILD_JOBS:-}
-KEEP=${BENCH_KEEP:-0}
-ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
-ETCDCTL_BIN=${ETCDCTL_BIN:-/usr/bin/etcdctl}
 RANGE_KEY=bench-range-key
 WORKLOADS="put range-serializable range-linearizable"
 SERVERS=$(for mode in $MODES; do echo "${mode%%:*}"; done | sort -u | tr '\n' ' ')

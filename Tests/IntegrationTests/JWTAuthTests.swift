@@ -29,11 +29,22 @@ struct JWTAuthTests {
         ["auth", "enable"],
     ]
 
-    private static func prepare(_ server: ServerProcess) async throws {
-        for arguments in setup {
-            let output = try await Etcdctl.run(arguments, endpoint: server.endpoint)
-            guard output.status == 0 else { throw TestFailure("etcdctl \(arguments): \(output.stderr)") }
+    /// etcd and Etcetera started with the same fresh key pair (and, if `prepared`, set up alike).
+    private static func withServers(
+        ttl: String, prepared: Bool = true, _ body: (_ etcd: ServerProcess, _ etcetera: ServerProcess) async throws -> Void
+    ) async throws {
+        let flag = try await authToken(ttl: ttl)
+        let etcd = try await ServerProcess.etcd(extraArguments: ["--auth-token", flag])
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auth-token", flag])
+        defer { etcetera.stop() }
+        for server in prepared ? [etcd, etcetera] : [] {
+            for arguments in setup {
+                let output = try await Etcdctl.run(arguments, endpoint: server.endpoint)
+                guard output.status == 0 else { throw TestFailure("etcdctl \(arguments): \(output.stderr)") }
+            }
         }
+        try await body(etcd, etcetera)
     }
 
     private static func authenticate(_ client: EtcdClient, _ name: String, _ password: String) async throws -> String {
@@ -72,13 +83,10 @@ struct JWTAuthTests {
 
     @Test("tokens verify on either server; a token older than an auth change gets etcd's error; re-authenticating works")
     func crossVerificationAndOldRevision() async throws {
-        let flag = try await Self.authToken(ttl: "5m")
-        let etcd = try await ServerProcess.etcd(extraArguments: ["--auth-token", flag])
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auth-token", flag])
-        defer { etcetera.stop() }
-        try await Self.prepare(etcd)
-        try await Self.prepare(etcetera)
+        try await Self.withServers(ttl: "5m") { etcd, etcetera in try await Self.crossVerificationAndOldRevision(etcd, etcetera) }
+    }
+
+    private static func crossVerificationAndOldRevision(_ etcd: ServerProcess, _ etcetera: ServerProcess) async throws {
         try await withEtcdClient(port: etcd.port) { etcdClient in
             try await withEtcdClient(port: etcetera.port) { etceteraClient in
                 // Bring both auth revisions level (Etcetera counts auth enable, etcd does not), so
@@ -120,31 +128,23 @@ struct JWTAuthTests {
 
     @Test("an expired JWT is an invalid token on both (ttl=1s)")
     func expiry() async throws {
-        let flag = try await Self.authToken(ttl: "1s")
-        let etcd = try await ServerProcess.etcd(extraArguments: ["--auth-token", flag])
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auth-token", flag])
-        defer { etcetera.stop() }
-        try await Self.prepare(etcd)
-        try await Self.prepare(etcetera)
-        for server in [etcd, etcetera] {
-            try await withEtcdClient(port: server.port) { client in
-                let token = try await Self.authenticate(client, "alice", "alicepw")
-                // exp is issue time + 1 s, valid through that second: 2.1 s later it has passed.
-                try await Task.sleep(for: .milliseconds(2100))
-                #expect(try await Self.rangeStatus(client, token: token) == "unauthenticated: etcdserver: invalid auth token")
+        try await Self.withServers(ttl: "1s") { etcd, etcetera in
+            for server in [etcd, etcetera] {
+                try await withEtcdClient(port: server.port) { client in
+                    let token = try await Self.authenticate(client, "alice", "alicepw")
+                    // exp is issue time + 1 s, valid through that second: 2.1 s later it has passed.
+                    try await Task.sleep(for: .milliseconds(2100))
+                    #expect(try await Self.rangeStatus(client, token: token) == "unauthenticated: etcdserver: invalid auth token")
+                }
             }
         }
     }
 
     @Test("etcdctl sessions with JWTs print what real etcd prints")
     func etcdctlSession() async throws {
-        let flag = try await Self.authToken(ttl: "5m")
-        let etcd = try await ServerProcess.etcd(extraArguments: ["--auth-token", flag])
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auth-token", flag])
-        defer { etcetera.stop() }
-        try await EtcdctlTests.expectSameOutput(AuthTests.session, etcd: etcd, etcetera: etcetera)
+        try await Self.withServers(ttl: "5m", prepared: false) { etcd, etcetera in
+            try await EtcdctlTests.expectSameOutput(AuthTests.session, etcd: etcd, etcetera: etcetera)
+        }
     }
 
     @Test("a bad --auth-token stops Etcetera as it stops etcd: status 1 and etcd's error")
