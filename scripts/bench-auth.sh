@@ -6,6 +6,8 @@
 # (`--from-key ""`) are created, auth is enabled, and etcetera-bench runs with `--user bench:...`: each
 # connection authenticates once and sends its token with every request, so the permission check of a
 # user that is not root runs on every request. JWT modes use an RSA key pair made with openssl (RS256).
+# Besides throughput (noisy on a shared machine) it reports CPU time per request from /proc: of all the
+# server's processes, and of Etcetera's gateway alone, where the token and permission checks run.
 #
 # Usage: scripts/bench-auth.sh            (see docs/benchmarks.md, "Auth")
 # Environment (defaults in brackets):
@@ -31,9 +33,9 @@ SERVERS=$(for mode in $MODES; do echo "${mode%%:*}"; done | sort -u | tr '\n' ' 
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-auth.XXXXXX")
 RESULTS=$WORK/results.tsv
+CPU=$WORK/cpu.tsv
 : >"$RESULTS"
-SERVER_PID=""
-BENCH_PID=""
+: >"$CPU"
 
 source "$ROOT/scripts/bench-servers.sh"
 
@@ -57,6 +59,37 @@ enable_auth() {
     etcdctl auth enable
 }
 
+# CPU ticks (user + system) used so far by the given processes, summed.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# The server's processes: all of them, or (with a name) those whose command name it is.
+server_processes() {
+    local pid
+    for pid in "$SERVER_PID" $(descendants "$SERVER_PID"); do
+        [[ -z ${1:-} || $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && echo "$pid"
+    done
+}
+
+# run_workload, and the CPU µs per request it cost the server and its gateway ($3: requests).
+measured_workload() {
+    local mode=$1 workload=$2 requests=$3 all gateway all_before gateway_before
+    shift 3
+    mapfile -t all < <(server_processes)
+    mapfile -t gateway < <(server_processes etcetera-gatewa)
+    all_before=$(cpu_ticks "${all[@]}")
+    gateway_before=$(cpu_ticks "${gateway[@]}")
+    run_workload "$mode" "$workload" "$@"
+    awk -v m="$mode" -v w="$workload" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+        -v a="$(( $(cpu_ticks "${all[@]}") - all_before ))" -v g="$(( $(cpu_ticks "${gateway[@]}") - gateway_before ))" \
+        'BEGIN { printf "%s\t%s\t%.1f\t%.1f\n", m, w, a * 1e6 / hz / n, g * 1e6 / hz / n }' >>"$CPU"
+}
+
 run_mode() {
     local mode=$1 round=$2 server=${1%%:*} tokens=${1##*:}
     local -a flags=() user=() root=()
@@ -72,11 +105,11 @@ run_mode() {
         user=(--user bench:benchpw)
         root=(--user root:rootpw)
     fi
-    run_workload "$mode" put put --total "$PUT_TOTAL" --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" \
+    measured_workload "$mode" put "$PUT_TOTAL" put --total "$PUT_TOTAL" --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" \
         --key-space-size "$KEY_SPACE" "${user[@]}"
     etcdctl "${root[@]}" put "$RANGE_KEY" "$(head -c "$VAL_SIZE" /dev/zero | tr '\0' v)"
-    run_workload "$mode" range-serializable range "$RANGE_KEY" --total "$RANGE_TOTAL" --consistency s "${user[@]}"
-    run_workload "$mode" range-linearizable range "$RANGE_KEY" --total "$RANGE_TOTAL" --consistency l "${user[@]}"
+    measured_workload "$mode" range-serializable "$RANGE_TOTAL" range "$RANGE_KEY" --total "$RANGE_TOTAL" --consistency s "${user[@]}"
+    measured_workload "$mode" range-linearizable "$RANGE_TOTAL" range "$RANGE_KEY" --total "$RANGE_TOTAL" --consistency l "${user[@]}"
     stop_server
 }
 
@@ -111,4 +144,20 @@ for mode in $MODES; do
     row+=$(awk -v a="$put99" -v b="$range99" 'function ms(v) { return v ~ /^[0-9.eE+-]+$/ ? sprintf("%.2f", v * 1000) : v }
         BEGIN { printf " | %s | %s |", ms(a), ms(b) }')
     echo "$row"
+done
+
+# CPU per request: medians over the rounds.
+cpu() { awk -F '\t' -v m="$1" -v w="$2" -v c="$3" '$1 == m && $2 == w { print $c }' "$CPU" | median; }
+echo
+echo "CPU time per request (µs, median over rounds): all server processes / Etcetera's gateway alone."
+echo
+echo "| Mode | put | range s | range l |"
+echo "|---|---:|---:|---:|"
+for mode in $MODES; do
+    row="| $mode"
+    for workload in $WORKLOADS; do
+        gateway=$(cpu "$mode" "$workload" 4)
+        [[ $mode == etcetera:* ]] && row+=" | $(cpu "$mode" "$workload" 3) / $gateway" || row+=" | $(cpu "$mode" "$workload" 3)"
+    done
+    echo "$row |"
 done

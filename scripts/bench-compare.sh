@@ -70,8 +70,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")
 RESULTS=$WORK/results.tsv
 MEMORY=$WORK/memory.tsv
 : >"$MEMORY"
-SERVER_PID=""
-BENCH_PID=""
 : >"$RESULTS"
 
 source "$ROOT/scripts/bench-servers.sh"

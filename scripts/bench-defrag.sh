@@ -48,8 +48,6 @@ PUTS=$(( HISTORY_BYTES / VAL_SIZE ))
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-defrag.XXXXXX")
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-SERVER_PID=""
-BENCH_PID=""
 
 source "$ROOT/scripts/bench-servers.sh"
 

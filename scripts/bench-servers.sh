@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts (sourced, not run): building, starting and stopping the servers.
 #
 # The sourcing script sets ROOT, WORK (the run's temporary directory; every server process's
-# arguments name it), SERVERS, SERVER_PID="" and BENCH_PID="" first. The settings every benchmark
+# arguments name it) and SERVERS first. The settings every benchmark
 # script shares are read from the environment below; BUILD_JOBS, if set, is passed to swift build as -j. build_binaries sets BIN_DIR and BENCH; start_server sets
 # SERVER_PID, CLIENT_URL, ENDPOINT and SERVER_LOG. run_workload needs RESULTS, RUN_DIR, CONNS, CLIENTS
 # and RUN_TIMEOUT; metrics reads RESULTS.
@@ -15,6 +15,8 @@ ETCDCTL_BIN=${ETCDCTL_BIN:-/usr/bin/etcdctl}
 CONNS=${BENCH_CONNS:-8}
 CLIENTS=${BENCH_CLIENTS:-64}
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
+SERVER_PID=""
+BENCH_PID=""
 
 log() { printf '%s\n' "$*" >&2; }
 
