@@ -76,17 +76,24 @@ server_processes() {
     done
 }
 
+# While a workload runs: samples the CPU counters once its clock starts (after each connection has
+# authenticated: bcrypt is not part of a request's cost).
+sample_cpu_start() {
+    await_line "$2" "timing started" || return 1
+    ALL_BEFORE=$(cpu_ticks "${ALL[@]}")
+    GATEWAY_BEFORE=$(cpu_ticks "${GATEWAY[@]}")
+}
+
 # run_workload, and the CPU µs per request it cost the server and its gateway ($3: requests).
 measured_workload() {
-    local mode=$1 workload=$2 requests=$3 all gateway all_before gateway_before
+    local mode=$1 workload=$2 requests=$3
     shift 3
-    mapfile -t all < <(server_processes)
-    mapfile -t gateway < <(server_processes etcetera-gatewa)
-    all_before=$(cpu_ticks "${all[@]}")
-    gateway_before=$(cpu_ticks "${gateway[@]}")
-    run_workload "$mode" "$workload" "$@"
+    mapfile -t ALL < <(server_processes)
+    mapfile -t GATEWAY < <(server_processes etcetera-gatewa)
+    ALL_BEFORE=0 GATEWAY_BEFORE=0
+    DURING=sample_cpu_start run_workload "$mode" "$workload" "$@"
     awk -v m="$mode" -v w="$workload" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
-        -v a="$(( $(cpu_ticks "${all[@]}") - all_before ))" -v g="$(( $(cpu_ticks "${gateway[@]}") - gateway_before ))" \
+        -v a="$(( $(cpu_ticks "${ALL[@]}") - ALL_BEFORE ))" -v g="$(( $(cpu_ticks "${GATEWAY[@]}") - GATEWAY_BEFORE ))" \
         'BEGIN { printf "%s\t%s\t%.1f\t%.1f\n", m, w, a * 1e6 / hz / n, g * 1e6 / hz / n }' >>"$CPU"
 }
 

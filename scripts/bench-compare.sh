@@ -81,14 +81,6 @@ build_binaries
 
 selected() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
-# Waits until the running workload's report ($1) has a line matching $2; false if the run ended.
-await_line() {
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        kill -0 "$BENCH_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-}
-
 # Resident memory in KiB of the given pids, summed.
 rss() {
     local total=0 pid kib

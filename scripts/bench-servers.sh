@@ -184,6 +184,14 @@ run_workload() {
     fi
 }
 
+# Waits until the running workload's report ($1) has a line matching $2; false if the run ended.
+await_line() {
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        kill -0 "$BENCH_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+}
+
 # --- Report helpers --------------------------------------------------------------------------------
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 

@@ -5,7 +5,7 @@ import ServiceSupport
 /// exactly as etcd 3.4 reads it, so a command line etcd starts with starts Etcetera the same way and one
 /// etcd refuses is refused with the same message. Reading the JWT options reads the key files (as etcd
 /// does); the keys are parsed by ``JWTKeys``.
-public struct AuthTokenOptions: Sendable, Equatable, CustomStringConvertible {
+public struct AuthTokenOptions: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public enum Kind: Sendable, Equatable {
         /// Random tokens kept by the auth service, renewed on use (`--auth-token-ttl`).
         case simple
@@ -55,17 +55,20 @@ public struct AuthTokenOptions: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Never shows key material.
     public var description: String {
         switch kind {
         case .simple: "simple"
         case .jwt(let options): "jwt (\(options))"
         }
     }
+
+    public var customMirror: Mirror { Mirror(self, children: ["kind": description, "unknownOptions": unknownOptions]) }
 }
 
 /// The JWT part of `--auth-token`: which algorithm, which key files (their contents, read once), how long
 /// a token is valid.
-public struct JWTOptions: Sendable, Equatable, CustomStringConvertible {
+public struct JWTOptions: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     static let knownNames: Set<String> = ["sign-method", "pub-key", "priv-key", "ttl"]
 
     public let signMethod: JWTSignMethod
@@ -112,6 +115,10 @@ public struct JWTOptions: Sendable, Equatable, CustomStringConvertible {
     /// Never shows key material.
     public var description: String {
         "sign-method \(signMethod.rawValue), ttl \(ttl), public key \(publicKeyPEM == nil ? "no" : "yes"), private key \(privateKeyPEM == nil ? "no" : "yes")"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["signMethod": signMethod, "ttl": ttl, "hasPublicKey": publicKeyPEM != nil, "hasPrivateKey": privateKeyPEM != nil])
     }
 }
 

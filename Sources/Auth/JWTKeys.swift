@@ -5,7 +5,7 @@ import JWTKit
 /// The key behind `--auth-token jwt,...`, parsed from the PEM files as etcd parses them: a private key to
 /// sign and verify, or a public key alone to verify only. Whoever verifies tokens without the private key
 /// (a gateway) builds one from ``verification`` instead.
-public struct JWTKeys: Sendable {
+public struct JWTKeys: Sendable, CustomStringConvertible, CustomReflectable {
     private enum Key: Sendable {
         case rsaPrivate(JWTKit.Insecure.RSA.PrivateKey)
         case rsaPublic(JWTKit.Insecure.RSA.PublicKey)
@@ -76,6 +76,11 @@ public struct JWTKeys: Sendable {
 
     private static let notECPrivate = "Key is not a valid ECDSA private key"
     private static let notECPublic = "Key is not a valid ECDSA public key"
+
+    /// Never shows the key.
+    public var description: String { "JWTKeys(\(signMethod.rawValue), \(canSign ? "private key" : "public key only"))" }
+
+    public var customMirror: Mirror { Mirror(self, children: ["signMethod": signMethod, "canSign": canSign]) }
 
     /// Whether tokens can be issued: etcd's verify-only mode is a public key without a private one.
     public var canSign: Bool {

@@ -27,6 +27,9 @@ public struct BenchmarkRunner: Sendable {
         /// etcd's `--user`: each connection authenticates once, untimed, and sends its token with every
         /// request, so the server's token and permission checks are part of what is measured.
         public var credentials: Credentials?
+        /// Called when the clock starts, after connecting, authenticating and every set-up call, so a
+        /// caller can sample what the timed part alone costs (the benchmark scripts read /proc then).
+        public var timingStarted: (@Sendable () -> Void)?
 
         public init() {}
     }
@@ -77,6 +80,7 @@ public struct BenchmarkRunner: Sendable {
         let plan = LoadPlan(
             path: workload.path, requests: requests, rate: configuration.rate,
             timeout: configuration.requestTimeout.map(TimeAmount.init), opensStreamPerRequest: workload.opensStreamPerRequest)
+        configuration.timingStarted?()
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await plan.run(on: connections, clients: configuration.clients)

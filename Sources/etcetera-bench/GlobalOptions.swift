@@ -31,6 +31,7 @@ struct GlobalOptions: ParsableArguments {
         configuration.connections = conns
         configuration.clients = clients
         configuration.rate = rate
+        configuration.timingStarted = { Self.writeToStandardError("timing started") }
         if requestTimeout > 0 { configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000)) }
         if let user {
             guard let credentials = Credentials(parsing: user) else {

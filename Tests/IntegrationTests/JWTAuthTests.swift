@@ -147,6 +147,18 @@ struct JWTAuthTests {
         }
     }
 
+    @Test("clientv3 authenticates again by itself when its JWT is refused after an auth change, on both")
+    func clientv3Renews() async throws {
+        let program = try await GoProgram.build("authrenew")
+        try await Self.withServers(ttl: "5m") { etcd, etcetera in
+            for server in [etcd, etcetera] {
+                let output = try await GoProgram.run(program, [server.endpoint, "alice", "alicepw", "rootpw", "rw"])
+                #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+                #expect(output.stdout.contains("get after the auth change ok"), "\(output.stdout)")
+            }
+        }
+    }
+
     @Test("a bad --auth-token stops Etcetera as it stops etcd: status 1 and etcd's error")
     func badOptions() async throws {
         for (value, message) in [
