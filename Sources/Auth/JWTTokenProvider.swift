@@ -23,8 +23,10 @@ public final class JWTTokenProvider: TokenProvider, CustomStringConvertible {
 
     public func assign(user: String, revision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String {
         guard codec.canSign else { throw .verifyOnly }
-        let issued = Int64(wallClock().timeIntervalSince1970.rounded(.down))
-        let claims = JWTTokenCodec.Claims(username: user, revision: revision, exp: issued + ttl.components.seconds)
+        // etcd: time.Now().Add(ttl).Unix(), the expiry instant rounded down to the second.
+        let ttlSeconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        let exp = Int64((wallClock().timeIntervalSince1970 + ttlSeconds).rounded(.down))
+        let claims = JWTTokenCodec.Claims(username: user, revision: revision, exp: exp)
         do {
             return try codec.sign(claims)
         } catch {

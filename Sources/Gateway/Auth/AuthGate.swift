@@ -129,7 +129,7 @@ final class AuthGate: Sendable {
         guard snapshot.enabled else { return nil }
         guard let token = context.metadata["token"], !token.isEmpty else { return Self.status("auth.user_empty") }
         let identity: Result<Identity, GRPCStatus>
-        if let known = knownIdentity(token, snapshot) {
+        if let known = knownIdentity(token, snapshot, cached: shared.mutex.withLock { $0.tokens[token] }) {
             identity = known
         } else {
             identity = await resolve(token)
@@ -156,10 +156,13 @@ final class AuthGate: Sendable {
 
     /// The decision (nil status: allowed) when it needs nothing from the backend; nil when it does.
     private func immediateDecision(_ context: CallContext, _ requirement: () -> Requirement) -> GRPCStatus?? {
-        guard let snapshot = shared.mutex.withLock({ $0.currentSnapshot }) else { return nil }
+        let token = context.metadata["token"]
+        // One lock for both: the common case is decided from these two reads alone.
+        let (current, cached) = shared.mutex.withLock { state in (state.currentSnapshot, token.flatMap { state.tokens[$0] }) }
+        guard let snapshot = current else { return nil }
         guard snapshot.enabled else { return .some(nil) }
-        guard let token = context.metadata["token"], !token.isEmpty else { return Self.status("auth.user_empty") }
-        switch knownIdentity(token, snapshot) {
+        guard let token, !token.isEmpty else { return Self.status("auth.user_empty") }
+        switch knownIdentity(token, snapshot, cached: cached) {
         case nil: return nil
         case .failure(let status): return status
         case .success(let identity): return .some(Self.decide(requirement(), identity, snapshot))
@@ -193,11 +196,11 @@ final class AuthGate: Sendable {
         }
     }
 
-    /// Who the token stands for without asking the backend: a cached identity still fresh, or a JWT
-    /// verified here. Nil when the backend must resolve it.
-    private func knownIdentity(_ token: String, _ snapshot: Snapshot) -> Result<Identity, GRPCStatus>? {
+    /// Who the token stands for without asking the backend: its cached identity (`cached`, read from the
+    /// state) if still fresh, or a JWT verified here. Nil when the backend must resolve it.
+    private func knownIdentity(_ token: String, _ snapshot: Snapshot, cached: Identity?) -> Result<Identity, GRPCStatus>? {
         let now = ContinuousClock.now
-        if let cached = shared.mutex.withLock({ $0.tokens[token] }), now < cached.freshUntil,
+        if let cached, now < cached.freshUntil,
             cached.isSigned || cached.revision >= snapshot.table.revision {
             return .success(cached)
         }
