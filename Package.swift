@@ -32,7 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -57,7 +58,13 @@ let package = Package(
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),
-        .target(name: "Auth", dependencies: ["Storage", "CCrypt"]),
+        .target(
+            name: "Auth",
+            dependencies: [
+                "Storage", "CCrypt", "ServiceSupport", .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
@@ -86,7 +93,7 @@ let package = Package(
         ),
         .target(
             name: "Launcher",
-            dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", logging, .product(name: "Yams", package: "Yams")]
+            dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", "Auth", logging, .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "Benchmarking",
@@ -125,7 +132,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage", .product(name: "JWTKit", package: "jwt-kit")]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),

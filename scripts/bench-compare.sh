@@ -41,8 +41,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CONNS=${BENCH_CONNS:-8}
-CLIENTS=${BENCH_CLIENTS:-64}
 PUT_TOTAL=${BENCH_PUT_TOTAL:-20000}
 RANGE_TOTAL=${BENCH_RANGE_TOTAL:-40000}
 TXN_TOTAL=${BENCH_TXN_TOTAL:-10000}
@@ -50,7 +48,6 @@ TXN_OPS=${BENCH_TXN_OPS:-1}
 KEY_SIZE=${BENCH_KEY_SIZE:-8}
 VAL_SIZE=${BENCH_VAL_SIZE:-256}
 KEY_SPACE=${BENCH_KEY_SPACE:-100000}
-RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 WATCH_STREAMS=${BENCH_WATCH_STREAMS:-100}
 WATCH_PER_STREAM=${BENCH_WATCH_PER_STREAM:-100}
 WATCH_KEYS=${BENCH_WATCH_KEYS:-100}
@@ -67,20 +64,12 @@ ALL_WORKLOADS="put range-serializable range-linearizable txn-put lease-keepalive
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 SERVERS=${BENCH_SERVERS:-"etcd etcetera"}
 ROUNDS=${BENCH_ROUNDS:-1}
-SCRATCH=${BENCH_SCRATCH_PATH:-$ROOT/.build-bench}
-SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
-BUILD_JOBS=${BENCH_BUILD_JOBS:-}
-KEEP=${BENCH_KEEP:-0}
-ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
-ETCDCTL_BIN=${ETCDCTL_BIN:-/usr/bin/etcdctl}
 RANGE_KEY=bench-range-key
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")
 RESULTS=$WORK/results.tsv
 MEMORY=$WORK/memory.tsv
 : >"$MEMORY"
-SERVER_PID=""
-BENCH_PID=""
 : >"$RESULTS"
 
 source "$ROOT/scripts/bench-servers.sh"
@@ -91,14 +80,6 @@ install_cleanup
 build_binaries
 
 selected() { [[ " $WORKLOADS " == *" $1 "* ]]; }
-
-# Waits until the running workload's report ($1) has a line matching $2; false if the run ended.
-await_line() {
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        kill -0 "$BENCH_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-}
 
 # Resident memory in KiB of the given pids, summed.
 rss() {
@@ -120,31 +101,6 @@ server_pids() {
     for pid in $(descendants "$SERVER_PID"); do
         [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && echo "$pid"
     done
-}
-
-# Runs one workload; appends "server<TAB>workload<TAB>json" to the results, or a failure marker.
-# With DURING set, runs that function (with the report's path) while the workload runs.
-run_workload() {
-    local server=$1 workload=$2
-    shift 2
-    local out=$RUN_DIR/$workload
-    log "  $server $workload: etcetera-bench $*"
-    # In the background so that a signal to this script is handled at once, not after the run.
-    timeout --kill-after=5 "$RUN_TIMEOUT" "$BENCH" --json --endpoints "$ENDPOINT" \
-        --conns "$CONNS" --clients "$CLIENTS" "$@" >"$out.json" 2>"$out.txt" &
-    BENCH_PID=$!
-    [[ -z ${DURING:-} ]] || "$DURING" "$server" "$out.txt" || true
-    local status=0
-    wait "$BENCH_PID" || status=$?
-    BENCH_PID=""
-    if [[ $status -eq 0 ]]; then
-        printf '%s\t%s\t%s\n' "$server" "$workload" "$(tail -n 1 "$out.json")" >>"$RESULTS"
-        grep -E '^  (Requests/sec|50% in|99% in)|^(Watchers|Stalled stream)' "$out.txt" | sed 's/^/      /' >&2 || true
-    else
-        log "  $server $workload FAILED (exit $status); last lines:"
-        tail -n 5 "$out.txt" >&2
-        printf '%s\t%s\tFAILED\n' "$server" "$workload" >>"$RESULTS"
-    fi
 }
 
 # Samples the memory of the server's watch-serving processes once the idle watchers exist.
@@ -238,34 +194,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- Report ----------------------------------------------------------------------------------------
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
-
-# The median of the numbers on stdin (the lower middle one for an even count).
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-
-# Prints "rps p50 p99 failed-requests failed-rounds" for one server and workload: medians over the
-# rounds that completed, "FAILED - - - -" if none did, "- - - - -" if it was not run.
-metrics() {
-    local rows json name value
-    rows=$(awk -F '\t' -v s="$1" -v w="$2" '$1 == s && $2 == w { print $3 }' "$RESULTS")
-    if [[ -z $rows ]]; then
-        echo "- - - - -"
-        return
-    fi
-    if ! grep -q '^{' <<<"$rows"; then
-        echo "FAILED - - - -"
-        return
-    fi
-    local -a out=()
-    for name in requests_per_sec p50_secs p99_secs; do
-        value=$(grep '^{' <<<"$rows" | while read -r json; do field "$name" "$json"; done | median)
-        out+=("$value")
-    done
-    out+=("$(grep '^{' <<<"$rows" | while read -r json; do field failed "$json"; done | awk '{ n += $1 } END { print n + 0 }')")
-    out+=("$(grep -vc '^{' <<<"$rows" || true)")
-    echo "${out[*]}"
-}
-
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')
 echo
 echo "### Results $(date -u +%Y-%m-%d) — $(nproc) cores (${cpu:-unknown CPU}), $(uname -sr), etcd $("$ETCD_BIN" --version | sed -n 's/^etcd Version: //p'), load average before runs: $LOAD_BEFORE"

@@ -42,20 +42,12 @@ BEFORE=${BENCH_DEFRAG_BEFORE:-5}
 AFTER=${BENCH_DEFRAG_AFTER:-5}
 QUOTA=${BENCH_DEFRAG_QUOTA:-8589934592}
 SERVERS=${BENCH_SERVERS:-"etcd etcetera"}
-SCRATCH=${BENCH_SCRATCH_PATH:-$ROOT/.build-bench}
-SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
-BUILD_JOBS=${BENCH_BUILD_JOBS:-}
-KEEP=${BENCH_KEEP:-0}
-ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
-ETCDCTL_BIN=${ETCDCTL_BIN:-/usr/bin/etcdctl}
 KEY_SIZE=8
 PUTS=$(( HISTORY_BYTES / VAL_SIZE ))
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-defrag.XXXXXX")
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-SERVER_PID=""
-BENCH_PID=""
 
 source "$ROOT/scripts/bench-servers.sh"
 
@@ -209,7 +201,6 @@ done
 
 # --- Report ----------------------------------------------------------------------------------------
 value() { awk -F '\t' -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$RESULTS" | tail -n 1; }
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 # The value of one table row for one server.
 cell() {

@@ -1,9 +1,22 @@
 # Shared by the benchmark scripts (sourced, not run): building, starting and stopping the servers.
 #
 # The sourcing script sets ROOT, WORK (the run's temporary directory; every server process's
-# arguments name it), SCRATCH, SKIP_BUILD, SERVERS, ETCD_BIN, KEEP, SERVER_PID="" and BENCH_PID="" first; BUILD_JOBS,
-# if set, is passed to swift build as -j. build_binaries sets BIN_DIR and BENCH; start_server sets
-# SERVER_PID, CLIENT_URL, ENDPOINT and SERVER_LOG.
+# arguments name it) and SERVERS first. The settings every benchmark
+# script shares are read from the environment below; BUILD_JOBS, if set, is passed to swift build as -j. build_binaries sets BIN_DIR and BENCH; start_server sets
+# SERVER_PID, CLIENT_URL, ENDPOINT and SERVER_LOG. run_workload needs RESULTS, RUN_DIR, CONNS, CLIENTS
+# and RUN_TIMEOUT; metrics reads RESULTS.
+
+SCRATCH=${BENCH_SCRATCH_PATH:-$ROOT/.build-bench}
+SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+BUILD_JOBS=${BENCH_BUILD_JOBS:-}
+KEEP=${BENCH_KEEP:-0}
+ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
+ETCDCTL_BIN=${ETCDCTL_BIN:-/usr/bin/etcdctl}
+CONNS=${BENCH_CONNS:-8}
+CLIENTS=${BENCH_CLIENTS:-64}
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
+SERVER_PID=""
+BENCH_PID=""
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -144,4 +157,66 @@ start_server() {
     tail -n 20 "$SERVER_LOG" >&2
     stop_server
     return 1
+}
+
+# Runs one workload; appends "server<TAB>workload<TAB>json" to the results, or a failure marker.
+# With DURING set, runs that function (with the report's path) while the workload runs.
+run_workload() {
+    local server=$1 workload=$2
+    shift 2
+    local out=$RUN_DIR/$workload
+    log "  $server $workload: etcetera-bench $*"
+    # In the background so that a signal to this script is handled at once, not after the run.
+    timeout --kill-after=5 "$RUN_TIMEOUT" "$BENCH" --json --endpoints "$ENDPOINT" \
+        --conns "$CONNS" --clients "$CLIENTS" "$@" >"$out.json" 2>"$out.txt" &
+    BENCH_PID=$!
+    [[ -z ${DURING:-} ]] || "$DURING" "$server" "$out.txt" || true
+    local status=0
+    wait "$BENCH_PID" || status=$?
+    BENCH_PID=""
+    if [[ $status -eq 0 ]]; then
+        printf '%s\t%s\t%s\n' "$server" "$workload" "$(tail -n 1 "$out.json")" >>"$RESULTS"
+        grep -E '^  (Requests/sec|50% in|99% in)|^(Watchers|Stalled stream)' "$out.txt" | sed 's/^/      /' >&2 || true
+    else
+        log "  $server $workload FAILED (exit $status); last lines:"
+        tail -n 5 "$out.txt" >&2
+        printf '%s\t%s\tFAILED\n' "$server" "$workload" >>"$RESULTS"
+    fi
+}
+
+# Waits until the running workload's report ($1) has a line matching $2; false if the run ended.
+await_line() {
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        kill -0 "$BENCH_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+}
+
+# --- Report helpers --------------------------------------------------------------------------------
+field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+
+# The median of the numbers on stdin (the lower middle one for an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# Prints "rps p50 p99 failed-requests failed-rounds" for one server and workload: medians over the
+# rounds that completed, "FAILED - - - -" if none did, "- - - - -" if it was not run.
+metrics() {
+    local rows json name value
+    rows=$(awk -F '\t' -v s="$1" -v w="$2" '$1 == s && $2 == w { print $3 }' "$RESULTS")
+    if [[ -z $rows ]]; then
+        echo "- - - - -"
+        return
+    fi
+    if ! grep -q '^{' <<<"$rows"; then
+        echo "FAILED - - - -"
+        return
+    fi
+    local -a out=()
+    for name in requests_per_sec p50_secs p99_secs; do
+        value=$(grep '^{' <<<"$rows" | while read -r json; do field "$name" "$json"; done | median)
+        out+=("$value")
+    done
+    out+=("$(grep '^{' <<<"$rows" | while read -r json; do field failed "$json"; done | awk '{ n += $1 } END { print n + 0 }')")
+    out+=("$(grep -vc '^{' <<<"$rows" || true)")
+    echo "${out[*]}"
 }

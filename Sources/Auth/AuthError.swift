@@ -24,6 +24,8 @@
 /// | `auth.old_revision` | ErrAuthOldRevision | InvalidArgument | `etcdserver: revision of auth store is old` |
 /// | `auth.invalid_password` | none (Etcetera only: a NUL character in a password) | InvalidArgument | (Etcetera's own) |
 /// | `auth.read_only` | none (Etcetera only: a backend whose users and roles come from elsewhere, e.g. a file) | FailedPrecondition | (Etcetera's own) |
+/// | `auth.verify_only` | ErrVerifyOnly (unmapped in etcd) | Unknown | `auth: token signing attempted with verify-only key` |
+/// | `auth.token_signing_failed` | none (a JWT could not be signed) | Internal | `etcetera: <code>: <detail>` |
 /// | `auth.password_hash_failed` | none (bcrypt failed) | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.failure` | none | Internal | `etcetera: <code>: <detail>` |
 /// | `storage.corrupt` | none | DataLoss | `etcdserver: corrupt cluster` |
@@ -49,6 +51,8 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
         case oldRevision = "auth.old_revision"
         case invalidPassword = "auth.invalid_password"
         case readOnly = "auth.read_only"
+        case verifyOnly = "auth.verify_only"
+        case tokenSigningFailed = "auth.token_signing_failed"
         case passwordHashFailed = "auth.password_hash_failed"
         case storageFailure = "storage.failure"
         case corrupt = "storage.corrupt"
@@ -97,6 +101,9 @@ public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A change asked of a backend whose users and roles cannot be changed over the bus; `detail` says
     /// where they come from (the file's path).
     public static func readOnly(_ detail: String) -> AuthError { AuthError(.readOnly, detail: detail) }
+    /// Authenticate with `--auth-token jwt` given a public key only: tokens can be verified, not issued.
+    public static let verifyOnly = AuthError(.verifyOnly)
+    public static func tokenSigningFailed(_ detail: String) -> AuthError { AuthError(.tokenSigningFailed, detail: detail) }
     public static func passwordHashFailed(_ detail: String) -> AuthError { AuthError(.passwordHashFailed, detail: detail) }
     /// The storage engine failed; the change was not applied.
     public static func storageFailure(_ detail: String) -> AuthError { AuthError(.storageFailure, detail: detail) }

@@ -15,6 +15,9 @@ public protocol AuthState: AnyObject {
     var roleNames: [String] { get }
     /// Every user's merged permissions at ``revision``.
     var permissionTable: PermissionTable { get }
+    /// How a gateway checks this backend's tokens itself (JWTs signed with a public-key method); nil
+    /// when tokens can only be resolved by asking the backend.
+    var tokenVerification: TokenVerification? { get }
 
     /// The user, or ``AuthError/userNotFound``.
     func user(named name: String) throws(AuthError) -> User

@@ -123,6 +123,9 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         try tokens.authInfo(token: token, currentRevision: revision, now: now)
     }
 
+    /// How tokens can be verified without the store (signed JWTs); nil for simple tokens.
+    public var tokenVerification: TokenVerification? { tokens.verification }
+
     /// Lets the token provider forget expired tokens (call it now and then, e.g. every second as etcd does).
     public func removeExpiredTokens(now: ContinuousClock.Instant) {
         tokens.removeExpired(now: now)

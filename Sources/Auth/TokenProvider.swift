@@ -22,10 +22,16 @@ public protocol TokenProvider: AnyObject {
     /// Forgets tokens that expired by `now`, so memory follows the live ones. Lookups never return an
     /// expired token whether or not this ran.
     func removeExpired(now: ContinuousClock.Instant)
+
+    /// How others can verify these tokens on their own (self-describing tokens signed with a public key);
+    /// nil when only the provider can tell (simple tokens).
+    var verification: TokenVerification? { get }
 }
 
 extension TokenProvider {
     public func removeExpired(now: ContinuousClock.Instant) {}
+
+    public var verification: TokenVerification? { nil }
 }
 
 extension TokenProvider {

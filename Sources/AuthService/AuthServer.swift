@@ -26,8 +26,10 @@ public final class AuthServer: Service, Sendable {
         public var listenEndpoint: String
         /// Where ``Etcetera_Auth_AuthEvent``s are published.
         public var eventsEndpoint: String
+        /// etcd's `--auth-token`: simple tokens (the default) or signed JWTs.
+        public var tokens: Tokens = .simple
         /// etcd's `--auth-token-ttl`: a simple token unused for this long stops working. Zero or less
-        /// means etcd's default, 300 s.
+        /// means etcd's default, 300 s. (JWTs carry their own `ttl` option.)
         public var tokenTTL: Duration = .seconds(300)
         /// etcd's `--bcrypt-cost`; values outside 4…31 fall back to 10 (with a warning), as in etcd.
         public var bcryptCost = PasswordHash.defaultCost
@@ -42,6 +44,20 @@ public final class AuthServer: Service, Sendable {
 
         /// The token lifetime to use: ``tokenTTL``, or etcd's 300 s for zero or less.
         public var effectiveTokenTTL: Duration { tokenTTL > .zero ? tokenTTL : .seconds(300) }
+    }
+
+    /// Which tokens Authenticate issues.
+    public enum Tokens: Sendable, CustomStringConvertible {
+        case simple
+        /// JWTs made with the key (``JWTKeys/codec()``), valid for `ttl` after Authenticate.
+        case jwt(JWTTokenCodec, ttl: Duration)
+
+        public var description: String {
+            switch self {
+            case .simple: "simple"
+            case .jwt(let codec, let ttl): "\(codec), ttl \(ttl)"
+            }
+        }
     }
 
     /// How many times Authenticate checks a password again when the store changed during the check.
@@ -71,8 +87,15 @@ public final class AuthServer: Service, Sendable {
         }
         var storeConfiguration = AuthStore.Configuration()
         storeConfiguration.bcryptCost = configuration.bcryptCost
-        let store = try AuthStore(
-            storage: storage, configuration: storeConfiguration, tokenProvider: SimpleTokenProvider(configuration: configuration.tokenProviderConfiguration))
+        let tokenProvider: any TokenProvider
+        switch configuration.tokens {
+        case .simple:
+            logger.warning("simple token is not cryptographically signed")
+            tokenProvider = SimpleTokenProvider(configuration: configuration.tokenProviderConfiguration)
+        case .jwt(let codec, let ttl):
+            tokenProvider = JWTTokenProvider(codec: codec, ttl: ttl)
+        }
+        let store = try AuthStore(storage: storage, configuration: storeConfiguration, tokenProvider: tokenProvider)
         try self.init(configuration: configuration, state: QueueConfinedState(store, writable: store, readOnlySource: ""), logger: logger)
     }
 
@@ -99,7 +122,7 @@ public final class AuthServer: Service, Sendable {
         var metadata: Logger.Metadata = [
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "auth-revision": "\(revision)", "auth-enabled": "\(enabled)",
-            "token-ttl": "\(configuration.effectiveTokenTTL)",
+            "tokens": "\(configuration.tokens)", "token-ttl": "\(configuration.effectiveTokenTTL)",
         ]
         if state.writable == nil {
             metadata["read-only-source"] = "\(state.readOnlySource)"
@@ -337,6 +360,10 @@ public final class AuthServer: Service, Sendable {
             permissions.read = merged.read.map(Self.wire)
             permissions.write = merged.write.map(Self.wire)
             return permissions
+        }
+        if let verification = store.tokenVerification {
+            snapshot.tokenVerification.signMethod = verification.signMethod
+            snapshot.tokenVerification.publicKeyPem = verification.publicKeyPEM
         }
         state.snapshot = snapshot
         return snapshot

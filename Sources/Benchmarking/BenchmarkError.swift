@@ -6,6 +6,7 @@ public struct BenchmarkError: Error, Sendable, Hashable, CustomStringConvertible
             case invalidConfiguration
             case endpointUnreachable
             case watchersNotCreated
+            case authenticationFailed
         }
 
         private let wrapped: Wrapped
@@ -17,12 +18,15 @@ public struct BenchmarkError: Error, Sendable, Hashable, CustomStringConvertible
         public static let endpointUnreachable = Code(.endpointUnreachable)
         /// Watch creates went unanswered, so no delivery could be measured.
         public static let watchersNotCreated = Code(.watchersNotCreated)
+        /// `--user` was given and Authenticate failed.
+        public static let authenticationFailed = Code(.authenticationFailed)
 
         public var description: String {
             switch wrapped {
             case .invalidConfiguration: "invalid configuration"
             case .endpointUnreachable: "endpoint unreachable"
             case .watchersNotCreated: "watchers not created"
+            case .authenticationFailed: "authentication failed"
             }
         }
     }

@@ -47,6 +47,8 @@ enum ErrorMapping {
         "auth.invalid_token": (.unauthenticated, "etcdserver: invalid auth token"),
         "auth.invalid_management": (.invalidArgument, "etcdserver: invalid auth management"),
         "auth.old_revision": (.invalidArgument, "etcdserver: revision of auth store is old"),
+        // etcd has no status for it either: its message goes out as Unknown.
+        "auth.verify_only": (.unknown, "auth: token signing attempted with verify-only key"),
         "auth.invalid_password": (.invalidArgument, "etcetera: a password may not contain a NUL character"),
     ]
 

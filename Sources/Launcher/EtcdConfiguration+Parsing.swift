@@ -50,6 +50,7 @@ extension EtcdConfiguration {
             try parser.replaceWithConfigFile(path, readFile: readFile)
         }
         let configuration = try parser.buildConfiguration()
+        parser.warnings += try configuration.checkAuthToken()
         if let wantsVersion = try parser.value(of: "version").map({ try parseBool($0) }), wantsVersion {
             return LaunchRequest(action: .printVersion, configuration: configuration, warnings: parser.warnings)
         }
@@ -98,6 +99,7 @@ private struct FlagDefinition {
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
+        .init(name: "auth-token", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
         .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-backend", isBoolean: false, readsEnvironment: true),
@@ -340,6 +342,9 @@ private struct FlagParser {
         }
         // Go's flag.UintVar, as etcd declares both: any unsigned integer. etcd replaces a TTL of 0 by 300 s
         // and a cost outside 4…31 by 10 where it uses them; so does the auth service.
+        if let raw = values["auth-token"] {
+            configuration.authToken = raw.text
+        }
         if let raw = values["auth-token-ttl"] {
             configuration.authTokenTTL = try unsigned(raw)
         }

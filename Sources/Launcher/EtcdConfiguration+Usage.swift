@@ -52,6 +52,8 @@ extension EtcdConfiguration {
             List of URLs to listen on for the metrics and health endpoints (http:// URLs are served).
 
         Auth:
+          --auth-token 'simple'
+            Specify a v3 authentication token type and its options ('simple' or 'jwt').
           --auth-token-ttl 300
             Time (in seconds) of the auth-token-ttl.
           --bcrypt-cost 10

@@ -47,6 +47,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
     /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
     public var externalWatchEndpoints: [String]
+    /// `--auth-token`: `simple`, or `jwt,sign-method=…,priv-key=…,pub-key=…,ttl=…` (passed to the auth
+    /// service as given; checked at launch as etcd checks it, key files included).
+    public var authToken: String
     /// `--auth-token-ttl`: seconds a simple token stays valid after its last use; 0 means 300, as in etcd.
     public var authTokenTTL: UInt64
     /// `--bcrypt-cost`: bcrypt cost of password hashes; outside 4…31 the auth service uses 10 and warns,
@@ -73,6 +76,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         watchProgressNotifyIntervalMilliseconds: Int = 600_000,
         busListen: KVBusEndpoints? = nil,
         externalWatchEndpoints: [String] = [],
+        authToken: String = "simple",
         authTokenTTL: UInt64 = 300,
         bcryptCost: UInt64 = 10,
         authBackend: AuthBackendChoice = .builtin
@@ -93,6 +97,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
         self.busListen = busListen
         self.externalWatchEndpoints = externalWatchEndpoints
+        self.authToken = authToken
         self.authTokenTTL = authTokenTTL
         self.bcryptCost = bcryptCost
         self.authBackend = authBackend

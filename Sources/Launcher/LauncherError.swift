@@ -17,6 +17,7 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
             case snapshotUnusable
             case dataDirectoryExists
             case configFileUnusable
+            case invalidAuthToken
         }
 
         private let value: Value
@@ -47,6 +48,8 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let dataDirectoryExists = Code(.dataDirectoryExists)
         /// `--config-file` names a file that cannot be read or is not a YAML mapping of etcd's keys.
         public static let configFileUnusable = Code(.configFileUnusable)
+        /// `--auth-token` that etcd would refuse to start with (bad options, unreadable or unusable keys).
+        public static let invalidAuthToken = Code(.invalidAuthToken)
 
         public var description: String {
             String(describing: value)

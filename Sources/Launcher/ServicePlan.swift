@@ -145,7 +145,7 @@ public struct ServicePlan: Sendable, Hashable {
         let logFlags = ["--log-level", configuration.logLevel.rawValue]
         switch configuration.authBackend {
         case .builtin:
-            let arguments = dataDirectoryFlag + busFlags + bcryptCostFlag + logFlags
+            let arguments = dataDirectoryFlag + busFlags + ["--auth-token", configuration.authToken] + bcryptCostFlag + logFlags
             return (ServiceSpec(executable: "etcetera-auth", arguments: arguments), endpoints)
         case .file(let path):
             let arguments = ["--file", Path.absolute(path, workingDirectory: workingDirectory)] + busFlags + logFlags

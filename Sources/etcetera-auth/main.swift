@@ -1,4 +1,5 @@
 import ArgumentParser
+import Auth
 import AuthService
 import Foundation
 import Logging
@@ -21,6 +22,9 @@ struct AuthServiceCommand: AsyncParsableCommand {
     @Option(help: "Event endpoint to bind; the auth revision is published there whenever it changes.")
     var events: String
 
+    @Option(help: "etcd's --auth-token: simple, or jwt,sign-method=METHOD,priv-key=PATH,pub-key=PATH,ttl=DURATION.")
+    var authToken: String = "simple"
+
     @Option(help: "Seconds an unused simple token stays valid (etcd's --auth-token-ttl; 0 means 300).")
     var authTokenTtl: UInt64 = 300
 
@@ -35,9 +39,25 @@ struct AuthServiceCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
+        do {
+            configuration.tokens = try await Self.tokens(authToken, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
         configuration.bcryptCost = Int(clamping: bcryptCost)
         let server = try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: dataDir), logger: logger)
         let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// The tokens `--auth-token` asks for, its key files read and parsed as etcd does.
+    private static func tokens(_ text: String, logger: Logger) async throws(AuthTokenOptionsError) -> AuthServer.Tokens {
+        let options = try AuthTokenOptions.parse(text)
+        if !options.unknownOptions.isEmpty {
+            logger.warning("unknown JWT options", metadata: ["keys": "\(options.unknownOptions)"])
+        }
+        guard case .jwt(let jwt) = options.kind else { return .simple }
+        return .jwt(try await JWTKeys(jwt).codec(), ttl: jwt.ttl)
     }
 }

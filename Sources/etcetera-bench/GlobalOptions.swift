@@ -22,13 +22,23 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Deadline for each request in seconds (0 waits forever, as etcd's tool does).")
     var requestTimeout: Double = 0
 
+    @Option(help: "NAME:PASSWORD; each connection authenticates once and sends its token with every request.")
+    var user: String?
+
     func runnerConfiguration(rate: Int) throws -> BenchmarkRunner.Configuration {
         var configuration = BenchmarkRunner.Configuration()
         configuration.endpoints = try endpoints.split(separator: ",").map { try Endpoint(parsing: String($0)) }
         configuration.connections = conns
         configuration.clients = clients
         configuration.rate = rate
+        configuration.timingStarted = { Self.writeToStandardError("timing started") }
         if requestTimeout > 0 { configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000)) }
+        if let user {
+            guard let credentials = Credentials(parsing: user) else {
+                throw BenchmarkError(code: .invalidConfiguration, message: "--user must be NAME:PASSWORD")
+            }
+            configuration.credentials = credentials
+        }
         return configuration
     }
 

@@ -302,6 +302,24 @@ struct EtcdConfigurationTests {
         #expect(auth.arguments.contains(["--auth-token-ttl", "0"]) && auth.arguments.contains(["--bcrypt-cost", "99"]))
     }
 
+    @Test("--auth-token is checked at launch as etcd checks it and reaches the auth service as given")
+    func authToken() throws {
+        #expect(try configuration([]).authToken == "simple")
+        for (value, message) in [
+            ("bogus", "auth: invalid auth options (unknown token type: bogus)"),
+            ("jwt,sign-method=RS256", "auth: missing key data"),
+            ("jwt,sign-method=ES256,ttl=soon", "auth: invalid auth options (problem loading JWT options: time: invalid duration \"soon\")"),
+        ] {
+            let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: ["--auth-token", value]) }
+            #expect(error.code == .invalidAuthToken && error.message == message, "\(value)")
+        }
+        let request = try EtcdConfiguration.parse(arguments: ["--auth-token", "simple,ttl=1s"], environment: [:])
+        #expect(request.configuration.authToken == "simple,ttl=1s" && request.warnings.isEmpty)
+        let plan = try ServicePlan(configuration: request.configuration, workingDirectory: "/")
+        let auth = try #require(plan.services.first { $0.executable == "etcetera-auth" })
+        #expect(auth.arguments.contains(["--auth-token", "simple,ttl=1s"]))
+    }
+
     @Test("a bad number from the environment names the variable")
     func badEnvironmentValue() throws {
         let error = try #require(throws: LauncherError.self) {

@@ -44,6 +44,7 @@ struct ServicePlanTests {
                     "--data-dir", "/var/lib/etcetera/member/auth",
                     "--listen", "ipc:///var/lib/etcetera/bus/auth.sock",
                     "--events", "ipc:///var/lib/etcetera/bus/auth-events.sock",
+                    "--auth-token", "simple",
                     "--auth-token-ttl", "60",
                     "--bcrypt-cost", "12",
                     "--log-level", "debug",

@@ -55,6 +55,10 @@ final class ClientConnection: ChannelInboundHandler {
     private var calls: [HTTP2StreamID: PendingCall] = [:]
     private var streams: [HTTP2StreamID: OpenStream] = [:]
     private var headersByPath: [String: HPACKHeaders] = [:]
+    /// Sent as `token` metadata with every call once set (after Authenticate), as clientv3 sends it.
+    var token: String? {
+        didSet { headersByPath = [:] }
+    }
     private var receiveWindow = ConnectionReceiveWindow()
     private var reading = false
     private var needsFlush = false
@@ -132,20 +136,24 @@ final class ClientConnection: ChannelInboundHandler {
         return stream
     }
 
-    /// Sends one already framed message on an open streaming call.
-    func send(_ framedMessage: ByteBuffer, on stream: HTTP2StreamID) {
+    /// Sends one already framed message on an open streaming call; `endStream` ends the request side
+    /// (a unary call whose response is wanted is such a stream with one message).
+    func send(_ framedMessage: ByteBuffer, on stream: HTTP2StreamID, endStream: Bool = false) {
         guard let context, streams[stream] != nil else { return }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedMessage))))), promise: nil)
+        context.write(
+            wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(framedMessage), endStream: endStream)))),
+            promise: nil)
         flushUnlessReading(context)
     }
 
     /// A workload calls one method, so its request headers are built once.
     private func requestHeaders(path: String) -> HPACKHeaders {
         if let cached = headersByPath[path] { return cached }
-        let headers: HPACKHeaders = [
+        var headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
             "content-type": "application/grpc", "te": "trailers",
         ]
+        if let token { headers.add(name: "token", value: token) }
         headersByPath[path] = headers
         return headers
     }

@@ -14,9 +14,11 @@ struct OpenConnection: Sendable {
     var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Connects to `endpoint`. A `receiveBufferBytes` limit keeps the kernel from absorbing what a
-    /// stalled reader leaves unread, so the server feels the stall at once.
+    /// stalled reader leaves unread, so the server feels the stall at once. With `credentials` the
+    /// connection authenticates first and sends the token with every call after.
     static func open(
-        to endpoint: Endpoint, group: MultiThreadedEventLoopGroup, receiveBufferBytes: Int? = nil
+        to endpoint: Endpoint, group: MultiThreadedEventLoopGroup, receiveBufferBytes: Int? = nil,
+        credentials: Credentials? = nil
     ) async throws -> OpenConnection {
         let authority = endpoint.description
         var bootstrap = ClientBootstrap(group: group)
@@ -44,6 +46,7 @@ struct OpenConnection: Sendable {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientConnection.self), eventLoop: channel.eventLoop)
         }.get()
         let connection = OpenConnection(endpoint: endpoint, channel: channel, handler: handler)
+        if let credentials { try await connection.authenticate(credentials) }
         try await connection.probe()
         return connection
     }
@@ -62,6 +65,36 @@ struct OpenConnection: Sendable {
         }
     }
 
+    /// Authenticate, then the token on every call of this connection.
+    private func authenticate(_ credentials: Credentials) async throws {
+        var request = Etcdserverpb_AuthenticateRequest()
+        request.name = credentials.user
+        request.password = credentials.password
+        let token: String
+        do {
+            token = try Etcdserverpb_AuthenticateResponse(
+                serializedBytes: try await exchange(path: "/etcdserverpb.Auth/Authenticate", request: request)).token
+        } catch {
+            throw BenchmarkError(code: .authenticationFailed, message: "\(endpoint): \(error)")
+        }
+        let handler = self.handler
+        try await eventLoop.submit { handler.value.token = token }.get()
+    }
+
+    /// One unary call outside any timing whose response is wanted; fails with the call's status.
+    private func exchange(path: String, request: any SwiftProtobuf.Message) async throws -> [UInt8] {
+        let framed = try GRPCFraming.framed(request.serializedBytes() as [UInt8], allocator: ByteBufferAllocator())
+        let response = ResponseCollector(promise: eventLoop.makePromise(of: [UInt8].self))
+        let handler = self.handler
+        eventLoop.execute {
+            guard let stream = handler.value.openStream(path: path, observer: response) else {
+                return response.streamClosed(GRPCStatus(code: .unavailable, message: "transport is closing"))
+            }
+            handler.value.send(framed, on: stream, endStream: true)
+        }
+        return try await response.promise.futureResult.get()
+    }
+
     /// One unary call outside any timing; fails with the call's status.
     func call(path: String, request: any SwiftProtobuf.Message) async throws {
         let framed = try GRPCFraming.framed(request.serializedBytes() as [UInt8], allocator: ByteBufferAllocator())
@@ -73,5 +106,44 @@ struct OpenConnection: Sendable {
             }
         }
         try await promise.futureResult.get()
+    }
+}
+
+/// A user and password for `--user`, as etcd's benchmark takes them (`NAME:PASSWORD`).
+public struct Credentials: Sendable {
+    public let user: String
+    public let password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+
+    /// `NAME:PASSWORD`, split at the first colon.
+    public init?(parsing text: String) {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        self.init(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+    }
+}
+
+/// Completes its promise with a unary call's one response message, or fails it with the call's status.
+private final class ResponseCollector: StreamObserver {
+    let promise: EventLoopPromise<[UInt8]>
+    private var message: [UInt8]?
+
+    init(promise: EventLoopPromise<[UInt8]>) {
+        self.promise = promise
+    }
+
+    func received(_ message: [UInt8]) {
+        self.message = message
+    }
+
+    func streamClosed(_ status: GRPCStatus) {
+        if status.code == .ok, let message {
+            promise.succeed(message)
+        } else {
+            promise.fail(CallFailure(status.code == .ok ? .internalError : status.code, status.code == .ok ? "no response" : status.message))
+        }
     }
 }

@@ -460,6 +460,37 @@ public nonisolated struct Etcetera_Auth_PermissionSnapshot: Sendable {
   /// Every user, in byte order of the names.
   public var users: [Etcetera_Auth_UserPermissions] = []
 
+  /// Set when the backend's tokens can be verified without asking it (signed JWTs): a gateway then
+  /// verifies them itself and uses the token's own revision. Unset: tokens go to resolve_token.
+  public var tokenVerification: Etcetera_Auth_TokenVerification {
+    get {_tokenVerification ?? Etcetera_Auth_TokenVerification()}
+    set {_tokenVerification = newValue}
+  }
+  /// Returns true if `tokenVerification` has been explicitly set.
+  public var hasTokenVerification: Bool {self._tokenVerification != nil}
+  /// Clears the value of `tokenVerification`. Subsequent reads from it will return its default value.
+  public mutating func clearTokenVerification() {self._tokenVerification = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tokenVerification: Etcetera_Auth_TokenVerification? = nil
+}
+
+/// How to verify the backend's tokens locally: JWS compact tokens with etcd's claims ("username",
+/// "revision", "exp" in Unix seconds), signed with `sign_method` (etcd's names: RS256, RS384, RS512,
+/// PS256, PS384, PS512, ES256, ES384, ES512) by the key whose public half is `public_key_pem`
+/// (SubjectPublicKeyInfo PEM).
+public nonisolated struct Etcetera_Auth_TokenVerification: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var signMethod: String = String()
+
+  public var publicKeyPem: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1315,7 +1346,7 @@ nonisolated extension Etcetera_Auth_PermissionsRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Etcetera_Auth_PermissionSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PermissionSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{1}revision\0\u{1}users\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{1}revision\0\u{1}users\0\u{3}token_verification\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1326,12 +1357,17 @@ nonisolated extension Etcetera_Auth_PermissionSnapshot: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.revision) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.users) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._tokenVerification) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.enabled != false {
       try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 1)
     }
@@ -1341,6 +1377,9 @@ nonisolated extension Etcetera_Auth_PermissionSnapshot: SwiftProtobuf.Message, S
     if !self.users.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.users, fieldNumber: 3)
     }
+    try { if let v = self._tokenVerification {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1348,6 +1387,42 @@ nonisolated extension Etcetera_Auth_PermissionSnapshot: SwiftProtobuf.Message, S
     if lhs.enabled != rhs.enabled {return false}
     if lhs.revision != rhs.revision {return false}
     if lhs.users != rhs.users {return false}
+    if lhs._tokenVerification != rhs._tokenVerification {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Auth_TokenVerification: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TokenVerification"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sign_method\0\u{3}public_key_pem\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.signMethod) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.publicKeyPem) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signMethod.isEmpty {
+      try visitor.visitSingularStringField(value: self.signMethod, fieldNumber: 1)
+    }
+    if !self.publicKeyPem.isEmpty {
+      try visitor.visitSingularStringField(value: self.publicKeyPem, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Auth_TokenVerification, rhs: Etcetera_Auth_TokenVerification) -> Bool {
+    if lhs.signMethod != rhs.signMethod {return false}
+    if lhs.publicKeyPem != rhs.publicKeyPem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

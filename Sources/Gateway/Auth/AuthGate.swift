@@ -1,6 +1,7 @@
 import Auth
 import Bus
 import EtceteraAPI
+import Foundation
 import GRPCWire
 import Logging
 import Synchronization
@@ -10,7 +11,9 @@ import Synchronization
 /// path costs no bus round trip. The snapshot is fetched again whenever the backend's revision moves:
 /// the gateway learns it from the replies to the Auth calls it forwards (so its own changes apply to the
 /// very next request) and from the backend's events (changes made through another gateway). While auth
-/// is off, calls pass after one lock-protected read.
+/// is off, calls pass after one lock-protected read. A known token is decided on the calling thread after
+/// one lock-protected read and a table lookup; signed tokens (JWT) are verified here with the key the
+/// backend publishes, so they never cost a round trip.
 final class AuthGate: Sendable {
     /// What a call needs from its caller when auth is on.
     enum Requirement: Sendable {
@@ -33,10 +36,40 @@ final class AuthGate: Sendable {
         case undetermined(GRPCStatus)
     }
 
+    /// A call's requirement as a handler first sees it: known from the request alone (the common case,
+    /// decided on the calling thread), or known only after a lookup (the keys attached to a lease).
+    enum PendingRequirement: Sendable {
+        case known(Requirement)
+        case lookup(@Sendable () async -> Requirement)
+
+        var resolved: Requirement {
+            get async {
+                switch self {
+                case .known(let requirement): requirement
+                case .lookup(let lookup): await lookup()
+                }
+            }
+        }
+    }
+
     private struct Snapshot {
         let enabled: Bool
         let table: PermissionTable
         let roles: [String: Set<String>]
+        /// Verifies the backend's tokens locally; nil when only the backend can (simple tokens).
+        let codec: JWTTokenCodec?
+    }
+
+    /// Who a token stands for, as last learnt.
+    private struct Identity {
+        let user: String
+        /// The auth revision the token stands for: a JWT's own claim, or (simple tokens) the backend's
+        /// revision when it resolved the token.
+        let revision: UInt64
+        /// Until when it may be used without verifying or resolving again.
+        let freshUntil: ContinuousClock.Instant
+        /// Verified from a signed token: its revision is final, resolving again would not change it.
+        let isSigned: Bool
     }
 
     private struct State {
@@ -44,9 +77,12 @@ final class AuthGate: Sendable {
         /// The highest revision heard of; a snapshot older than this is fetched again before use.
         var latestRevision: UInt64 = 0
         var backendInstance: UInt64?
-        /// Tokens resolved lately. Each is resolved again after `tokenFreshness`, which both renews its
-        /// TTL at the backend (etcd renews on every use) and notices expiry.
-        var tokens: [String: (user: String, resolvedAt: ContinuousClock.Instant)] = [:]
+        /// Tokens resolved or verified lately. A simple token is resolved again after `tokenFreshness`,
+        /// which both renews its TTL at the backend (etcd renews on every use) and notices expiry; a JWT
+        /// is kept until it expires.
+        var tokens: [String: Identity] = [:]
+        /// The last verification key built from a snapshot, reused while the backend publishes the same.
+        var codec: (verification: TokenVerification, codec: JWTTokenCodec)?
 
         /// The snapshot, if no later revision has been heard of since it was taken.
         var currentSnapshot: Snapshot? {
@@ -56,6 +92,8 @@ final class AuthGate: Sendable {
     }
 
     private static let tokenFreshness: Duration = .seconds(1)
+    /// Tokens remembered at most; beyond, the cache starts again (a token costs one verification more).
+    private static let tokenCacheLimit = 100_000
 
     /// The state, shared with the event subscriber's callback.
     private final class SharedState: Sendable {
@@ -94,7 +132,7 @@ final class AuthGate: Sendable {
         backend.close()
     }
 
-    /// Whether auth is known to be off right now: then no call needs a check.
+    /// Whether auth is known to be off right now (a watch stream then checks no create).
     var isKnownDisabled: Bool {
         shared.mutex.withLock { $0.currentSnapshot.map { !$0.enabled } ?? false }
     }
@@ -116,42 +154,125 @@ final class AuthGate: Sendable {
         case .success(let current): snapshot = current
         case .failure(let status): return status
         }
-        guard snapshot.enabled else { return nil }
-        if case .undetermined(let status) = requirement { return status }
-        guard let token = context.metadata["token"], !token.isEmpty else {
-            if case .validTokenIfAny = requirement { return nil }
-            return Self.status("auth.user_empty")
+        let token = context.metadata["token"]
+        if let decided = Self.decidedWithoutIdentity(requirement, token: token, enabled: snapshot.enabled) { return decided }
+        guard let token, !token.isEmpty else { return nil }
+        let identity: Result<Identity, GRPCStatus>
+        if let known = knownIdentity(token, snapshot, cached: shared.mutex.withLock { $0.tokens[token] }) {
+            identity = known
+        } else {
+            identity = await resolve(token)
         }
-        let user: String
-        switch await resolve(token) {
-        case .success(let resolved): user = resolved
+        switch identity {
+        case .success(let known): return snapshot.enabled ? Self.decide(requirement, known, snapshot) : nil
         case .failure(let status): return status
         }
+    }
+
+    /// The decision when it does not depend on who calls (nil: it does). With auth off, a call without a
+    /// token passes, but a token that comes must still be valid, as in etcd (after AuthDisable no simple
+    /// token is). With auth on, a call without a token fails unless it needs none.
+    private static func decidedWithoutIdentity(_ requirement: Requirement?, token: String?, enabled: Bool) -> GRPCStatus?? {
+        let hasToken = !(token ?? "").isEmpty
+        guard enabled else { return hasToken ? nil : .some(nil) }
+        if case .undetermined(let status) = requirement { return status }
+        guard hasToken else {
+            if case .validTokenIfAny = requirement { return .some(nil) }
+            return status("auth.user_empty")
+        }
+        return nil
+    }
+
+    /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks. When the
+    /// snapshot is current, the requirement known and the token known (or a JWT verifiable here), the
+    /// call is decided at once on the calling thread; only what needs the backend or a lookup goes
+    /// through a task. With auth off, `requirement` is not asked for (a lookup costs a kv round trip).
+    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () -> PendingRequirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
+        if let decision = immediateDecision(context, requirement) {
+            guard let status = decision else { return body() }
+            return respond(.failure(status))
+        }
+        Task {
+            if let status = await check(context, await requirement().resolved) { return respond(.failure(status)) }
+            body()
+        }
+    }
+
+    /// The decision (nil status: allowed) when it needs nothing from the backend; nil when it does.
+    private func immediateDecision(_ context: CallContext, _ pending: () -> PendingRequirement) -> GRPCStatus?? {
+        let token = context.metadata["token"]
+        // One lock for both: the common case is decided from these two reads alone.
+        let (current, cached) = shared.mutex.withLock { state in (state.currentSnapshot, token.flatMap { state.tokens[$0] }) }
+        guard let snapshot = current else { return nil }
+        var requirement: Requirement?
+        if snapshot.enabled {
+            guard case .known(let known) = pending() else { return nil }
+            requirement = known
+        }
+        if let decided = Self.decidedWithoutIdentity(requirement, token: token, enabled: snapshot.enabled) { return decided }
+        guard let token, let requirement else {
+            // Auth off and a token sent: it must be valid.
+            return token.flatMap { knownIdentity($0, snapshot, cached: cached) }.map { identity in
+                if case .failure(let status) = identity { return status }
+                return nil
+            }
+        }
+        switch knownIdentity(token, snapshot, cached: cached) {
+        case nil: return nil
+        case .failure(let status): return status
+        case .success(let identity): return .some(Self.decide(requirement, identity, snapshot))
+        }
+    }
+
+    /// etcd's checks in etcd's order, for a caller whose token is valid.
+    private static func decide(_ requirement: Requirement, _ identity: Identity, _ snapshot: Snapshot) -> GRPCStatus? {
         let table = snapshot.table
-        guard table.contains(user: user) else { return Self.status("auth.user_not_found") }
+        let user = identity.user
+        // IsAdminPermitted: no revision check; a user that is gone is "user name not found".
+        func admin(denied: String = "auth.permission_denied") -> GRPCStatus? {
+            guard table.contains(user: user) else { return status("auth.user_not_found") }
+            return table.isAdmin(user) ? nil : status(denied)
+        }
         switch requirement {
         case .authenticated, .validTokenIfAny, .undetermined:
             return nil
         case .keys(let ranges):
-            let allowed = ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
-            return allowed ? nil : Self.status("auth.permission_denied")
+            // isOpPermitted: a token older than the permission state first, then an unknown user is denied.
+            guard identity.revision >= table.revision else { return status("auth.old_revision") }
+            let allowed = table.contains(user: user)
+                && ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
+            return allowed ? nil : status("auth.permission_denied")
         case .admin(let denied):
-            return table.isAdmin(user) ? nil : Self.status(denied)
+            return admin(denied: denied)
         case .adminOrUser(let name):
-            return table.isAdmin(user) || user == name ? nil : Self.status("auth.permission_denied")
+            return user == name ? nil : admin()
         case .adminOrRole(let role):
-            return table.isAdmin(user) || snapshot.roles[user, default: []].contains(role) ? nil : Self.status("auth.permission_denied")
+            return snapshot.roles[user, default: []].contains(role) ? nil : admin()
         }
     }
 
-    /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks; with auth
-    /// known to be off, `body` runs at once on the calling thread and `requirement` is not asked for
-    /// (it may cost a kv round trip).
-    func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () async -> Requirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
-        if isKnownDisabled { return body() }
-        Task {
-            if let status = await check(context, await requirement()) { return respond(.failure(status)) }
-            body()
+    /// Who the token stands for without asking the backend: its cached identity (`cached`, read from the
+    /// state) if still fresh, or a JWT verified here. Nil when the backend must resolve it.
+    private func knownIdentity(_ token: String, _ snapshot: Snapshot, cached: Identity?) -> Result<Identity, GRPCStatus>? {
+        let now = ContinuousClock.now
+        if let cached, now < cached.freshUntil,
+            cached.isSigned || cached.revision >= snapshot.table.revision {
+            return .success(cached)
+        }
+        guard let codec = snapshot.codec else { return nil }
+        let wallNow = Date()
+        guard let claims = codec.verify(token, now: wallNow) else { return .failure(Self.status("auth.invalid_token")) }
+        // Valid through the second `exp`: until exp + 1 on the wall clock, counted on the monotonic one.
+        let lifetime = claims.exp.map { Duration.seconds(Double($0 + 1) - wallNow.timeIntervalSince1970) } ?? .seconds(3600)
+        let identity = Identity(user: claims.username, revision: claims.revision, freshUntil: now + lifetime, isSigned: true)
+        remember(token, identity)
+        return .success(identity)
+    }
+
+    private func remember(_ token: String, _ identity: Identity) {
+        shared.mutex.withLock { state in
+            if state.tokens.count >= Self.tokenCacheLimit { state.tokens = [:] }
+            state.tokens[token] = identity
         }
     }
 
@@ -179,7 +300,8 @@ final class AuthGate: Sendable {
                 roles[user.name] = Set(user.roles)
             }
             let snapshot = Snapshot(
-                enabled: permissions.enabled, table: PermissionTable(revision: permissions.revision, merged: merged), roles: roles)
+                enabled: permissions.enabled, table: PermissionTable(revision: permissions.revision, merged: merged), roles: roles,
+                codec: permissions.hasTokenVerification ? await codec(for: permissions.tokenVerification) : nil)
             shared.mutex.withLock { state in
                 state.latestRevision = max(state.latestRevision, permissions.revision)
                 if (state.snapshot?.table.revision ?? 0) <= permissions.revision { state.snapshot = snapshot }
@@ -188,11 +310,23 @@ final class AuthGate: Sendable {
         }
     }
 
-    private func resolve(_ token: String) async -> Result<String, GRPCStatus> {
-        let now = ContinuousClock.now
-        if let cached = shared.mutex.withLock({ $0.tokens[token] }), now - cached.resolvedAt < Self.tokenFreshness {
-            return .success(cached.user)
+    /// The verification key a snapshot publishes, built once per key. A key that cannot be used is
+    /// logged and its tokens resolved by the backend instead.
+    private func codec(for wire: Etcetera_Auth_TokenVerification) async -> JWTTokenCodec? {
+        let verification = TokenVerification(signMethod: wire.signMethod, publicKeyPEM: wire.publicKeyPem)
+        if let known = shared.mutex.withLock({ $0.codec }), known.verification == verification { return known.codec }
+        do {
+            let codec = try await JWTKeys(verification: verification).codec()
+            shared.mutex.withLock { $0.codec = (verification, codec) }
+            return codec
+        } catch {
+            logger.error("cannot use the auth backend's token verification key", metadata: ["error": "\(error)"])
+            return nil
         }
+    }
+
+    private func resolve(_ token: String) async -> Result<Identity, GRPCStatus> {
+        let now = ContinuousClock.now
         var request = Etcetera_Auth_AuthRequest()
         request.resolveToken.token = token
         switch await ask(request) {
@@ -201,8 +335,10 @@ final class AuthGate: Sendable {
             return .failure(status)
         case .success(let reply):
             guard case .resolveToken(let resolved) = reply.reply else { return .failure(ServiceBackend.mismatch) }
-            shared.mutex.withLock { $0.tokens[token] = (resolved.user, now) }
-            return .success(resolved.user)
+            let identity = Identity(
+                user: resolved.user, revision: resolved.authRevision, freshUntil: now + Self.tokenFreshness, isSigned: false)
+            remember(token, identity)
+            return .success(identity)
         }
     }
 

@@ -36,9 +36,20 @@ struct KeyRequirements {
         leases.insert(lease)
     }
 
-    /// The requirement, once the kv store has said which keys the leases hold now. With no range at all
-    /// (a revoke of a lease without keys) etcd asks nothing but that a token, if sent, be valid.
-    func requirement(kv: ServiceBackend) async -> AuthGate.Requirement {
+    /// The requirement: known at once when no lease is involved (the common case), otherwise once the
+    /// kv store has said which keys the leases hold now.
+    func requirement(kv: ServiceBackend) -> AuthGate.PendingRequirement {
+        guard !leases.isEmpty else { return .known(Self.requirement(ranges)) }
+        return .lookup { await lookUpLeaseKeys(kv: kv) }
+    }
+
+    /// With no range at all (a revoke of a lease without keys) etcd asks nothing but that a token, if
+    /// sent, be valid.
+    private static func requirement(_ ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)]) -> AuthGate.Requirement {
+        ranges.isEmpty ? .validTokenIfAny : .keys(ranges)
+    }
+
+    private func lookUpLeaseKeys(kv: ServiceBackend) async -> AuthGate.Requirement {
         var ranges = self.ranges
         for lease in leases.sorted() {
             do {
@@ -47,6 +58,6 @@ struct KeyRequirements {
                 return .undetermined(error)
             }
         }
-        return ranges.isEmpty ? .validTokenIfAny : .keys(ranges)
+        return Self.requirement(ranges)
     }
 }

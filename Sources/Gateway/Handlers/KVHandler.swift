@@ -42,7 +42,7 @@ struct KVHandler: Sendable {
                         completion: respond)
                 }
                 guard let gate else { return forward() }
-                gate.whenAllowed(context, { await Self.requirement(call.method, request, kv: backend) }, respond: respond, body: forward)
+                gate.whenAllowed(context, { Self.requirement(call.method, request, kv: backend) }, respond: respond, body: forward)
             }
         }
     }
@@ -55,7 +55,7 @@ struct KVHandler: Sendable {
 
     /// What etcd checks for each call (see `KeyRequirements`); Compact needs nothing but a valid token
     /// if one is sent. A request that does not decode is passed on for the kv store to refuse.
-    static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) async -> AuthGate.Requirement {
+    static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) -> AuthGate.PendingRequirement {
         let operation: Etcdserverpb_RequestOp.OneOf_Request
         do {
             switch method {
@@ -63,13 +63,13 @@ struct KVHandler: Sendable {
             case "Put": operation = .requestPut(try Etcdserverpb_PutRequest(serializedBytes: request))
             case "DeleteRange": operation = .requestDeleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: request))
             case "Txn": operation = .requestTxn(try Etcdserverpb_TxnRequest(serializedBytes: request))
-            default: return .validTokenIfAny
+            default: return .known(.validTokenIfAny)
             }
         } catch {
-            return .authenticated
+            return .known(.authenticated)
         }
         var requirements = KeyRequirements()
         requirements.add(operation)
-        return await requirements.requirement(kv: kv)
+        return requirements.requirement(kv: kv)
     }
 }

@@ -43,7 +43,7 @@ struct LeaseHandler: Sendable {
                         limitSize: false, headerSuffix: suffix, completion: respond)
                 }
                 guard let gate, call.method == "LeaseGrant" || call.method == "LeaseRevoke" else { return forward() }
-                gate.whenAllowed(context, { await Self.requirement(call.method, request, kv: kv) }, respond: respond, body: forward)
+                gate.whenAllowed(context, { Self.requirement(call.method, request, kv: kv) }, respond: respond, body: forward)
             }
         }
         table.streaming("etcdserverpb.Lease", "LeaseKeepAlive") { _, writer in
@@ -51,12 +51,12 @@ struct LeaseHandler: Sendable {
         }
     }
 
-    private static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) async -> AuthGate.Requirement {
-        guard method == "LeaseRevoke" else { return .validTokenIfAny }
-        guard let revoke = try? Etcdserverpb_LeaseRevokeRequest(serializedBytes: request) else { return .authenticated }
+    private static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) -> AuthGate.PendingRequirement {
+        guard method == "LeaseRevoke" else { return .known(.validTokenIfAny) }
+        guard let revoke = try? Etcdserverpb_LeaseRevokeRequest(serializedBytes: request) else { return .known(.authenticated) }
         var requirements = KeyRequirements()
         requirements.addKeys(of: revoke.id)
-        return await requirements.requirement(kv: kv)
+        return requirements.requirement(kv: kv)
     }
 }
 

@@ -44,7 +44,7 @@ struct MaintenanceHandler: Sendable {
                         headerSuffix: [], timeout: call.long ? ServiceBackend.longOperationTimeout : nil, completion: respond)
                 }
                 guard let gate, let requirement = Self.requirements[call.method] else { return forward() }
-                gate.whenAllowed(context, { requirement }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
+                gate.whenAllowed(context, { .known(requirement) }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
             }
         }
         table.streaming("etcdserverpb.Maintenance", "Snapshot", type: .serverStream) { context, writer in
@@ -82,7 +82,7 @@ struct ClusterHandler: Sendable {
                         headerSuffix: [], completion: respond)
                 }
                 guard let gate, call.method != "MemberList" else { return forward() }
-                gate.whenAllowed(context, { .admin() }, respond: respond, body: forward)
+                gate.whenAllowed(context, { .known(.admin()) }, respond: respond, body: forward)
             }
         }
     }
