@@ -55,6 +55,33 @@ struct AuthMatrixTests {
         #expect(transcripts[0] == transcripts[1])
         #expect(transcripts[1].count == 5, "\(transcripts[1])")
     }
+
+    @Test("with auth off a call without a token passes, and one with a token that no longer resolves is refused")
+    func tokensWhileAuthIsOff() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        var transcripts: [[String]] = []
+        for (server, port) in [etcd.port, etcetera.port].enumerated() {
+            transcripts.append(try await AuthMatrix.$server.withValue(server) { try await withEtcdClient(port: port) { client in
+                try await AuthMatrix.setUp(client)
+                let root = try await AuthMatrix.token(client, "root")
+                _ = try await client.auth.authDisable(.init(), metadata: root)
+                var bogus = Metadata()
+                bogus.addString("bogus.1", forKey: "token")
+                let get = Etcdserverpb_RangeRequest.with { $0.key = Data("a".utf8) }
+                return [
+                    await AuthMatrix.outcome { _ = try await client.kv.range(get) },
+                    await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: root) },
+                    await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: bogus) },
+                    await AuthMatrix.outcome { _ = try await client.kv.put(.with { $0.key = Data("a".utf8) }, metadata: root) },
+                ]
+            } })
+        }
+        #expect(transcripts[0] == transcripts[1])
+        #expect(transcripts[1].first == "ok" && transcripts[1].dropFirst().allSatisfy { $0 != "ok" }, "\(transcripts[1])")
+    }
 }
 
 /// The set-up, the cases and the comparison of the permission matrix.
@@ -270,7 +297,7 @@ struct AuthMatrix {
         return spec.1.isEmpty ? "[\(show(spec.0))]" : "[\(show(spec.0)), \(show(spec.1)))"
     }
 
-    private static func outcome(_ body: () async throws -> Void) async -> String {
+    static func outcome(_ body: () async throws -> Void) async -> String {
         do {
             try await retryingDroppedStreams(body)
             return "ok"

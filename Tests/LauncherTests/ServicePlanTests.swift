@@ -44,8 +44,8 @@ struct ServicePlanTests {
                     "--data-dir", "/var/lib/etcetera/member/auth",
                     "--listen", "ipc:///var/lib/etcetera/bus/auth.sock",
                     "--events", "ipc:///var/lib/etcetera/bus/auth-events.sock",
-                    "--auth-token", "simple",
                     "--auth-token-ttl", "60",
+                    "--auth-token", "simple",
                     "--bcrypt-cost", "12",
                     "--log-level", "debug",
                 ]

@@ -38,6 +38,7 @@ public final class FileAuthState: AuthState {
     public var userNames: [String] { file.users.map(\.name) }
     public var roleNames: [String] { file.roles.map(\.name) }
     public var permissionTable: PermissionTable { table }
+    public var tokenVerification: TokenVerification? { tokens.verification }
 
     public func user(named name: String) throws(AuthError) -> User {
         guard let user = users[name] else { throw .userNotFound }
