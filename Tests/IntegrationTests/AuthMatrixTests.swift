@@ -30,27 +30,20 @@ struct AuthMatrixTests {
 
     @Test("a refused watch leaves the stream open; a permission revoked later does not end a watch")
     func watchAfterRevoke() async throws {
-        let etcd = try await ServerProcess.etcd()
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera()
-        defer { etcetera.stop() }
-        var transcripts: [[String]] = []
-        for (server, port) in [etcd.port, etcetera.port].enumerated() {
-            transcripts.append(try await AuthMatrix.$server.withValue(server) { try await withEtcdClient(port: port) { client in
-                try await AuthMatrix.setUp(client)
-                let root = try await AuthMatrix.token(client, "root")
-                let alice = try await AuthMatrix.token(client, "alice")
-                let creates = [
-                    AuthMatrix.watchCreate(id: 1, key: "a", rangeEnd: ""),
-                    AuthMatrix.watchCreate(id: 2, key: "b", rangeEnd: ""),
-                    AuthMatrix.watchCreate(id: 3, key: "p/", rangeEnd: "p0"),
-                ]
-                return try await AuthMatrix.watch(client, token: alice, creates: creates, eventsAwaited: 2) {
-                    _ = try await client.kv.put(.with { $0.key = Data("a".utf8); $0.value = Data("1".utf8) }, metadata: root)
-                    _ = try await client.auth.userRevokeRole(.with { $0.name = "alice"; $0.role = "key-reader" }, metadata: root)
-                    _ = try await client.kv.put(.with { $0.key = Data("a".utf8); $0.value = Data("2".utf8) }, metadata: root)
-                }
-            } })
+        let transcripts = try await Self.transcripts { client in
+            try await AuthMatrix.setUp(client)
+            let root = try await AuthMatrix.token(client, "root")
+            let alice = try await AuthMatrix.token(client, "alice")
+            let creates = [
+                AuthMatrix.watchCreate(id: 1, key: "a", rangeEnd: ""),
+                AuthMatrix.watchCreate(id: 2, key: "b", rangeEnd: ""),
+                AuthMatrix.watchCreate(id: 3, key: "p/", rangeEnd: "p0"),
+            ]
+            return try await AuthMatrix.watch(client, token: alice, creates: creates, eventsAwaited: 2) {
+                _ = try await client.kv.put(.with { $0.key = Data("a".utf8); $0.value = Data("1".utf8) }, metadata: root)
+                _ = try await client.auth.userRevokeRole(.with { $0.name = "alice"; $0.role = "key-reader" }, metadata: root)
+                _ = try await client.kv.put(.with { $0.key = Data("a".utf8); $0.value = Data("2".utf8) }, metadata: root)
+            }
         }
         #expect(transcripts[0] == transcripts[1])
         #expect(transcripts[1].count == 5, "\(transcripts[1])")
@@ -58,29 +51,35 @@ struct AuthMatrixTests {
 
     @Test("with auth off a call without a token passes, and one with a token that no longer resolves is refused")
     func tokensWhileAuthIsOff() async throws {
+        let transcripts = try await Self.transcripts { client in
+            try await AuthMatrix.setUp(client)
+            let root = try await AuthMatrix.token(client, "root")
+            _ = try await client.auth.authDisable(.init(), metadata: root)
+            var bogus = Metadata()
+            bogus.addString("bogus.1", forKey: "token")
+            let get = Etcdserverpb_RangeRequest.with { $0.key = Data("a".utf8) }
+            return [
+                await AuthMatrix.outcome { _ = try await client.kv.range(get) },
+                await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: root) },
+                await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: bogus) },
+                await AuthMatrix.outcome { _ = try await client.kv.put(.with { $0.key = Data("a".utf8) }, metadata: root) },
+            ]
+        }
+        #expect(transcripts[0] == transcripts[1])
+        #expect(transcripts[1].first == "ok" && transcripts[1].dropFirst().allSatisfy { $0 != "ok" }, "\(transcripts[1])")
+    }
+
+    /// What `session` gives against a fresh real etcd, then against a fresh Etcetera.
+    private static func transcripts(_ session: @escaping @Sendable (EtcdClient) async throws -> [String]) async throws -> [[String]] {
         let etcd = try await ServerProcess.etcd()
         defer { etcd.stop() }
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
         var transcripts: [[String]] = []
         for (server, port) in [etcd.port, etcetera.port].enumerated() {
-            transcripts.append(try await AuthMatrix.$server.withValue(server) { try await withEtcdClient(port: port) { client in
-                try await AuthMatrix.setUp(client)
-                let root = try await AuthMatrix.token(client, "root")
-                _ = try await client.auth.authDisable(.init(), metadata: root)
-                var bogus = Metadata()
-                bogus.addString("bogus.1", forKey: "token")
-                let get = Etcdserverpb_RangeRequest.with { $0.key = Data("a".utf8) }
-                return [
-                    await AuthMatrix.outcome { _ = try await client.kv.range(get) },
-                    await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: root) },
-                    await AuthMatrix.outcome { _ = try await client.kv.range(get, metadata: bogus) },
-                    await AuthMatrix.outcome { _ = try await client.kv.put(.with { $0.key = Data("a".utf8) }, metadata: root) },
-                ]
-            } })
+            transcripts.append(try await AuthMatrix.$server.withValue(server) { try await withEtcdClient(port: port, session) })
         }
-        #expect(transcripts[0] == transcripts[1])
-        #expect(transcripts[1].first == "ok" && transcripts[1].dropFirst().allSatisfy { $0 != "ok" }, "\(transcripts[1])")
+        return transcripts
     }
 }
 
