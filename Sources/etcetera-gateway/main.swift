@@ -17,6 +17,18 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "URLs to serve /metrics and /health on besides the client port, comma-separated (etcd's --listen-metrics-urls).")
     var listenMetricsUrls: String?
 
+    @Option(help: "Certificate (PEM) served on an https:// client URL (etcd's --cert-file).")
+    var certFile: String?
+
+    @Option(help: "Private key (PEM) of --cert-file (etcd's --key-file).")
+    var keyFile: String?
+
+    @Option(help: "CA certificates (PEM) client certificates must be signed by (etcd's --trusted-ca-file).")
+    var trustedCaFile: String?
+
+    @Flag(help: "Require verified client certificates; with auth on, a call without a token is made as the certificate's common name (etcd's --client-cert-auth).")
+    var clientCertAuth = false
+
     @Option(help: "Member name, as etcd's --name (the member id in response headers derives from it and the peer URLs).")
     var name: String = "default"
 
@@ -64,6 +76,13 @@ struct GatewayCommand: AsyncParsableCommand {
                 throw ValidationError("--listen-metrics-urls needs scheme://host:port, got \(url)")
             }
             return address
+        }
+        if first.hasPrefix("https://") {
+            guard let certFile, let keyFile else {
+                throw ValidationError("TLS key/cert (--cert-file, --key-file) must be provided for client url \(first) with HTTPS scheme")
+            }
+            configuration.tls = ClientTLS(
+                certificateFile: certFile, keyFile: keyFile, trustedCAFile: trustedCaFile, clientCertificateAuth: clientCertAuth)
         }
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch

@@ -57,6 +57,14 @@ do {
         workingDirectory: FileManager.default.currentDirectoryPath
     )
     try plan.clientURL.ensureAddressAvailable()
+    if let selfSigned = plan.selfSignedCertificate {
+        do {
+            try selfSigned.ensureExists()
+        } catch {
+            throw LauncherError(code: .directoryUnusable, message: "failed to get client self-signed certs: \(error)")
+        }
+        logger.info("client TLS: self-signed cert = \(selfSigned.certificatePath), key = \(selfSigned.keyPath)")
+    }
     logger.info("starting etcetera \(EtceteraVersion.current) (etcd API \(EtceteraVersion.etcdAPI))")
     logger.info("name = \(configuration.name), data dir = \(plan.dataDirectory), bus = \(plan.bus.directory)")
     supervisor = Supervisor(

@@ -118,12 +118,9 @@ final class AuthGate: Sendable {
         }
         guard snapshot.enabled else { return nil }
         if case .undetermined(let status) = requirement { return status }
-        guard let token = context.metadata["token"], !token.isEmpty else {
-            if case .validTokenIfAny = requirement { return nil }
-            return Self.status("auth.user_empty")
-        }
+        if case .validTokenIfAny = requirement, context.metadata["token", default: ""].isEmpty { return nil }
         let user: String
-        switch await resolve(token) {
+        switch await caller(of: context) {
         case .success(let resolved): user = resolved
         case .failure(let status): return status
         }
@@ -186,6 +183,14 @@ final class AuthGate: Sendable {
             }
             return .success(snapshot)
         }
+    }
+
+    /// The user a call is made as: its token's, or else, under `--client-cert-auth`, the one named by
+    /// the connection's verified client certificate (etcd's `AuthInfoFromTLS`).
+    private func caller(of context: CallContext) async -> Result<String, GRPCStatus> {
+        if let token = context.metadata["token"], !token.isEmpty { return await resolve(token) }
+        if let certificateUser = context.certificateUser { return .success(certificateUser) }
+        return .failure(Self.status("auth.user_empty"))
     }
 
     private func resolve(_ token: String) async -> Result<String, GRPCStatus> {
