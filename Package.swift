@@ -105,16 +105,16 @@ let package = Package(
         ),
 
         // Executables: thin mains that parse configuration and wire the libraries together.
-        .executableTarget(name: "etcetera", dependencies: ["Launcher", "ServiceSupport", argumentParser, logging]),
-        .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-watch", dependencies: ["WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-lease", dependencies: ["LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera", dependencies: ["Bus", "Launcher", "ServiceSupport", argumentParser, logging]),
+        .executableTarget(name: "etcetera-kv", dependencies: ["Bus", "KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-watch", dependencies: ["Bus", "WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-lease", dependencies: ["Bus", "LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
         .executableTarget(
             name: "etcetera-maintenance",
-            dependencies: ["MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
+            dependencies: ["Bus", "MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
         ),
-        .executableTarget(name: "etcetera-auth", dependencies: ["AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-auth", dependencies: ["Bus", "AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-gateway", dependencies: ["Bus", "Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
         // Plugins: alternative backends for the bus contracts (Plugins/README.md).
@@ -129,7 +129,13 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", "Bus", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: [
+                "Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI",
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),

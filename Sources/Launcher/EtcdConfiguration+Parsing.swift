@@ -104,6 +104,7 @@ private struct FlagDefinition {
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
+        .init(name: "bus-curve-keys", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
         .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-backend", isBoolean: false, readsEnvironment: true),
@@ -360,6 +361,10 @@ private struct FlagParser {
                 throw invalid(raw, "expected comma-separated tcp://HOST:PORT endpoints")
             }
             configuration.externalWatchEndpoints = endpoints
+        }
+        if let raw = values["bus-curve-keys"] {
+            guard !raw.text.isEmpty else { throw invalid(raw, "expected the directory etcetera bus-keys wrote") }
+            configuration.busCurveKeys = raw.text
         }
         // Go's flag.UintVar, as etcd declares both: any unsigned integer. etcd replaces a TTL of 0 by 300 s
         // and a cost outside 4…31 by 10 where it uses them; so does the auth service.

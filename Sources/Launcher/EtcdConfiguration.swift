@@ -45,6 +45,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--bus-listen tcp://HOST:PORT`: Etcetera's own flag. The kv store serves its bus on TCP (events
     /// on PORT+1) instead of `ipc://`, so watch processes on other machines can join.
     public var busListen: KVBusEndpoints?
+    /// `--bus-curve-keys DIR`: Etcetera's own flag, the CURVE keys (`etcetera bus-keys DIR`) every
+    /// service uses on `tcp://` bus endpoints (docs/bus.md).
+    public var busCurveKeys: String?
     /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
     /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
     public var externalWatchEndpoints: [String]
@@ -77,6 +80,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         watchProgressNotifyIntervalMilliseconds: Int = 600_000,
         busListen: KVBusEndpoints? = nil,
         externalWatchEndpoints: [String] = [],
+        busCurveKeys: String? = nil,
         authTokenTTL: UInt64 = 300,
         bcryptCost: UInt64 = 10,
         authBackend: AuthBackendChoice = .builtin,
@@ -98,6 +102,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.watchProgressNotifyIntervalMilliseconds = watchProgressNotifyIntervalMilliseconds
         self.busListen = busListen
         self.externalWatchEndpoints = externalWatchEndpoints
+        self.busCurveKeys = busCurveKeys
         self.authTokenTTL = authTokenTTL
         self.bcryptCost = bcryptCost
         self.authBackend = authBackend

@@ -98,7 +98,8 @@ public struct ServicePlan: Sendable, Hashable {
         let kv = Self.kvEndpoints(configuration, bus: bus)
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         let auth = Self.authBackend(configuration, dataDirectory: dataDirectory, workingDirectory: workingDirectory, bus: bus)
-        self.services =
+        let busCurveKeys = configuration.busCurveKeys.map { ["--bus-curve-keys", Path.absolute($0, workingDirectory: workingDirectory)] } ?? []
+        let services =
             [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
             + (auth.service.map { [$0] } ?? [])
             + [Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
@@ -108,6 +109,11 @@ public struct ServicePlan: Sendable, Hashable {
                 configuration, dataDirectory: dataDirectory, kv: kv.connect, bus: bus, auth: auth.endpoints,
                 clientURL: clientURL, watchEndpoints: watchEndpoints,
                 tls: Self.gatewayTLSArguments(security, clientURL: clientURL, selfSigned: selfSignedCertificate))]
+        self.services = services.map { service in
+            var service = service
+            service.arguments += busCurveKeys
+            return service
+        }
     }
 
     /// The gateway's TLS flags: the given files, or the self-signed pair; none for an `http://` URL.

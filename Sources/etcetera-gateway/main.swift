@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Foundation
 import Gateway
 import Logging
@@ -65,8 +66,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         guard let first = listenClientUrls.split(separator: ",").first, let (host, port) = Self.address(of: first) else {
             throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
         }

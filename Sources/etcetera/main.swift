@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Launcher
 import ServiceSupport
@@ -9,6 +10,21 @@ if CommandLine.arguments.dropFirst().first == "snapshot" {
     do {
         let command = try SnapshotCommand.parse(Array(CommandLine.arguments.dropFirst(2)))
         print(try command.run(workingDirectory: FileManager.default.currentDirectoryPath), terminator: "")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+if CommandLine.arguments.dropFirst().first == "bus-keys" {
+    guard CommandLine.arguments.count == 3 else {
+        FileHandle.standardError.write(Data("Usage: etcetera bus-keys DIR\n".utf8))
+        exit(1)
+    }
+    do {
+        let keys = try BusCurveKeys.generate(into: CommandLine.arguments[2])
+        print("CURVE keys written to \(CommandLine.arguments[2]) (server public key \(keys.serverPublicKey))")
         exit(0)
     } catch {
         FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
