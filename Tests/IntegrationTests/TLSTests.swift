@@ -30,7 +30,7 @@ struct TLSTests {
         #expect(!etcetera.log.contains("serving insecure client requests"))
     }
 
-    @Test("--client-cert-auth refuses clients without a certificate from the trusted CA; CN=alice acts as alice under auth")
+    @Test("--client-cert-auth refuses clients without a certificate from the trusted CA; CN=alice acts as alice under auth, CN=bob (no such user) is denied")
     func clientCertificateAuth() async throws {
         let certificates = try await TestCertificates.make()
         let serving = certificates.serverArguments(clientCertAuth: true)
@@ -58,6 +58,9 @@ struct TLSTests {
             (alice + ["--user", "root:rootpw", "put", "denied", "2"], nil),
             (alice + ["--user", "root:rootpw", "get", "denied"], nil),
             (alice + ["--user", "alice:wrong", "get", "allowed/x"], nil),
+            (certificates.bobArguments + ["get", "allowed/x"], nil),
+            (certificates.bobArguments + ["put", "allowed/x", "3"], nil),
+            (certificates.bobArguments + ["user", "get", "bob"], nil),
         ], etcd: etcd, etcetera: etcetera)
     }
 

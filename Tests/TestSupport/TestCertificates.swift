@@ -2,7 +2,8 @@ import Foundation
 
 /// Certificates made with `openssl` in a temporary directory, as an operator would make them for etcd:
 /// a CA, a server certificate for 127.0.0.1 and localhost, a client certificate for `alice`, and a client
-/// certificate (also CN=alice) from another CA that the server must not trust.
+/// certificate (also CN=alice) from another CA that the server must not trust, and a client certificate
+/// for `bob`, a user who is never created.
 public struct TestCertificates: Sendable {
     public let directory: String
     public var caFile: String { path("ca.pem") }
@@ -10,6 +11,8 @@ public struct TestCertificates: Sendable {
     public var serverKey: String { path("server.key") }
     public var aliceCertificate: String { path("alice.pem") }
     public var aliceKey: String { path("alice.key") }
+    public var bobCertificate: String { path("bob.pem") }
+    public var bobKey: String { path("bob.key") }
     public var strangerCertificate: String { path("stranger.pem") }
     public var strangerKey: String { path("stranger.key") }
 
@@ -22,6 +25,11 @@ public struct TestCertificates: Sendable {
     /// etcdctl's flags for a client that trusts the CA and presents alice's certificate.
     public var aliceArguments: [String] {
         ["--cacert", caFile, "--cert", aliceCertificate, "--key", aliceKey]
+    }
+
+    /// etcdctl's flags for a client that trusts the CA and presents bob's certificate.
+    public var bobArguments: [String] {
+        ["--cacert", caFile, "--cert", bobCertificate, "--key", bobKey]
     }
 
     /// etcdctl's flags for a client that trusts the CA and presents the other CA's certificate.
@@ -40,6 +48,8 @@ public struct TestCertificates: Sendable {
             ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"],
             ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "alice.key", "-out", "alice.csr", "-subj", "/CN=alice"],
             ["x509", "-req", "-in", "alice.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "alice.pem", "-days", "2", "-extfile", "client.ext"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "bob.key", "-out", "bob.csr", "-subj", "/CN=bob"],
+            ["x509", "-req", "-in", "bob.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "bob.pem", "-days", "2", "-extfile", "client.ext"],
             ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.csr", "-subj", "/CN=alice"],
             ["x509", "-req", "-in", "stranger.csr", "-CA", "other-ca.pem", "-CAkey", "other-ca.key", "-CAcreateserial", "-out", "stranger.pem", "-days", "2", "-extfile", "client.ext"],
         ]

@@ -125,7 +125,11 @@ final class AuthGate: Sendable {
         case .failure(let status): return status
         }
         let table = snapshot.table
-        guard table.contains(user: user) else { return Self.status("auth.user_not_found") }
+        guard table.contains(user: user) else {
+            // etcd's key checks deny a user it cannot find (a certificate's CN need not name one).
+            if case .keys = requirement { return Self.status("auth.permission_denied") }
+            return Self.status("auth.user_not_found")
+        }
         switch requirement {
         case .authenticated, .validTokenIfAny, .undetermined:
             return nil
