@@ -72,7 +72,7 @@ public final class GatewayServer: Service, Sendable {
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls),
             methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
-            healthCheck: healthCheck, scrape: scrape)
+            healthCheck: healthCheck, scrape: scrape, logger: logger)
         metricsListeners = configuration.metricsAddresses.map {
             MetricsListener(host: $0.host, port: $0.port, healthCheck: healthCheck, scrape: scrape)
         }

@@ -1,4 +1,5 @@
 import GRPCWire
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -23,17 +24,19 @@ final class ClientPortServer: Sendable {
     private let methods: MethodTable
     private let healthCheck: HTTPEndpoints.HealthCheck
     private let scrape: HTTPEndpoints.MetricsScrape
+    private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
 
     init(
         configuration: Configuration, methods: MethodTable, healthCheck: @escaping HTTPEndpoints.HealthCheck,
         scrape: @escaping HTTPEndpoints.MetricsScrape,
-        group: MultiThreadedEventLoopGroup = .singleton
+        logger: Logger, group: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.configuration = configuration
         self.methods = methods
         self.healthCheck = healthCheck
         self.scrape = scrape
+        self.logger = logger
         self.group = group
     }
 
@@ -43,6 +46,7 @@ final class ClientPortServer: Sendable {
         let methods = self.methods
         let tlsContext = try configuration.tls?.makeContext()
         let certificateNamesCaller = configuration.tls?.clientCertificateAuth ?? false
+        let logger = self.logger
         let healthCheck = self.healthCheck
         let scrape = self.scrape
         let maxMessageBytes = configuration.maxMessageBytes
@@ -59,6 +63,7 @@ final class ClientPortServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeRejectionLogger(logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(
                         http2: { pipeline in
