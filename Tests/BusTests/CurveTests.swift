@@ -21,18 +21,19 @@ extension BusTests {
             defer { server.close() }
             Task { try await server.run { $0.reply([UInt8]("curve:") + $0.payload) } }
 
-            var trusted = fastClientConfiguration()
+            // Default heartbeats: CURVE's crypto on a loaded machine must not pass for a dead server.
+            var trusted = BusClient.Configuration()
             trusted.curve = try BusCurveKeys.load(directory: directory.path + "/keys")
             let client = try BusClient(connect: endpoint, configuration: trusted, logger: testLogger())
             defer { client.close() }
             #expect(try await client.request([7], timeout: .seconds(5)) == [UInt8]("curve:") + [7])
 
             let impostor = try BusCurveKeys.makeKeyPair()
-            var mistaken = fastClientConfiguration()
+            var mistaken = BusClient.Configuration()
             mistaken.curve = try BusCurveKeys(
                 serverPublicKey: impostor.publicKey, serverSecretKey: nil,
                 clientPublicKey: keys.clientPublicKey, clientSecretKey: keys.clientSecretKey)
-            var plaintext = fastClientConfiguration()
+            var plaintext = BusClient.Configuration()
             plaintext.curve = nil
             for configuration in [mistaken, plaintext] {
                 let outsider = try BusClient(connect: endpoint, configuration: configuration, logger: testLogger())
