@@ -22,6 +22,10 @@ public struct ServicePlan: Sendable, Hashable {
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
     public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket, authSocket, authEventsSocket]
+    /// The executables that take `--bus-curve-keys` (an auth backend of another kind may not).
+    static let takesBusCurveKeys: Set<String> = [
+        "etcetera-kv", "etcetera-auth", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway",
+    ]
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
@@ -111,7 +115,7 @@ public struct ServicePlan: Sendable, Hashable {
                 tls: Self.gatewayTLSArguments(security, clientURL: clientURL, selfSigned: selfSignedCertificate))]
         self.services = services.map { service in
             var service = service
-            service.arguments += busCurveKeys
+            if Self.takesBusCurveKeys.contains(service.executable) { service.arguments += busCurveKeys }
             return service
         }
     }

@@ -12,11 +12,8 @@ struct TLSTests {
     @Test("https with a server certificate: etcdctl with --cacert writes and reads; without it, or in plaintext, it fails")
     func serverCertificate() async throws {
         let certificates = try await TestCertificates.make()
-        let serving = certificates.serverArguments(clientCertAuth: false)
-        let etcd = try await ServerProcess.etcd(extraArguments: serving, scheme: "https")
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: serving, scheme: "https")
-        defer { etcetera.stop() }
+        let (etcd, etcetera) = try await Self.startBoth(certificates.serverArguments(clientCertAuth: false))
+        defer { etcd.stop(); etcetera.stop() }
         let trusting = ["--cacert", certificates.caFile]
         try await EtcdctlTests.expectSameOutput([
             (trusting + ["put", "foo", "bar"], nil),
@@ -33,11 +30,8 @@ struct TLSTests {
     @Test("--client-cert-auth refuses clients without a certificate from the trusted CA; CN=alice acts as alice under auth, CN=bob (no such user) is denied")
     func clientCertificateAuth() async throws {
         let certificates = try await TestCertificates.make()
-        let serving = certificates.serverArguments(clientCertAuth: true)
-        let etcd = try await ServerProcess.etcd(extraArguments: serving, scheme: "https")
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: serving, scheme: "https")
-        defer { etcetera.stop() }
+        let (etcd, etcetera) = try await Self.startBoth(certificates.serverArguments(clientCertAuth: true))
+        defer { etcd.stop(); etcetera.stop() }
         let alice = certificates.aliceArguments
         try await EtcdctlTests.expectSameOutput([
             (alice + ["put", "allowed/x", "1"], nil),
@@ -66,10 +60,8 @@ struct TLSTests {
 
     @Test("--auto-tls serves a self-signed certificate kept in <data-dir>/fixtures/client")
     func autoTLS() async throws {
-        let etcd = try await ServerProcess.etcd(extraArguments: ["--auto-tls"], scheme: "https")
-        defer { etcd.stop() }
-        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auto-tls"], scheme: "https")
-        defer { etcetera.stop() }
+        let (etcd, etcetera) = try await Self.startBoth(["--auto-tls"])
+        defer { etcd.stop(); etcetera.stop() }
         let skipping = ["--insecure-transport=false", "--insecure-skip-tls-verify"]
         try await EtcdctlTests.expectSameOutput([
             (skipping + ["put", "a", "1"], nil),
@@ -86,6 +78,17 @@ struct TLSTests {
             #expect(text.stdout.contains("NIST CURVE: P-521"), "\(fixtures)")
         }
         try await expectPlaintextRefused(etcd: etcd, etcetera: etcetera)
+    }
+
+    /// Real etcd and Etcetera, both serving `https://` with the same TLS flags.
+    private static func startBoth(_ tlsArguments: [String]) async throws -> (etcd: ServerProcess, etcetera: ServerProcess) {
+        let etcd = try await ServerProcess.etcd(extraArguments: tlsArguments, scheme: "https")
+        do {
+            return (etcd, try await ServerProcess.etcetera(extraArguments: tlsArguments, scheme: "https"))
+        } catch {
+            etcd.stop()
+            throw error
+        }
     }
 
     /// A plaintext client on a TLS port gets no answer from either server.

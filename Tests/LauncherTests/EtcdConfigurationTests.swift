@@ -365,6 +365,10 @@ struct EtcdConfigurationTests {
         #expect(object["ts"] == "2026-09-21T14:13:20.500Z")
         #expect(object["msg"] == "serving client traffic insecurely; this is strongly discouraged!")
         #expect(object["address"] == "127.0.0.1:2379")
+        let secure = EtcdLogFormat.capnslog.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secure[1].hasSuffix(" I | embed: serving client requests on 127.0.0.1:2379"))
+        let secureZap = EtcdLogFormat.zap.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secureZap.joined().contains("\"msg\":\"serving client traffic securely\""))
     }
 
     @Test("the first http:// or https:// listen URL is served and the others are warned about")

@@ -245,6 +245,19 @@ struct ServicePlanTests {
         #expect(try String(contentsOfFile: certificate.certificatePath, encoding: .utf8) == pem, "an existing pair is kept")
     }
 
+    @Test("--bus-curve-keys reaches every Etcetera service as an absolute path, and no auth backend of another kind")
+    func busCurveKeys() throws {
+        let parsed = try EtcdConfiguration.parse(arguments: ["--bus-curve-keys", "keys", "--auth-backend", "exec:/opt/my-auth --fast"])
+        let plan = try ServicePlan(configuration: parsed.configuration, workingDirectory: "/srv")
+        let own = plan.services.filter { ServicePlan.takesBusCurveKeys.contains($0.executable) }
+        #expect(own.count == plan.services.count - 1)
+        #expect(own.allSatisfy { $0.arguments.suffix(2) == ["--bus-curve-keys", "/srv/keys"] })
+        let backend = try #require(plan.services.first { $0.executable == "/opt/my-auth" })
+        #expect(!backend.arguments.contains("--bus-curve-keys"))
+        let plain = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/srv")
+        #expect(plain.services.allSatisfy { !$0.arguments.contains("--bus-curve-keys") })
+    }
+
     @Test("--bus-listen puts the kv store on TCP (events on the next port), reached locally on loopback; external watch processes join the gateway's list")
     func tcpBus() throws {
         var configuration = EtcdConfiguration(name: "node1", dataDirectory: "/var/lib/etcetera")
