@@ -12,7 +12,7 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "etcetera-gateway", abstract: "Etcetera's etcd-compatible client gateway.")
 
-    @Option(help: "URL to serve clients on; the first entry of a comma-separated list is used.")
+    @Option(help: "URL to serve clients on (http:// or https://); the first entry of a comma-separated list is used.")
     var listenClientUrls: String = "http://localhost:2379"
 
     @Option(help: "URLs to serve /metrics and /health on besides the client port, comma-separated (etcd's --listen-metrics-urls).")
