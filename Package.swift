@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -89,11 +91,16 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         .target(
             name: "Launcher",
-            dependencies: ["ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", "Auth", logging, .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", "Auth", logging, .product(name: "Yams", package: "Yams"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "Benchmarking",
@@ -106,16 +113,16 @@ let package = Package(
         ),
 
         // Executables: thin mains that parse configuration and wire the libraries together.
-        .executableTarget(name: "etcetera", dependencies: ["Launcher", "ServiceSupport", argumentParser, logging]),
-        .executableTarget(name: "etcetera-kv", dependencies: ["KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-watch", dependencies: ["WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-lease", dependencies: ["LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera", dependencies: ["Bus", "Launcher", "ServiceSupport", argumentParser, logging]),
+        .executableTarget(name: "etcetera-kv", dependencies: ["Bus", "KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-watch", dependencies: ["Bus", "WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-lease", dependencies: ["Bus", "LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
         .executableTarget(
             name: "etcetera-maintenance",
-            dependencies: ["MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
+            dependencies: ["Bus", "MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
         ),
-        .executableTarget(name: "etcetera-auth", dependencies: ["AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-gateway", dependencies: ["Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-auth", dependencies: ["Bus", "AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-gateway", dependencies: ["Bus", "Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
         // Plugins: alternative backends for the bus contracts (Plugins/README.md).
@@ -130,7 +137,13 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", "Bus", grpcCore, grpcTransport], path: "Tests/TestSupport"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI"]),
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: [
+                "Launcher", "ServiceSupport", "MVCC", "Lease", "Snapshot", "Storage", "EtceteraAPI",
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage", .product(name: "JWTKit", package: "jwt-kit")]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),

@@ -18,6 +18,8 @@ public final class BusClient: Sendable {
         /// The server is dead when nothing arrived from it for this many intervals while a request or a
         /// PING was waiting for an answer.
         public var missedHeartbeatsBeforeDead: Int = 3
+        /// CURVE keys for a `tcp://` endpoint; by default the process's (``BusCurveKeys/forThisProcess``).
+        public var curve: BusCurveKeys? = BusCurveKeys.forThisProcess
 
         public init() {}
     }

@@ -12,6 +12,7 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         case malformedMessage
         case bindFailed
         case connectFailed
+        case curveKeysUnusable
     }
 
     private let kind: Kind
@@ -50,6 +51,12 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         BusError(.connectFailed, "\(endpoint): \(reason)")
     }
 
+    /// CURVE keys that cannot be read, written or made, or that are not 40-character Z85 keys; or a
+    /// libzmq built without CURVE.
+    public static func curveKeysUnusable(_ reason: String) -> BusError {
+        BusError(.curveKeysUnusable, reason)
+    }
+
     static func unavailable(_ detail: String) -> BusError { BusError(.unavailable, detail) }
     static func closed(_ detail: String) -> BusError { BusError(.closed, detail) }
 
@@ -62,6 +69,7 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         case .malformedMessage: "malformed message"
         case .bindFailed: "bind failed"
         case .connectFailed: "connect failed"
+        case .curveKeysUnusable: "CURVE keys unusable"
         }
         return detail.isEmpty ? name : "\(name): \(detail)"
     }

@@ -10,6 +10,8 @@ public final class BusServer: Sendable {
         /// The interval of ZeroMQ's own connection heartbeat (`ZMQ_HEARTBEAT_IVL`) on the ROUTER; a client
         /// connection that stays silent for three intervals is dropped, with the replies queued for it.
         public var heartbeatInterval: Duration = .seconds(1)
+        /// CURVE keys for a `tcp://` endpoint; by default the process's (``BusCurveKeys/forThisProcess``).
+        public var curve: BusCurveKeys? = BusCurveKeys.forThisProcess
 
         public init() {}
     }

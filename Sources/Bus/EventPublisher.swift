@@ -22,7 +22,8 @@ public final class EventPublisher: Sendable {
     private let logger: Logger
 
     /// Binds `endpoint`. Fails with `BusError.bindFailed` when the endpoint is malformed or in use.
-    public init(bind endpoint: String, logger: Logger) throws(BusError) {
+    /// - Parameter curve: CURVE keys for a `tcp://` endpoint; by default the process's.
+    public init(bind endpoint: String, logger: Logger, curve: BusCurveKeys? = BusCurveKeys.forThisProcess) throws(BusError) {
         var logger = logger
         logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
         self.logger = logger
@@ -31,6 +32,7 @@ public final class EventPublisher: Sendable {
             let socket = try ZMQSocket(context: context, type: ZMQ_PUB)
             try socket.setOption(ZMQ_LINGER, 0)
             try socket.setOption(ZMQ_SNDHWM, busHighWaterMark)
+            try socket.applyCurve(curve, as: .server, endpoint: endpoint)
             try socket.bind(endpoint)
             open = Mutex(Open(context: context, socket: socket))
         } catch {

@@ -19,15 +19,16 @@ public final class EventSubscriber: Sendable {
     ///     path: the consumer posts straight to its own queue, without a hop through a task. It must
     ///     not block.
     ///   - onClose: called once on the I/O thread after `close()`; no message follows.
+    ///   - curve: CURVE keys for a `tcp://` endpoint; by default the process's.
     public init(
-        connect endpoint: String, logger: Logger,
+        connect endpoint: String, logger: Logger, curve: BusCurveKeys? = BusCurveKeys.forThisProcess,
         onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void = {}
     ) throws(BusError) {
         var logger = logger
         logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
         do throws(SetupFailure) {
             let mailbox = try Mailbox<Never>()
-            let driver = try SubscriberDriver(endpoint: endpoint, onMessage: onMessage, onClose: onClose, logger: logger)
+            let driver = try SubscriberDriver(endpoint: endpoint, curve: curve, onMessage: onMessage, onClose: onClose, logger: logger)
             thread = try IOThread(name: "bus-subscriber") { runIOLoop(driver, mailbox: mailbox) }
             self.mailbox = mailbox
         } catch {

@@ -3,6 +3,8 @@ public struct GatewayConfiguration: Sendable {
     /// Host and port to serve gRPC on (from the first `--listen-client-urls` entry).
     public var host: String
     public var port: Int
+    /// TLS on the client port (an `https://` client URL); nil serves plaintext.
+    public var tls: ClientTLS?
     /// The kv service's request/reply endpoint.
     public var kvEndpoint: String
     /// The watch fan-out processes' request/reply endpoints; Watch streams are spread over them.

@@ -70,9 +70,9 @@ public final class GatewayServer: Service, Sendable {
         server = ClientPortServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port,
-                maxMessageBytes: configuration.maxRequestBytes + 512 * 1024),
+                maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls),
             methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
-            healthCheck: healthCheck, scrape: scrape)
+            healthCheck: healthCheck, scrape: scrape, logger: logger)
         metricsListeners = configuration.metricsAddresses.map {
             MetricsListener(host: $0.host, port: $0.port, healthCheck: healthCheck, scrape: scrape)
         }
@@ -83,6 +83,7 @@ public final class GatewayServer: Service, Sendable {
         let channel = try await server.bind()
         logger.info("gateway serving etcd gRPC API", metadata: [
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
+            "tls": "\(configuration.tls == nil ? "off" : "on")",
         ])
         var metricsChannels: [Channel] = []
         for listener in metricsListeners {

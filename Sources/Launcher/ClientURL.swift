@@ -1,7 +1,7 @@
 /// One URL of `--listen-client-urls` or `--advertise-client-urls`, checked the way etcd checks them.
 ///
 /// etcd accepts the schemes `http`, `https`, `unix` and `unixs`, requires `host:port` for the network ones
-/// and rejects paths. Etcetera serves plaintext `http` only for now; the other schemes are parsed so that
+/// and rejects paths. Etcetera serves `http` and `https` (TCP) only; the other schemes are parsed so that
 /// advertise lists and extra listen URLs pass through unchanged.
 public struct ClientURL: Sendable, Hashable, CustomStringConvertible {
     /// The URL exactly as given.

@@ -54,6 +54,7 @@ extension EtcdConfiguration {
         if let wantsVersion = try parser.value(of: "version").map({ try parseBool($0) }), wantsVersion {
             return LaunchRequest(action: .printVersion, configuration: configuration, warnings: parser.warnings)
         }
+        parser.warnings += configuration.clientTransportSecurityWarnings
         if let served = configuration.servedClientURL {
             for ignored in configuration.ignoredListenClientURLs {
                 parser.warnings.append(
@@ -79,6 +80,11 @@ private struct FlagDefinition {
     let isBoolean: Bool
     /// Whether `ETCD_<NAME>` may set it (not for `--help` and `--version`).
     let readsEnvironment: Bool
+    /// The mapping that holds it in a configuration file, where etcd does not keep it at the top level.
+    var configFileSection: String? = nil
+
+    /// etcd's configuration-file mapping for the client TLS flags.
+    static let clientTransportSecurity = "client-transport-security"
 
     static let all: [FlagDefinition] = [
         .init(name: "name", isBoolean: false, readsEnvironment: true),
@@ -100,9 +106,15 @@ private struct FlagDefinition {
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token", isBoolean: false, readsEnvironment: true),
+        .init(name: "bus-curve-keys", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
         .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-backend", isBoolean: false, readsEnvironment: true),
+        .init(name: "cert-file", isBoolean: false, readsEnvironment: true, configFileSection: clientTransportSecurity),
+        .init(name: "key-file", isBoolean: false, readsEnvironment: true, configFileSection: clientTransportSecurity),
+        .init(name: "trusted-ca-file", isBoolean: false, readsEnvironment: true, configFileSection: clientTransportSecurity),
+        .init(name: "client-cert-auth", isBoolean: true, readsEnvironment: true, configFileSection: clientTransportSecurity),
+        .init(name: "auto-tls", isBoolean: true, readsEnvironment: true, configFileSection: clientTransportSecurity),
         .init(name: "config-file", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
@@ -233,18 +245,30 @@ private struct FlagParser {
         }
         var fileValues: [String: RawValue] = [:]
         var fileWarnings = ["loading configuration from \"\(path)\"; other flags and ETCD_* variables are ignored"]
-        if let node {
-            guard let mapping = node.mapping else { throw unusable("\(path) is not a mapping of etcd's configuration keys") }
+        /// Reads the keys of one mapping: the top level (`section` nil) or a section such as
+        /// `client-transport-security`, each flag only where etcd keeps it.
+        func read(_ mapping: Node.Mapping, section: String?) throws {
             for (keyNode, valueNode) in mapping {
                 guard let key = keyNode.string else { throw unusable("\(path) has a key that is not a string") }
-                guard let definition = FlagDefinition.byName[key], definition.readsEnvironment, key != "config-file" else {
-                    fileWarnings.append("ignoring unsupported configuration key \(key) in \(path)")
+                let qualified = section.map { "\($0).\(key)" } ?? key
+                if section == nil, key == FlagDefinition.clientTransportSecurity, let nested = valueNode.mapping {
+                    try read(nested, section: key)
+                    continue
+                }
+                guard let definition = FlagDefinition.byName[key], definition.readsEnvironment, key != "config-file",
+                      definition.configFileSection == section
+                else {
+                    fileWarnings.append("ignoring unsupported configuration key \(qualified) in \(path)")
                     continue
                 }
                 if valueNode.scalar?.string == "~" || valueNode.scalar?.string == "null" || valueNode.scalar?.string == "" { continue }
-                guard let scalar = valueNode.scalar else { throw unusable("\(key) in \(path) must be a single value, not a list or mapping") }
-                fileValues[key] = RawValue(text: scalar.string, source: "key \(key) of \(path)")
+                guard let scalar = valueNode.scalar else { throw unusable("\(qualified) in \(path) must be a single value, not a list or mapping") }
+                fileValues[key] = RawValue(text: scalar.string, source: "key \(qualified) of \(path)")
             }
+        }
+        if let node {
+            guard let mapping = node.mapping else { throw unusable("\(path) is not a mapping of etcd's configuration keys") }
+            try read(mapping, section: nil)
         }
         if let version = values["version"] { fileValues["version"] = version }
         values = fileValues
@@ -259,7 +283,7 @@ private struct FlagParser {
             guard configuration.servedClientURL != nil else {
                 throw LauncherError(
                     code: .invalidURL,
-                    message: "\(raw.source): no http:// URL in \"\(raw.text)\" (Etcetera serves plaintext HTTP only)"
+                    message: "\(raw.source): no http:// or https:// URL in \"\(raw.text)\" (Etcetera serves TCP client URLs only)"
                 )
             }
         }
@@ -340,6 +364,10 @@ private struct FlagParser {
             }
             configuration.externalWatchEndpoints = endpoints
         }
+        if let raw = values["bus-curve-keys"] {
+            guard !raw.text.isEmpty else { throw invalid(raw, "expected the directory etcetera bus-keys wrote") }
+            configuration.busCurveKeys = raw.text
+        }
         // Go's flag.UintVar, as etcd declares both: any unsigned integer. etcd replaces a TTL of 0 by 300 s
         // and a cost outside 4…31 by 10 where it uses them; so does the auth service.
         if let raw = values["auth-token"] {
@@ -357,7 +385,28 @@ private struct FlagParser {
             }
             configuration.authBackend = backend
         }
+        configuration.clientTransportSecurity = try clientTransportSecurity()
+        if let served = configuration.servedClientURL, served.scheme == "https" {
+            let security = configuration.clientTransportSecurity
+            guard security.usesAutoTLS || (security.certFile != nil && security.keyFile != nil) else {
+                throw LauncherError(
+                    code: .invalidFlagValue,
+                    message: "TLS key/cert (--cert-file, --key-file) must be provided for client url \(served) with HTTPS scheme"
+                )
+            }
+        }
         return configuration
+    }
+
+    private func clientTransportSecurity() throws -> ClientTransportSecurity {
+        var security = ClientTransportSecurity()
+        security.certFile = values["cert-file"]?.text
+        security.keyFile = values["key-file"]?.text
+        security.trustedCAFile = values["trusted-ca-file"]?.text
+        for (flag, setting) in [("client-cert-auth", \ClientTransportSecurity.clientCertAuth), ("auto-tls", \.autoTLS)] {
+            if let raw = values[flag] { security[keyPath: setting] = try EtcdConfiguration.parseBool(raw.text, flag: flag) }
+        }
+        return security
     }
 
     /// A Go `time.Duration` string (`1h30m`, `5s`, `250ms`) in whole milliseconds.

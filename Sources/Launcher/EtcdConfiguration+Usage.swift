@@ -13,6 +13,9 @@ extension EtcdConfiguration {
             Restore a snapshot into a new data directory, or verify one and print its status
             (etcetera snapshot --help).
 
+          etcetera bus-keys DIR
+            Make the CURVE key pairs that --bus-curve-keys DIR uses to encrypt tcp:// bus endpoints.
+
           etcetera -h | --help
             Show this help.
 
@@ -51,6 +54,19 @@ extension EtcdConfiguration {
           --listen-metrics-urls ''
             List of URLs to listen on for the metrics and health endpoints (http:// URLs are served).
 
+        Security:
+          --cert-file ''
+            Path to the client server TLS cert file (an https:// client URL needs it, or --auto-tls).
+          --key-file ''
+            Path to the client server TLS key file.
+          --client-cert-auth 'false'
+            Enable client cert authentication: clients need a certificate from --trusted-ca-file, and with
+            auth enabled a request without a token is made as the certificate's common name.
+          --trusted-ca-file ''
+            Path to the client server TLS trusted CA cert file.
+          --auto-tls 'false'
+            Client TLS using generated certificates (kept in <data-dir>/fixtures/client).
+
         Auth:
           --auth-token 'simple'
             Specify a v3 authentication token type and its options ('simple' or 'jwt').
@@ -86,12 +102,15 @@ extension EtcdConfiguration {
             exec:COMMAND (runs COMMAND, split on spaces, with --listen, --events, --auth-token-ttl,
             --data-dir, --bcrypt-cost and --log-level appended); endpoint:REQUESTS,EVENTS (a backend
             already running there: nothing is started, the gateway connects to both endpoints).
+          --bus-curve-keys ''
+            Directory of CURVE keys (etcetera bus-keys DIR): every service encrypts its tcp:// bus
+            endpoints with them, and clients check the server's key (ipc:// stays as it is).
 
         Environment:
           ETCETERA_BIN_DIR
             Directory holding the service executables (default: the directory of etcetera itself).
 
-        Other etcd flags (clustering, peer URLs, TLS, v2, experimental, ...) are accepted and ignored with
-        a warning: Etcetera is a single member.
+        Other etcd flags (clustering, peer URLs, peer TLS, v2, experimental, ...) are accepted and ignored
+        with a warning: Etcetera is a single member.
         """
 }

@@ -10,7 +10,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var name: String
     /// `--data-dir`: where every service keeps its state; etcd's default is `<name>.etcd`.
     public var dataDirectory: String
-    /// `--listen-client-urls`: the first `http://` URL is served, the others are reported as ignored.
+    /// `--listen-client-urls`: the first `http://` or `https://` URL is served, the others are reported
+    /// as ignored.
     public var listenClientURLs: [ClientURL]
     /// `--advertise-client-urls`: the member's client URLs in Cluster answers.
     public var advertiseClientURLs: [ClientURL]
@@ -44,6 +45,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--bus-listen tcp://HOST:PORT`: Etcetera's own flag. The kv store serves its bus on TCP (events
     /// on PORT+1) instead of `ipc://`, so watch processes on other machines can join.
     public var busListen: KVBusEndpoints?
+    /// `--bus-curve-keys DIR`: Etcetera's own flag, the CURVE keys (`etcetera bus-keys DIR`) every
+    /// service uses on `tcp://` bus endpoints (docs/bus.md).
+    public var busCurveKeys: String?
     /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
     /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
     public var externalWatchEndpoints: [String]
@@ -57,6 +61,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var bcryptCost: UInt64
     /// `--auth-backend`: Etcetera's own flag, which auth backend to run or connect to.
     public var authBackend: AuthBackendChoice
+    /// `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth` and `--auto-tls`
+    /// (`client-transport-security` in a configuration file): TLS on an `https://` client URL.
+    public var clientTransportSecurity: ClientTransportSecurity
 
     /// The defaults of etcd 3.4 (`etcd --help`), with `dataDirectory` derived from `name` when not given.
     public init(
@@ -77,9 +84,11 @@ public struct EtcdConfiguration: Sendable, Hashable {
         busListen: KVBusEndpoints? = nil,
         externalWatchEndpoints: [String] = [],
         authToken: String = "simple",
+        busCurveKeys: String? = nil,
         authTokenTTL: UInt64 = 300,
         bcryptCost: UInt64 = 10,
-        authBackend: AuthBackendChoice = .builtin
+        authBackend: AuthBackendChoice = .builtin,
+        clientTransportSecurity: ClientTransportSecurity = ClientTransportSecurity()
     ) {
         self.name = name
         self.dataDirectory = dataDirectory ?? "\(name).etcd"
@@ -98,9 +107,11 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.busListen = busListen
         self.externalWatchEndpoints = externalWatchEndpoints
         self.authToken = authToken
+        self.busCurveKeys = busCurveKeys
         self.authTokenTTL = authTokenTTL
         self.bcryptCost = bcryptCost
         self.authBackend = authBackend
+        self.clientTransportSecurity = clientTransportSecurity
     }
 
     /// etcd's default for both client URL flags.
@@ -112,11 +123,11 @@ public struct EtcdConfiguration: Sendable, Hashable {
         }
     }()
 
-    /// The URL the gateway listens on: the first plaintext `http://` listen URL.
+    /// The URL the gateway listens on: the first `http://` or `https://` listen URL.
     ///
     /// Parsing guarantees there is one; a configuration built by hand without one yields `nil`.
     public var servedClientURL: ClientURL? {
-        listenClientURLs.first { $0.scheme == "http" }
+        listenClientURLs.first { $0.scheme == "http" || $0.scheme == "https" }
     }
 
     /// Listen URLs that are accepted but not served yet (every one but ``servedClientURL``).
@@ -175,5 +186,25 @@ extension EtcdConfiguration {
     public enum AutoCompactionMode: String, Sendable, Hashable, CaseIterable {
         case periodic
         case revision
+    }
+}
+
+extension EtcdConfiguration {
+    /// etcd's warnings for TLS settings that do not apply: files or client-cert auth with a plaintext
+    /// client URL, and `--auto-tls` next to certificate files.
+    var clientTransportSecurityWarnings: [String] {
+        let security = clientTransportSecurity
+        guard let served = servedClientURL else { return [] }
+        if served.scheme == "http" {
+            var warnings: [String] = []
+            if security.hasCertificateFiles {
+                warnings.append("scheme is HTTP while key and cert files are present; ignoring key and cert files (client-url \(served))")
+            }
+            if security.clientCertAuth {
+                warnings.append("scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL (client-url \(served))")
+            }
+            return warnings
+        }
+        return security.autoTLS && security.hasCertificateFiles ? ["ignoring client auto TLS since certs given"] : []
     }
 }

@@ -8,21 +8,25 @@ public enum EtcdLogFormat: String, Sendable, Hashable, CaseIterable {
     /// One JSON object per line, as etcd's zap logger writes it.
     case zap
 
-    /// What etcd 3.4 prints once it serves plaintext client requests on `address` (`127.0.0.1:2379`).
-    /// With capnslog that is the `ready to serve client requests` line and the insecure-serving
-    /// notice; with zap, etcd 3.4 prints only the notice (there is no readiness line to copy).
-    public func readinessLines(address: String, at date: Date = Date()) -> [String] {
+    /// What etcd 3.4 prints once it serves client requests on `address` (`127.0.0.1:2379`), plaintext
+    /// or TLS (`secure`). With capnslog that is the `ready to serve client requests` line and the
+    /// serving line (a notice with a warning for plaintext); with zap, etcd 3.4 prints only the serving
+    /// line (there is no readiness line to copy).
+    public func readinessLines(address: String, secure: Bool = false, at date: Date = Date()) -> [String] {
         switch self {
         case .capnslog:
             let time = Self.capnslogTime(date)
             return [
                 "\(time) I | embed: ready to serve client requests",
-                "\(time) N | embed: serving insecure client requests on \(address), this is strongly discouraged!",
+                secure
+                    ? "\(time) I | embed: serving client requests on \(address)"
+                    : "\(time) N | embed: serving insecure client requests on \(address), this is strongly discouraged!",
             ]
         case .zap:
             let fields: [(String, String)] = [
                 ("level", "info"), ("ts", Self.zapTime(date)), ("caller", "etcetera/launcher"),
-                ("msg", "serving client traffic insecurely; this is strongly discouraged!"), ("address", address),
+                ("msg", secure ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!"),
+                ("address", address),
             ]
             return ["{" + fields.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"]
         }

@@ -6,16 +6,19 @@
 public struct ReadinessCheck: Sendable {
     /// The client address, as printed in the readiness line (`127.0.0.1:2379`).
     public var address: String
+    /// Whether the address serves TLS: etcd's serving line then drops its "insecure" warning.
+    public var isSecure: Bool
     public var interval: Duration
     public var probe: @Sendable () -> Bool
     /// etcd's `--logger`: how the readiness lines look.
     public var format: EtcdLogFormat
 
     public init(
-        address: String, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog,
+        address: String, isSecure: Bool = false, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog,
         probe: @escaping @Sendable () -> Bool
     ) {
         self.address = address
+        self.isSecure = isSecure
         self.interval = interval
         self.format = format
         self.probe = probe
@@ -27,7 +30,7 @@ public struct ReadinessCheck: Sendable {
     ) -> ReadinessCheck {
         let host = url.host
         let port = url.port ?? 0
-        return ReadinessCheck(address: url.hostPort, interval: interval, format: format) {
+        return ReadinessCheck(address: url.hostPort, isSecure: url.scheme == "https", interval: interval, format: format) {
             TCPProbe.canConnect(host: host, port: port)
         }
     }

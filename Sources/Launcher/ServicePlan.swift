@@ -22,6 +22,10 @@ public struct ServicePlan: Sendable, Hashable {
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
     public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket, authSocket, authEventsSocket]
+    /// The executables that take `--bus-curve-keys` (an auth backend of another kind may not).
+    static let takesBusCurveKeys: Set<String> = [
+        "etcetera-kv", "etcetera-auth", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway",
+    ]
     /// Most watch fan-out processes one box runs.
     public static let maximumWatchProcesses = 64
 
@@ -53,6 +57,8 @@ public struct ServicePlan: Sendable, Hashable {
     public let directories: [String]
     /// The URL the gateway serves, and that readiness is checked on.
     public let clientURL: ClientURL
+    /// The certificate to make before the gateway starts, with `--auto-tls` on an `https://` URL.
+    public let selfSignedCertificate: SelfSignedCertificate?
     /// The children in start order.
     public let services: [ServiceSpec]
 
@@ -61,14 +67,14 @@ public struct ServicePlan: Sendable, Hashable {
     ///   - configuration: the parsed configuration.
     ///   - workingDirectory: resolves a relative `--data-dir` (etcd's default `default.etcd` is relative).
     ///   - fallbackSocketParent: the parent of the short socket directory used when paths are too long.
-    /// - Throws: `LauncherError` with `.invalidURL` if no listen URL is plaintext `http://`.
+    /// - Throws: `LauncherError` with `.invalidURL` if no listen URL is `http://` or `https://`.
     public init(
         configuration: EtcdConfiguration,
         workingDirectory: String,
         fallbackSocketParent: String = "/tmp"
     ) throws {
         guard let clientURL = configuration.servedClientURL else {
-            throw LauncherError(code: .invalidURL, message: "no http:// URL in --listen-client-urls")
+            throw LauncherError(code: .invalidURL, message: "no http:// or https:// URL in --listen-client-urls")
         }
         let dataDirectory = Path.absolute(configuration.dataDirectory, workingDirectory: workingDirectory)
         let bus = BusLayout(
@@ -88,11 +94,16 @@ public struct ServicePlan: Sendable, Hashable {
         self.bus = bus
         self.directories = directories
         self.clientURL = clientURL
+        let security = configuration.clientTransportSecurity
+        selfSignedCertificate = clientURL.scheme == "https" && security.usesAutoTLS
+            ? SelfSignedCertificate(dataDirectory: dataDirectory, hosts: configuration.listenClientURLs.filter { $0.port != nil }.map(\.host))
+            : nil
         let watchProcesses = min(max(configuration.watchProcesses, 1), Self.maximumWatchProcesses)
         let kv = Self.kvEndpoints(configuration, bus: bus)
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         let auth = Self.authBackend(configuration, dataDirectory: dataDirectory, workingDirectory: workingDirectory, bus: bus)
-        self.services =
+        let busCurveKeys = configuration.busCurveKeys.map { ["--bus-curve-keys", Path.absolute($0, workingDirectory: workingDirectory)] } ?? []
+        let services =
             [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
             + (auth.service.map { [$0] } ?? [])
             + [Self.leaseService(configuration, dataDirectory: dataDirectory, bus: bus, kv: kv.connect),
@@ -100,7 +111,29 @@ public struct ServicePlan: Sendable, Hashable {
             + (0..<watchProcesses).map { Self.watchService(configuration, index: $0, bus: bus, kv: kv.connect) }
             + [Self.gatewayService(
                 configuration, dataDirectory: dataDirectory, kv: kv.connect, bus: bus, auth: auth.endpoints,
-                clientURL: clientURL, watchEndpoints: watchEndpoints)]
+                clientURL: clientURL, watchEndpoints: watchEndpoints,
+                tls: Self.gatewayTLSArguments(security, clientURL: clientURL, selfSigned: selfSignedCertificate))]
+        self.services = services.map { service in
+            var service = service
+            if Self.takesBusCurveKeys.contains(service.executable) { service.arguments += busCurveKeys }
+            return service
+        }
+    }
+
+    /// The gateway's TLS flags: the given files, or the self-signed pair; none for an `http://` URL.
+    private static func gatewayTLSArguments(
+        _ security: ClientTransportSecurity, clientURL: ClientURL, selfSigned: SelfSignedCertificate?
+    ) -> [String] {
+        guard clientURL.scheme == "https" else { return [] }
+        var arguments: [String] = []
+        if let selfSigned {
+            arguments += ["--cert-file", selfSigned.certificatePath, "--key-file", selfSigned.keyPath]
+        } else if let certFile = security.certFile, let keyFile = security.keyFile {
+            arguments += ["--cert-file", certFile, "--key-file", keyFile]
+        }
+        if let trustedCAFile = security.trustedCAFile { arguments += ["--trusted-ca-file", trustedCAFile] }
+        if security.clientCertAuth { arguments.append("--client-cert-auth") }
+        return arguments
     }
 
     /// The kv store's (requests, events) endpoints as it binds them and as local services reach them:
@@ -216,12 +249,13 @@ public struct ServicePlan: Sendable, Hashable {
         bus: BusLayout,
         auth: (requests: String, events: String),
         clientURL: ClientURL,
-        watchEndpoints: [String]
+        watchEndpoints: [String],
+        tls: [String]
     ) -> ServiceSpec {
         let metricsURLs = configuration.listenMetricsURLs.filter { $0.scheme == "http" }.map(\.string)
         return ServiceSpec(
             executable: "etcetera-gateway",
-            arguments: watchEndpoints.flatMap { ["--watch", $0] }
+            arguments: watchEndpoints.flatMap { ["--watch", $0] } + tls
                 + (metricsURLs.isEmpty ? [] : ["--listen-metrics-urls", metricsURLs.joined(separator: ",")]) + [
                 "--name", configuration.name,
                 "--peer-urls", configuration.peerURLs.joined(separator: ","),

@@ -175,7 +175,7 @@ public final class Supervisor: @unchecked Sendable {
                 recordExit(pid: exit.pid, status: exit.status)
             }
             if ready, let readiness = configuration.readiness {
-                let lines = readiness.format.readinessLines(address: readiness.address)
+                let lines = readiness.format.readinessLines(address: readiness.address, secure: readiness.isSecure)
                 FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
                 observer?(.ready)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import Bus
 import AuthService
 import Foundation
 import Logging
@@ -34,8 +35,12 @@ struct AuthServiceCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-auth", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Foundation
 import Gateway
 import Logging
@@ -11,11 +12,23 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "etcetera-gateway", abstract: "Etcetera's etcd-compatible client gateway.")
 
-    @Option(help: "URL to serve clients on; the first entry of a comma-separated list is used.")
+    @Option(help: "URL to serve clients on (http:// or https://); the first entry of a comma-separated list is used.")
     var listenClientUrls: String = "http://localhost:2379"
 
     @Option(help: "URLs to serve /metrics and /health on besides the client port, comma-separated (etcd's --listen-metrics-urls).")
     var listenMetricsUrls: String?
+
+    @Option(help: "Certificate (PEM) served on an https:// client URL (etcd's --cert-file).")
+    var certFile: String?
+
+    @Option(help: "Private key (PEM) of --cert-file (etcd's --key-file).")
+    var keyFile: String?
+
+    @Option(help: "CA certificates (PEM) client certificates must be signed by (etcd's --trusted-ca-file).")
+    var trustedCaFile: String?
+
+    @Flag(help: "Require verified client certificates; with auth on, a call without a token is made as the certificate's common name (etcd's --client-cert-auth).")
+    var clientCertAuth = false
 
     @Option(help: "Member name, as etcd's --name (the member id in response headers derives from it and the peer URLs).")
     var name: String = "default"
@@ -53,8 +66,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         guard let first = listenClientUrls.split(separator: ",").first, let (host, port) = Self.address(of: first) else {
             throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
         }
@@ -64,6 +81,13 @@ struct GatewayCommand: AsyncParsableCommand {
                 throw ValidationError("--listen-metrics-urls needs scheme://host:port, got \(url)")
             }
             return address
+        }
+        if first.hasPrefix("https://") {
+            guard let certFile, let keyFile else {
+                throw ValidationError("TLS key/cert (--cert-file, --key-file) must be provided for client url \(first) with HTTPS scheme")
+            }
+            configuration.tls = ClientTLS(
+                certificateFile: certFile, keyFile: keyFile, trustedCAFile: trustedCaFile, clientCertificateAuth: clientCertAuth)
         }
         configuration.maxRequestBytes = maxRequestBytes
         configuration.watchEndpoints = watch

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Foundation
 import KVService
 import Logging
@@ -32,8 +33,12 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-kv", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var storeConfiguration = MVCCStore.Configuration()
         storeConfiguration.maxTxnOperations = maxTxnOps

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Foundation
 import LeaseService
 import Logging
@@ -24,8 +25,12 @@ struct LeaseServiceCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-lease", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let server = try LeaseServer(
             configuration: .init(listenEndpoint: listen, kvEndpoint: kv), storage: try LevelDBStorage(path: dataDir), logger: logger)

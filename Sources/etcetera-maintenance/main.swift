@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Cluster
 import Logging
 import Maintenance
@@ -37,8 +38,12 @@ struct MaintenanceServiceCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-maintenance", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         let autoCompaction: AutoCompaction?
         do {
             autoCompaction = try AutoCompaction(mode: autoCompactionMode, retention: autoCompactionRetention)

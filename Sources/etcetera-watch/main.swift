@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Logging
 import ServiceLifecycle
 import ServiceSupport
@@ -46,8 +47,12 @@ struct WatchServiceCommand: AsyncParsableCommand {
     @Option(help: "debug, info, warn or error.")
     var logLevel: String = "info"
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-watch", level: logLevel)
+        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
         let remote = bus.flatMap { KVBusEndpoints(tcp: $0) }
         var configuration = WatchServer.Configuration(
             listenEndpoint: listen, kvEndpoint: remote?.requests ?? kv ?? "", kvEventsEndpoint: remote?.events ?? kvEvents ?? "")

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Launcher
 import ServiceSupport
@@ -9,6 +10,21 @@ if CommandLine.arguments.dropFirst().first == "snapshot" {
     do {
         let command = try SnapshotCommand.parse(Array(CommandLine.arguments.dropFirst(2)))
         print(try command.run(workingDirectory: FileManager.default.currentDirectoryPath), terminator: "")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+if CommandLine.arguments.dropFirst().first == "bus-keys" {
+    guard CommandLine.arguments.count == 3 else {
+        FileHandle.standardError.write(Data("Usage: etcetera bus-keys DIR\n".utf8))
+        exit(1)
+    }
+    do {
+        let keys = try BusCurveKeys.generate(into: CommandLine.arguments[2])
+        print("CURVE keys written to \(CommandLine.arguments[2]) (server public key \(keys.serverPublicKey))")
         exit(0)
     } catch {
         FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
@@ -57,6 +73,14 @@ do {
         workingDirectory: FileManager.default.currentDirectoryPath
     )
     try plan.clientURL.ensureAddressAvailable()
+    if let selfSigned = plan.selfSignedCertificate {
+        do {
+            try selfSigned.ensureExists()
+        } catch {
+            throw LauncherError(code: .directoryUnusable, message: "failed to get client self-signed certs: \(error)")
+        }
+        logger.info("client TLS: self-signed cert = \(selfSigned.certificatePath), key = \(selfSigned.keyPath)")
+    }
     logger.info("starting etcetera \(EtceteraVersion.current) (etcd API \(EtceteraVersion.etcdAPI))")
     logger.info("name = \(configuration.name), data dir = \(plan.dataDirectory), bus = \(plan.bus.directory)")
     supervisor = Supervisor(

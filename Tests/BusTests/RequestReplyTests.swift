@@ -260,12 +260,7 @@ extension BusTests {
 
         @Test("round trip over tcp on a free loopback port; a second bind to the port fails")
         func tcpRoundTrip() async throws {
-            var bound: (BusServer, String)?
-            for _ in 0..<50 where bound == nil {
-                let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000..<60_000))"
-                if let server = try? BusServer(bind: endpoint, logger: testLogger()) { bound = (server, endpoint) }
-            }
-            let (server, endpoint) = try #require(bound)
+            let (server, endpoint) = try bindOnFreeTCPPort()
             defer { server.close() }
             Task { try await server.run { $0.reply([UInt8]("tcp:") + $0.payload) } }
             let client = try BusClient(connect: endpoint, logger: testLogger())

@@ -61,8 +61,8 @@ struct EtcdctlTests {
             normalize(text).replacingOccurrences(of: server.endpoint, with: "EP")
         }
         for (arguments, input) in session {
-            let expected = try await Etcdctl.run(arguments, endpoint: etcd.endpoint, input: input)
-            let actual = try await Etcdctl.run(arguments, endpoint: etcetera.endpoint, input: input)
+            let expected = try await Etcdctl.run(arguments, endpoint: etcd.clientURL, input: input)
+            let actual = try await Etcdctl.run(arguments, endpoint: etcetera.clientURL, input: input)
             let command = "etcdctl " + arguments.joined(separator: " ")
             #expect(hidden(actual.stdout, etcetera) == hidden(expected.stdout, etcd), "\(command)")
             #expect(errorLines(hidden(actual.stderr, etcetera)) == errorLines(hidden(expected.stderr, etcd)), "\(command)")

@@ -383,16 +383,20 @@ struct EtcdConfigurationTests {
         #expect(object["ts"] == "2026-09-21T14:13:20.500Z")
         #expect(object["msg"] == "serving client traffic insecurely; this is strongly discouraged!")
         #expect(object["address"] == "127.0.0.1:2379")
+        let secure = EtcdLogFormat.capnslog.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secure[1].hasSuffix(" I | embed: serving client requests on 127.0.0.1:2379"))
+        let secureZap = EtcdLogFormat.zap.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secureZap.joined().contains("\"msg\":\"serving client traffic securely\""))
     }
 
-    @Test("the first http:// listen URL is served and the others are warned about")
+    @Test("the first http:// or https:// listen URL is served and the others are warned about")
     func listenURLs() throws {
         let request = try EtcdConfiguration.parse(arguments: [
-            "--listen-client-urls", "https://127.0.0.1:2379,http://127.0.0.1:2379,http://[::1]:2379",
+            "--listen-client-urls", "unix://etcd.sock,http://127.0.0.1:2379,https://[::1]:2379",
         ])
         #expect(request.configuration.servedClientURL?.string == "http://127.0.0.1:2379")
         #expect(request.configuration.ignoredListenClientURLs.map(\.string) == [
-            "https://127.0.0.1:2379", "http://[::1]:2379",
+            "unix://etcd.sock", "https://[::1]:2379",
         ])
         #expect(request.warnings.count == 2)
         #expect(request.warnings.allSatisfy { $0.hasPrefix("ignoring listen client URL") })
@@ -400,13 +404,66 @@ struct EtcdConfigurationTests {
 
     @Test(
         "malformed or unservable listen URLs are rejected",
-        arguments: ["127.0.0.1:2379", "http://127.0.0.1", "http://127.0.0.1:2379/v3", "ftp://h:1", "https://h:1"]
+        arguments: ["127.0.0.1:2379", "http://127.0.0.1", "http://127.0.0.1:2379/v3", "ftp://h:1", "unixs://etcd.sock"]
     )
     func badURLs(url: String) throws {
         let error = try #require(throws: LauncherError.self) {
             try EtcdConfiguration.parse(arguments: ["--listen-client-urls", url])
         }
         #expect(error.code == .invalidURL)
+    }
+
+    @Test("the client TLS flags come from flags, ETCD_* variables or the configuration file's client-transport-security")
+    func clientTransportSecurity() throws {
+        let expected = ClientTransportSecurity(
+            certFile: "/c/server.pem", keyFile: "/c/server.key", trustedCAFile: "/c/ca.pem", clientCertAuth: true, autoTLS: false)
+        let https = ["--listen-client-urls", "https://127.0.0.1:2379"]
+        let flags = try configuration(https + [
+            "--cert-file", "/c/server.pem", "--key-file=/c/server.key", "--trusted-ca-file", "/c/ca.pem", "--client-cert-auth",
+        ])
+        #expect(flags.clientTransportSecurity == expected)
+        let variables = try configuration(https, environment: [
+            "ETCD_CERT_FILE": "/c/server.pem", "ETCD_KEY_FILE": "/c/server.key", "ETCD_TRUSTED_CA_FILE": "/c/ca.pem",
+            "ETCD_CLIENT_CERT_AUTH": "true", "ETCD_AUTO_TLS": "false",
+        ])
+        #expect(variables.clientTransportSecurity == expected)
+        let yaml = """
+            listen-client-urls: https://127.0.0.1:2379
+            cert-file: /flat/ignored.pem
+            client-transport-security:
+              cert-file: /c/server.pem
+              key-file: /c/server.key
+              trusted-ca-file: /c/ca.pem
+              client-cert-auth: true
+              auto-tls: false
+              crl-file: /c/crl.pem
+            """
+        let file = try EtcdConfiguration.parse(arguments: ["--config-file", "e.yml"], readFile: { _ in yaml })
+        #expect(file.configuration.clientTransportSecurity == expected)
+        #expect(file.warnings.contains("ignoring unsupported configuration key cert-file in e.yml"))
+        #expect(file.warnings.contains("ignoring unsupported configuration key client-transport-security.crl-file in e.yml"))
+        let mistyped = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: https + ["--auto-tls=maybe"])
+        }
+        #expect(mistyped.code == .invalidFlagValue)
+    }
+
+    @Test("an https:// client URL needs a certificate and key or --auto-tls; TLS settings that do not apply are warned about, as etcd")
+    func httpsNeedsCertificate() throws {
+        let missing = try #require(throws: LauncherError.self) {
+            try EtcdConfiguration.parse(arguments: ["--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "/c/server.pem"])
+        }
+        #expect(missing.message == "TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:2379 with HTTPS scheme")
+        let auto = try EtcdConfiguration.parse(arguments: ["--listen-client-urls", "https://127.0.0.1:2379", "--auto-tls"])
+        #expect(auto.configuration.clientTransportSecurity.usesAutoTLS && auto.warnings.isEmpty)
+        let both = try EtcdConfiguration.parse(arguments: [
+            "--listen-client-urls", "https://127.0.0.1:2379", "--auto-tls", "--cert-file", "/c/s.pem", "--key-file", "/c/s.key",
+        ])
+        #expect(!both.configuration.clientTransportSecurity.usesAutoTLS)
+        #expect(both.warnings == ["ignoring client auto TLS since certs given"])
+        let plaintext = try EtcdConfiguration.parse(arguments: ["--cert-file", "/c/s.pem", "--key-file", "/c/s.key", "--client-cert-auth"])
+        #expect(plaintext.warnings.count == 2)
+        #expect(plaintext.warnings.allSatisfy { $0.hasPrefix("scheme is HTTP while") })
     }
 
     @Test("client URLs split into host and port, IPv6 included")

@@ -1,3 +1,5 @@
+import Foundation
+import X509
 import ServiceSupport
 import Testing
 
@@ -170,10 +172,10 @@ struct ServicePlanTests {
         #expect(tooLong.usesFallback)
     }
 
-    @Test("a plan needs a plaintext http listen URL")
+    @Test("a plan needs an http:// or https:// listen URL")
     func needsHTTP() throws {
         var configuration = EtcdConfiguration()
-        configuration.listenClientURLs = [try ClientURL("https://127.0.0.1:2379")]
+        configuration.listenClientURLs = [try ClientURL("unix://etcd.sock")]
         #expect(throws: LauncherError.self) {
             try ServicePlan(configuration: configuration, workingDirectory: "/")
         }
@@ -191,6 +193,70 @@ struct ServicePlanTests {
         let gateway = try #require(plan.services.last)
         #expect(gateway.name == "etcetera-gateway")
         #expect(gateway.arguments.contains(["--listen-metrics-urls", "http://127.0.0.1:2381,http://[::1]:2383"]))
+    }
+
+    @Test("an https:// URL gives the gateway the certificate flags: the files given, or the self-signed pair under the data dir")
+    func tlsPlan() throws {
+        var configuration = EtcdConfiguration(name: "n", dataDirectory: "/var/lib/etcetera")
+        configuration.listenClientURLs = [try ClientURL("https://127.0.0.1:2379"), try ClientURL("https://localhost:2479")]
+        configuration.clientTransportSecurity = ClientTransportSecurity(
+            certFile: "/c/s.pem", keyFile: "/c/s.key", trustedCAFile: "/c/ca.pem", clientCertAuth: true)
+        let given = try ServicePlan(configuration: configuration, workingDirectory: "/")
+        let gateway = try #require(given.services.last)
+        #expect(gateway.arguments.contains(["--cert-file", "/c/s.pem", "--key-file", "/c/s.key", "--trusted-ca-file", "/c/ca.pem", "--client-cert-auth"]))
+        #expect(gateway.arguments.contains(["--listen-client-urls", "https://127.0.0.1:2379"]))
+        #expect(given.selfSignedCertificate == nil)
+
+        configuration.clientTransportSecurity = ClientTransportSecurity(autoTLS: true)
+        let auto = try ServicePlan(configuration: configuration, workingDirectory: "/")
+        let selfSigned = try #require(auto.selfSignedCertificate)
+        #expect(selfSigned.certificatePath == "/var/lib/etcetera/fixtures/client/cert.pem")
+        #expect(selfSigned.hosts == ["127.0.0.1", "localhost"])
+        let autoGateway = try #require(auto.services.last)
+        #expect(autoGateway.arguments.contains([
+            "--cert-file", "/var/lib/etcetera/fixtures/client/cert.pem", "--key-file", "/var/lib/etcetera/fixtures/client/key.pem",
+        ]))
+
+        configuration.listenClientURLs = [try ClientURL("http://127.0.0.1:2379")]
+        let plaintext = try ServicePlan(configuration: configuration, workingDirectory: "/")
+        #expect(plaintext.selfSignedCertificate == nil)
+        #expect(try #require(plaintext.services.last).arguments.allSatisfy { !$0.hasPrefix("--cert") })
+    }
+
+    @Test("--auto-tls makes its certificate once: a self-signed P-521 certificate for the listen hosts, the key readable by the owner only")
+    func selfSignedCertificate() throws {
+        let directory = NSTemporaryDirectory() + "selfsigned-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = SelfSignedCertificate(dataDirectory: directory, hosts: ["127.0.0.1", "::1", "etcd.local"])
+        try certificate.ensureExists()
+        let pem = try String(contentsOfFile: certificate.certificatePath, encoding: .utf8)
+        let parsed = try Certificate(pemEncoded: pem)
+        #expect(parsed.issuer == parsed.subject)
+        #expect(parsed.subject.description == "O=etcd")
+        #expect(parsed.signatureAlgorithm == .ecdsaWithSHA512)
+        let names = try #require(try parsed.extensions.subjectAlternativeNames)
+        #expect(Array(names) == [
+            .ipAddress(.init(contentBytes: [127, 0, 0, 1])),
+            .ipAddress(.init(contentBytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
+            .dnsName("etcd.local"),
+        ])
+        let permissions = try FileManager.default.attributesOfItem(atPath: certificate.keyPath)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+        try certificate.ensureExists()
+        #expect(try String(contentsOfFile: certificate.certificatePath, encoding: .utf8) == pem, "an existing pair is kept")
+    }
+
+    @Test("--bus-curve-keys reaches every Etcetera service as an absolute path, and no auth backend of another kind")
+    func busCurveKeys() throws {
+        let parsed = try EtcdConfiguration.parse(arguments: ["--bus-curve-keys", "keys", "--auth-backend", "exec:/opt/my-auth --fast"])
+        let plan = try ServicePlan(configuration: parsed.configuration, workingDirectory: "/srv")
+        let own = plan.services.filter { ServicePlan.takesBusCurveKeys.contains($0.executable) }
+        #expect(own.count == plan.services.count - 1)
+        #expect(own.allSatisfy { $0.arguments.suffix(2) == ["--bus-curve-keys", "/srv/keys"] })
+        let backend = try #require(plan.services.first { $0.executable == "/opt/my-auth" })
+        #expect(!backend.arguments.contains("--bus-curve-keys"))
+        let plain = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/srv")
+        #expect(plain.services.allSatisfy { !$0.arguments.contains("--bus-curve-keys") })
     }
 
     @Test("--bus-listen puts the kv store on TCP (events on the next port), reached locally on loopback; external watch processes join the gateway's list")

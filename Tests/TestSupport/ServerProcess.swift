@@ -6,34 +6,40 @@ public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     public let dataDirectory: String
     public let process: Process
+    /// `http` or `https`: how the client port is served.
+    public let scheme: String
     private let logPath: String
 
     public var endpoint: String { "127.0.0.1:\(port)" }
+    /// The client URL, with its scheme (what etcdctl needs for an `https://` port).
+    public var clientURL: String { "\(scheme)://\(endpoint)" }
 
-    private init(port: Int, dataDirectory: String, process: Process, logPath: String) {
+    private init(port: Int, dataDirectory: String, process: Process, scheme: String, logPath: String) {
         self.port = port
         self.dataDirectory = dataDirectory
         self.process = process
+        self.scheme = scheme
         self.logPath = logPath
     }
 
     /// Starts Etcetera's one-box launcher (`etcetera`) with etcd-style flags and waits until it serves.
-    public static func etcetera(extraArguments: [String] = [], dataDirectory: String? = nil) async throws -> ServerProcess {
+    /// - Parameter scheme: `https` serves TLS (give the certificate flags in `extraArguments`).
+    public static func etcetera(extraArguments: [String] = [], dataDirectory: String? = nil, scheme: String = "http") async throws -> ServerProcess {
         let port = FreePort.pick()
         let directory = dataDirectory ?? TestPaths.temporaryDirectory(prefix: "etcetera")
-        let url = "http://127.0.0.1:\(port)"
+        let url = "\(scheme)://127.0.0.1:\(port)"
         return try await start(
             executable: TestPaths.executable("etcetera"),
             arguments: ["--data-dir", directory, "--listen-client-urls", url, "--advertise-client-urls", url] + extraArguments,
-            port: port, dataDirectory: directory)
+            port: port, dataDirectory: directory, scheme: scheme)
     }
 
     /// Starts a fresh real etcd 3.4 (Debian's etcd-server) on free loopback ports.
-    public static func etcd(extraArguments: [String] = []) async throws -> ServerProcess {
+    public static func etcd(extraArguments: [String] = [], scheme: String = "http") async throws -> ServerProcess {
         let port = FreePort.pick()
         let peerPort = FreePort.pick()
         let directory = TestPaths.temporaryDirectory(prefix: "etcd")
-        let url = "http://127.0.0.1:\(port)"
+        let url = "\(scheme)://127.0.0.1:\(port)"
         let peer = "http://127.0.0.1:\(peerPort)"
         return try await start(
             executable: "/usr/bin/etcd",
@@ -42,10 +48,10 @@ public final class ServerProcess: @unchecked Sendable {
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "default=\(peer)", "--log-level", "error",
             ] + extraArguments,
-            port: port, dataDirectory: directory)
+            port: port, dataDirectory: directory, scheme: scheme)
     }
 
-    private static func start(executable: String, arguments: [String], port: Int, dataDirectory: String) async throws -> ServerProcess {
+    private static func start(executable: String, arguments: [String], port: Int, dataDirectory: String, scheme: String) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -55,7 +61,7 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        let server = ServerProcess(port: port, dataDirectory: dataDirectory, process: process, logPath: logPath)
+        let server = ServerProcess(port: port, dataDirectory: dataDirectory, process: process, scheme: scheme, logPath: logPath)
         let deadline = ContinuousClock.now + .seconds(30)
         while !FreePort.isAccepting(port) {
             guard process.isRunning, ContinuousClock.now < deadline else {

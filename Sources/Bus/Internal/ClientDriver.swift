@@ -75,6 +75,7 @@ final class ClientDriver: IODriver {
     }
 
     private let endpoint: String
+    private let curve: BusCurveKeys?
     private let heartbeatInterval: Duration
     private let deadAfter: Duration
     private let shared: ClientShared
@@ -112,13 +113,15 @@ final class ClientDriver: IODriver {
         self.logger = logger
         self.drops = DropReporter(logger: logger)
         self.context = try ZMQContext()
-        (dealer, monitor) = try Self.makeSockets(context: context, endpoint: endpoint, generation: 0)
+        self.curve = configuration.curve
+        (dealer, monitor) = try Self.makeSockets(context: context, endpoint: endpoint, curve: curve, generation: 0)
         state = .connecting(since: .now)
     }
 
     private static func makeSockets(
         context: ZMQContext,
         endpoint: String,
+        curve: BusCurveKeys?,
         generation: Int
     ) throws(SetupFailure) -> (dealer: ZMQSocket, monitor: ZMQSocket) {
         let dealer = try ZMQSocket(context: context, type: ZMQ_DEALER)
@@ -134,6 +137,7 @@ final class ClientDriver: IODriver {
         let monitor = try ZMQSocket(context: context, type: ZMQ_PAIR)
         try monitor.setOption(ZMQ_LINGER, 0)
         try monitor.connect(monitorEndpoint)
+        try dealer.applyCurve(curve, as: .client, endpoint: endpoint)
         try dealer.connect(endpoint)
         return (dealer, monitor)
     }
@@ -444,7 +448,7 @@ final class ClientDriver: IODriver {
         closeSockets()
         socketGeneration += 1
         do {
-            (dealer, monitor) = try Self.makeSockets(context: context, endpoint: endpoint, generation: socketGeneration)
+            (dealer, monitor) = try Self.makeSockets(context: context, endpoint: endpoint, curve: curve, generation: socketGeneration)
         } catch {
             logger.error("cannot recreate the client socket", metadata: ["error": "\(error.reason)"])
         }

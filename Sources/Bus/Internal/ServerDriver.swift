@@ -55,6 +55,7 @@ final class ServerDriver: IODriver {
         try router.setOption(ZMQ_RCVHWM, busHighWaterMark)
         try router.setOption(ZMQ_HEARTBEAT_IVL, heartbeat)
         try router.setOption(ZMQ_HEARTBEAT_TIMEOUT, heartbeat.multipliedReportingOverflow(by: 3).partialValue)
+        try router.applyCurve(configuration.curve, as: .server, endpoint: endpoint)
         try router.bind(endpoint)
         self.mailbox = mailbox
         self.logger = logger

@@ -17,7 +17,7 @@ final class SubscriberDriver: IODriver {
     private let logger: Logger
 
     init(
-        endpoint: String, onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void,
+        endpoint: String, curve: BusCurveKeys?, onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void,
         logger: Logger
     ) throws(SetupFailure) {
         context = try ZMQContext()
@@ -26,6 +26,7 @@ final class SubscriberDriver: IODriver {
         try socket.setOption(ZMQ_RCVHWM, busHighWaterMark)
         try socket.setOption(ZMQ_RECONNECT_IVL, 100)
         try socket.setOption(ZMQ_SUBSCRIBE, bytes: [])
+        try socket.applyCurve(curve, as: .client, endpoint: endpoint)
         try socket.connect(endpoint)
         self.onMessage = onMessage
         self.onClose = onClose

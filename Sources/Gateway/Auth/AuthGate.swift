@@ -155,13 +155,19 @@ final class AuthGate: Sendable {
         case .failure(let status): return status
         }
         let token = context.metadata["token"]
-        if let decided = Self.decidedWithoutIdentity(requirement, token: token, enabled: snapshot.enabled) { return decided }
-        guard let token, !token.isEmpty else { return nil }
+        if let decided = Self.decidedWithoutIdentity(
+            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return decided }
         let identity: Result<Identity, GRPCStatus>
-        if let known = knownIdentity(token, snapshot, cached: shared.mutex.withLock { $0.tokens[token] }) {
-            identity = known
+        if let token, !token.isEmpty {
+            if let known = knownIdentity(token, snapshot, cached: shared.mutex.withLock { $0.tokens[token] }) {
+                identity = known
+            } else {
+                identity = await resolve(token)
+            }
+        } else if let certificateUser = context.certificateUser {
+            identity = .success(Self.certificateIdentity(certificateUser, snapshot))
         } else {
-            identity = await resolve(token)
+            return nil
         }
         switch identity {
         case .success(let known): return snapshot.enabled ? Self.decide(requirement, known, snapshot) : nil
@@ -171,16 +177,25 @@ final class AuthGate: Sendable {
 
     /// The decision when it does not depend on who calls (nil: it does). With auth off, a call without a
     /// token passes, but a token that comes must still be valid, as in etcd (after AuthDisable no simple
-    /// token is). With auth on, a call without a token fails unless it needs none.
-    private static func decidedWithoutIdentity(_ requirement: Requirement?, token: String?, enabled: Bool) -> GRPCStatus?? {
+    /// token is). With auth on, a call without a token fails unless it needs none, or unless the
+    /// connection's verified client certificate names the caller (`--client-cert-auth`).
+    private static func decidedWithoutIdentity(
+        _ requirement: Requirement?, token: String?, certificateUser: String?, enabled: Bool
+    ) -> GRPCStatus?? {
         let hasToken = !(token ?? "").isEmpty
         guard enabled else { return hasToken ? nil : .some(nil) }
         if case .undetermined(let status) = requirement { return status }
         guard hasToken else {
             if case .validTokenIfAny = requirement { return .some(nil) }
-            return status("auth.user_empty")
+            return certificateUser == nil ? status("auth.user_empty") : nil
         }
         return nil
+    }
+
+    /// The caller a client certificate's CN names (etcd's `AuthInfoFromTLS`): current by definition, so
+    /// never refused as an old revision.
+    private static func certificateIdentity(_ user: String, _ snapshot: Snapshot) -> Identity {
+        Identity(user: user, revision: snapshot.table.revision, freshUntil: .now, isSigned: false)
     }
 
     /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks. When the
@@ -209,7 +224,11 @@ final class AuthGate: Sendable {
             guard case .known(let known) = pending() else { return nil }
             requirement = known
         }
-        if let decided = Self.decidedWithoutIdentity(requirement, token: token, enabled: snapshot.enabled) { return decided }
+        if let decided = Self.decidedWithoutIdentity(
+            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return decided }
+        if let requirement, (token ?? "").isEmpty, let certificateUser = context.certificateUser {
+            return .some(Self.decide(requirement, Self.certificateIdentity(certificateUser, snapshot), snapshot))
+        }
         guard let token, let requirement else {
             // Auth off and a token sent: it must be valid.
             return token.flatMap { knownIdentity($0, snapshot, cached: cached) }.map { identity in

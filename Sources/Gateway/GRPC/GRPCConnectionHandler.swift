@@ -24,15 +24,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private let methods: MethodTable
     private let maxMessageBytes: Int
+    /// The user named by the connection's verified client certificate (`--client-cert-auth`).
+    private let certificateUser: String?
     private var calls: [HTTP2StreamID: PendingCall] = [:]
     private var streams: [HTTP2StreamID: OpenStream] = [:]
     private var context: ChannelHandlerContext?
     private var receiveWindow = ConnectionReceiveWindow()
     private var flushScheduled = false
 
-    init(methods: MethodTable, maxMessageBytes: Int) {
+    init(methods: MethodTable, maxMessageBytes: Int, certificateUser: String? = nil) {
         self.methods = methods
         self.maxMessageBytes = maxMessageBytes
+        self.certificateUser = certificateUser
     }
 
     /// The handler joins a connection that is already open (once `ProtocolSniffer` has seen the
@@ -72,7 +75,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 let writer = StreamWriter(
                     eventLoop: context.eventLoop, connection: NIOLoopBound(self, eventLoop: context.eventLoop),
                     stream: frame.streamID)
-                streams[frame.streamID] = OpenStream(call: open(CallContext(metadata: Self.metadata(headers.headers)), writer))
+                streams[frame.streamID] = OpenStream(call: open(CallContext(metadata: Self.metadata(headers.headers), certificateUser: certificateUser), writer))
                 return
             }
             calls[frame.streamID] = PendingCall(path: path, metadata: Self.metadata(headers.headers), body: nil)
@@ -184,7 +187,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let boundContext = NIOLoopBound(context, eventLoop: loop)
         let boundSelf = NIOLoopBound(self, eventLoop: loop)
-        handler(message, CallContext(metadata: call.metadata)) { result in
+        handler(message, CallContext(metadata: call.metadata, certificateUser: certificateUser)) { result in
             if loop.inEventLoop {
                 boundSelf.value.respond(stream: stream, with: result, context: boundContext.value)
             } else {

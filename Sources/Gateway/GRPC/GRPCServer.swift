@@ -1,41 +1,52 @@
 import GRPCWire
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
 /// The gateway's client port: a NIO server whose HTTP/2 connections carry gRPC, served by
 /// `GRPCConnectionHandler`, and whose HTTP/1.1 connections get `HTTPEndpoints` and etcd's JSON gateway
-/// (`ProtocolSniffer` tells them apart).
+/// (`ProtocolSniffer` tells them apart). With TLS the handshake comes first and both protocols are
+/// served inside it, as etcd serves both on an `https://` port.
 final class ClientPortServer: Sendable {
     struct Configuration: Sendable {
         var host: String
         var port: Int
         /// Largest request message accepted at the transport level.
         var maxMessageBytes: Int
+        /// TLS settings; nil serves plaintext.
+        var tls: ClientTLS?
     }
 
     private let configuration: Configuration
     private let methods: MethodTable
     private let healthCheck: HTTPEndpoints.HealthCheck
     private let scrape: HTTPEndpoints.MetricsScrape
+    private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
 
     init(
         configuration: Configuration, methods: MethodTable, healthCheck: @escaping HTTPEndpoints.HealthCheck,
         scrape: @escaping HTTPEndpoints.MetricsScrape,
-        group: MultiThreadedEventLoopGroup = .singleton
+        logger: Logger, group: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.configuration = configuration
         self.methods = methods
         self.healthCheck = healthCheck
         self.scrape = scrape
+        self.logger = logger
         self.group = group
     }
 
     /// Binds and serves until `channel.close()`; returns the bound channel.
+    /// - Throws: NIOSSL's error if the certificate, key or CA file cannot be used.
     func bind() async throws -> Channel {
         let methods = self.methods
+        let tlsContext = try configuration.tls?.makeContext()
+        let certificateNamesCaller = configuration.tls?.clientCertificateAuth ?? false
+        let logger = self.logger
         let healthCheck = self.healthCheck
         let scrape = self.scrape
         let maxMessageBytes = configuration.maxMessageBytes
@@ -50,11 +61,17 @@ final class ClientPortServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeRejectionLogger(logger: logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(
                         http2: { pipeline in
                             try pipeline.addHandler(
                                 NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
-                            try pipeline.addHandler(GRPCConnectionHandler(methods: methods, maxMessageBytes: maxMessageBytes))
+                            try pipeline.addHandler(GRPCConnectionHandler(
+                                methods: methods, maxMessageBytes: maxMessageBytes,
+                                certificateUser: certificateNamesCaller ? pipeline.verifiedClientCommonName() : nil))
                         },
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)

@@ -5,6 +5,9 @@ import SwiftProtobuf
 /// What a call carries besides its message: the request headers clients set (such as etcd's `token`).
 public struct CallContext: Sendable {
     public let metadata: [String: String]
+    /// The common name of the client certificate the connection verified, when the client port runs
+    /// with `--client-cert-auth`: etcd makes a call without a token as that user.
+    public var certificateUser: String? = nil
 }
 
 /// Delivers a call's outcome exactly once, from any thread.

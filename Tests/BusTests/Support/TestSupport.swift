@@ -47,6 +47,15 @@ func startEchoServer(_ endpoint: String) throws -> (BusServer, Task<Void, any Er
     return (server, task)
 }
 
+/// A server bound to a free loopback TCP port, and its endpoint.
+func bindOnFreeTCPPort(configuration: BusServer.Configuration = .init()) throws -> (BusServer, String) {
+    for _ in 0..<50 {
+        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000..<60_000))"
+        if let server = try? BusServer(bind: endpoint, configuration: configuration, logger: testLogger()) { return (server, endpoint) }
+    }
+    throw BusError.bindFailed("tcp://127.0.0.1", "no free port found")
+}
+
 /// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
 func eventually(within timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
