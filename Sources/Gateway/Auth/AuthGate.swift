@@ -187,7 +187,9 @@ final class AuthGate: Sendable {
         if case .undetermined(let status) = requirement { return status }
         guard hasToken else {
             if case .validTokenIfAny = requirement { return .some(nil) }
-            return certificateUser == nil ? status("auth.user_empty") : nil
+            // Spelt out: a ternary would type `nil` as "decided: allowed" (.some(nil)).
+            guard certificateUser != nil else { return status("auth.user_empty") }
+            return nil
         }
         return nil
     }
