@@ -63,7 +63,6 @@ struct AuthServiceBehaviourTests {
             return reply
         }
         try await Task.sleep(for: .milliseconds(30))
-        let began = ContinuousClock.now
         for _ in 0..<5 {
             #expect(try await auth.resolve(token).reply == .resolveToken(.with { $0.user = "root"; $0.authRevision = 4 }))
             #expect(try await auth.permissions().revision == 4)
@@ -77,8 +76,8 @@ struct AuthServiceBehaviourTests {
             return await auth.stop()
         }
         let slowDone = finished.value
+        // Order, not a time bound: the quick requests all finished before either hash did.
         #expect(slowDone.values.allSatisfy { fastDone < $0 }, "the quick requests waited for bcrypt")
-        #expect(fastDone - began < .milliseconds(250))
         #expect(try await auth.permissions().users.map(\.name) == ["bob", "root"])
         await auth.stop()
     }
