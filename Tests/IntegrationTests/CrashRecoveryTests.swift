@@ -10,6 +10,11 @@ import Testing
 /// service (SIGSTOP) makes calls fail with `Unavailable` within the bus's liveness window.
 @Suite("Crash recovery")
 struct CrashRecoveryTests {
+    /// A call that takes longer than this counts as hung. The gateway gives up on the kv after 5 s; the
+    /// rest is room for this test process, whose two cooperative threads other suites running in
+    /// parallel can hold for seconds (a call measured 8.1 s on a loaded machine). A real hang has no end.
+    static let hangBound: Duration = .seconds(15)
+
     final class Outcomes: Sendable {
         let acknowledged = Mutex<[String: String]>([:])
         let unavailable = Mutex(0)
@@ -66,7 +71,7 @@ struct CrashRecoveryTests {
             }
             let acknowledged = outcomes.acknowledged.withLock { $0 }
             #expect(outcomes.otherErrors.withLock { $0 }.isEmpty, "\(outcomes.otherErrors.withLock { $0.prefix(3) })")
-            #expect(outcomes.slowestCall.withLock { $0 } < .seconds(8), "no call hung")
+            #expect(outcomes.slowestCall.withLock { $0 } < Self.hangBound, "no call hung")
             let stored = try await client.kv.range(Build.get("w", "x"))
             var found: [String: String] = [:]
             for kv in stored.kvs { found[String(decoding: kv.key, as: UTF8.self)] = String(decoding: kv.value, as: UTF8.self) }
@@ -91,7 +96,7 @@ struct CrashRecoveryTests {
             } catch let error as RPCError {
                 #expect(error.code == .unavailable)
             }
-            #expect(ContinuousClock.now - started < .seconds(8), "the call failed instead of hanging")
+            #expect(ContinuousClock.now - started < Self.hangBound, "the call failed instead of hanging")
             #expect(try await Command.run("/usr/bin/pkill", ["-CONT", "-f", pattern]).status == 0)
             let deadline = ContinuousClock.now + .seconds(15)
             var recovered = false
