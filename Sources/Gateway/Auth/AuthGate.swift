@@ -154,24 +154,49 @@ final class AuthGate: Sendable {
         case .success(let current): snapshot = current
         case .failure(let status): return status
         }
+        let cached = context.metadata["token"].flatMap { token in shared.mutex.withLock { $0.tokens[token] } }
+        switch localDecision(context, requirement, snapshot, cached: cached) {
+        case .decided(let status): return status
+        case .needsBackend(let token): return Self.outcome(await resolve(token), requirement, snapshot)
+        }
+    }
+
+    /// A decision made from the snapshot and what the gateway knows of the token, or the token the
+    /// backend must resolve first.
+    private enum LocalDecision {
+        case decided(GRPCStatus?)
+        case needsBackend(token: String)
+    }
+
+    /// Decides a call without the backend where possible: the one decision path of ``check(_:_:)`` and
+    /// the calling-thread fast path. `requirement` is nil only while auth is off (then only a token that
+    /// is sent is checked); `cached` is the token's identity as last learnt.
+    private func localDecision(
+        _ context: CallContext, _ requirement: Requirement?, _ snapshot: Snapshot, cached: Identity?
+    ) -> LocalDecision {
         let token = context.metadata["token"]
         if let decided = Self.decidedWithoutIdentity(
-            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return decided }
+            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return .decided(decided) }
         let identity: Result<Identity, GRPCStatus>
         if let token, !token.isEmpty {
-            if let known = knownIdentity(token, snapshot, cached: shared.mutex.withLock { $0.tokens[token] }) {
-                identity = known
-            } else {
-                identity = await resolve(token)
-            }
+            guard let known = knownIdentity(token, snapshot, cached: cached) else { return .needsBackend(token: token) }
+            identity = known
         } else if let certificateUser = context.certificateUser {
             identity = .success(Self.certificateIdentity(certificateUser, snapshot))
         } else {
-            return nil
+            // Not reached: without a token or a certificate, `decidedWithoutIdentity` has decided.
+            return .decided(nil)
         }
+        return .decided(Self.outcome(identity, requirement, snapshot))
+    }
+
+    /// The status of a call whose caller is known (or whose token failed).
+    private static func outcome(_ identity: Result<Identity, GRPCStatus>, _ requirement: Requirement?, _ snapshot: Snapshot) -> GRPCStatus? {
         switch identity {
-        case .success(let known): return snapshot.enabled ? Self.decide(requirement, known, snapshot) : nil
         case .failure(let status): return status
+        case .success(let known):
+            guard snapshot.enabled, let requirement else { return nil }
+            return decide(requirement, known, snapshot)
         }
     }
 
@@ -226,22 +251,9 @@ final class AuthGate: Sendable {
             guard case .known(let known) = pending() else { return nil }
             requirement = known
         }
-        if let decided = Self.decidedWithoutIdentity(
-            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return decided }
-        if let requirement, (token ?? "").isEmpty, let certificateUser = context.certificateUser {
-            return .some(Self.decide(requirement, Self.certificateIdentity(certificateUser, snapshot), snapshot))
-        }
-        guard let token, let requirement else {
-            // Auth off and a token sent: it must be valid.
-            return token.flatMap { knownIdentity($0, snapshot, cached: cached) }.map { identity in
-                if case .failure(let status) = identity { return status }
-                return nil
-            }
-        }
-        switch knownIdentity(token, snapshot, cached: cached) {
-        case nil: return nil
-        case .failure(let status): return status
-        case .success(let identity): return .some(Self.decide(requirement, identity, snapshot))
+        switch localDecision(context, requirement, snapshot, cached: cached) {
+        case .decided(let status): return .some(status)
+        case .needsBackend: return nil
         }
     }
 
