@@ -32,21 +32,10 @@ struct MergedPermissionsTests {
     @Test("a table rebuilt from its merged ranges decides every request as the original")
     func roundTrip() throws {
         var random = SplitMix64(seed: 0xA07)
-        let alphabet: [UInt8] = [0, 0x61, 0x62, 0x63, 0xFF]
-        func key(_ maxLength: Int) -> [UInt8] {
-            (0..<Int(random.next() % UInt64(maxLength + 1))).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
-        }
-        func end() -> [UInt8] {
-            switch random.next() % 4 {
-            case 0: []
-            case 1: [0]
-            default: key(3)
-            }
-        }
         var checked = 0
         for round in 0..<40 {
             let permissions = (0..<Int(random.next() % 7)).map { _ in
-                Permission(PermissionType(rawValue: Int32(random.next() % 3))!, key: key(3), rangeEnd: end())
+                Permission(PermissionType(rawValue: Int32(random.next() % 3))!, key: random.key(3), rangeEnd: random.end())
             }
             let users = [
                 User(name: "u", roles: ["r"], passwordHash: nil, noPassword: true),
@@ -63,8 +52,8 @@ struct MergedPermissionsTests {
             }
             let rebuilt = PermissionTable(revision: original.revision, merged: merged)
             for _ in 0..<150 {
-                let requestKey = key(3)
-                let requestEnd = end()
+                let requestKey = random.key(3)
+                let requestEnd = random.end()
                 for type in [PermissionType.read, .write] {
                     for name in ["u", "boss", "nobody"] {
                         #expect(rebuilt.isPermitted(user: name, key: requestKey, rangeEnd: requestEnd, type)

@@ -153,17 +153,6 @@ struct PermissionCheckTests {
     @Test("the merged intervals answer as etcd's interval tree on random permissions and requests")
     func matchesIntervalTree() throws {
         var random = SplitMix64(seed: 0x5EED)
-        let alphabet: [UInt8] = [0, 0x61, 0x62, 0x63, 0xFF]
-        func key(_ maxLength: Int) -> [UInt8] {
-            (0..<Int(random.next() % UInt64(maxLength + 1))).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
-        }
-        func end() -> [UInt8] {
-            switch random.next() % 4 {
-            case 0: []
-            case 1: [0]
-            default: key(3)
-            }
-        }
         func isOrdered(_ key: [UInt8], _ rangeEnd: [UInt8]) -> Bool {
             !key.isEmpty && (rangeEnd.isEmpty || rangeEnd == [0] || key.lexicographicallyPrecedes(rangeEnd))
         }
@@ -174,15 +163,15 @@ struct PermissionCheckTests {
             var permissions: [Permission] = []
             let count = Int(random.next() % 6)
             while permissions.count < count {
-                let permission = Permission(.read, key: key(3), rangeEnd: end())
+                let permission = Permission(.read, key: random.key(3), rangeEnd: random.end())
                 if isOrdered(permission.key, permission.rangeEnd) { permissions.append(permission) }
             }
             let user = User(name: "u", roles: ["r"], passwordHash: nil, noPassword: true)
             let table = PermissionTable(revision: 1, users: [user], roles: [Role(name: "r", permissions: permissions)])
             let reference = ReferenceIntervalTree(permissions)
             for _ in 0..<200 {
-                let requestKey = key(3)
-                let requestEnd = end()
+                let requestKey = random.key(3)
+                let requestEnd = random.end()
                 guard isOrdered(requestKey, requestEnd) else { continue }
                 let expected = requestEnd.isEmpty ? reference.intersects(point: requestKey) : reference.contains(key: requestKey, rangeEnd: requestEnd)
                 #expect(table.isPermitted(user: "u", key: requestKey, rangeEnd: requestEnd, .read) == expected,
@@ -251,5 +240,22 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension SplitMix64 {
+    /// Keys over a few bytes that matter to byte order (NUL, "a"–"c", 0xFF), of length 0 to `maxLength`.
+    mutating func key(_ maxLength: Int) -> [UInt8] {
+        let alphabet: [UInt8] = [0, 0x61, 0x62, 0x63, 0xFF]
+        return (0..<Int(next() % UInt64(maxLength + 1))).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+    }
+
+    /// A range end as etcd reads it: empty (the single key), "\0" (every key from the start) or a key.
+    mutating func end() -> [UInt8] {
+        switch next() % 4 {
+        case 0: []
+        case 1: [0]
+        default: key(3)
+        }
     }
 }
