@@ -55,7 +55,7 @@ let package = Package(
             ]
         ),
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
-        .target(name: "Storage", dependencies: ["CLevelDB"]),
+        .target(name: "Storage", dependencies: ["CLevelDB", logging]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),

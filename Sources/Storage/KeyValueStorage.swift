@@ -3,7 +3,8 @@
 /// `InMemoryStorage` the double for tests; both order keys bytewise.
 public protocol KeyValueStorage: Sendable {
     /// Applies the batch atomically. With `sync`, returns only once the batch is on stable storage, so an
-    /// acknowledged write survives a crash of the process or the machine.
+    /// acknowledged write survives a crash of the process or the machine. A write the engine cannot
+    /// complete throws, or, for a store opened to serve from, ends the process (``FailStop``).
     func write(_ batch: WriteBatch, sync: Bool) throws(StorageError)
 
     /// A consistent view of the store as of now; later writes are invisible through it.

@@ -4,6 +4,15 @@ import Foundation
 /// LevelDB through its C API. LevelDB is safe for concurrent use, and merges concurrent synced writes
 /// into one log sync on its own; this type only owns the handles.
 public final class LevelDBStorage: KeyValueStorage {
+    /// What a write or sync that the engine could not complete does.
+    public enum WriteFailure: Sendable {
+        /// Ends the process (``FailStop``): for the stores services serve from, the default.
+        case stopProcess
+        /// Throws `StorageError.ioFailed`: for tools that build a store and remove it when that fails
+        /// (`etcetera snapshot restore`).
+        case throwError
+    }
+
     public struct Configuration: Sendable {
         /// Memtable size; larger values mean fewer, larger level-0 files under write load.
         public var writeBufferSize: Int = 64 << 20
@@ -12,6 +21,7 @@ public final class LevelDBStorage: KeyValueStorage {
         public var bloomFilterBitsPerKey: Int32 = 10
         public var maxOpenFiles: Int32 = 1000
         public var compression: Bool = true
+        public var writeFailure: WriteFailure = .stopProcess
         public init() {}
     }
 
@@ -21,11 +31,13 @@ public final class LevelDBStorage: KeyValueStorage {
     nonisolated(unsafe) private let filterPolicy: OpaquePointer
     nonisolated(unsafe) private let syncWriteOptions: OpaquePointer
     nonisolated(unsafe) private let asyncWriteOptions: OpaquePointer
+    private let writeFailure: WriteFailure
     public let path: String
 
     /// Opens (creating if missing) the database directory at `path`.
     public init(path: String, configuration: Configuration = .init()) throws(StorageError) {
         self.path = path
+        writeFailure = configuration.writeFailure
         options = leveldb_options_create()
         cache = leveldb_cache_create_lru(configuration.blockCacheSize)
         filterPolicy = leveldb_filterpolicy_create_bloom(configuration.bloomFilterBitsPerKey)
@@ -83,7 +95,11 @@ public final class LevelDBStorage: KeyValueStorage {
         }
         var error: UnsafeMutablePointer<CChar>? = nil
         leveldb_write(db, sync ? syncWriteOptions : asyncWriteOptions, nativeBatch, &error)
-        if let message = Self.consume(error) { throw .ioFailed(message) }
+        guard let message = Self.consume(error) else { return }
+        switch writeFailure {
+        case .stopProcess: FailStop.stopProcess(after: .ioFailed(message), in: path)
+        case .throwError: throw .ioFailed(message)
+        }
     }
 
     public func snapshot() -> any StorageSnapshot {

@@ -66,8 +66,9 @@ final class Compactor: Sendable {
             }
             cursor.next()
         }
-        // A failed write leaves the compaction unrecorded, so the next start runs it again; reads are
-        // unaffected either way, as they check the compaction point, not what is left on disk.
+        // A served store's failed write stops the process (FailStop); storage that throws instead
+        // leaves the compaction unrecorded, so the next start runs it again. Reads are unaffected
+        // either way, as they check the compaction point, not what is left on disk.
         guard !failed else { return }
         if let newest = newestKept, newest.isTombstone { drop(newest) }
         batch.put(StorageLayout.Meta.finishedCompactRevision.storageKey, StorageLayout.encodeInt64(revision))
