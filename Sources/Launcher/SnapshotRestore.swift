@@ -20,7 +20,11 @@ public enum SnapshotRestore {
     }
 
     /// Verifies `file` and restores it into `absoluteDataDirectory`, which must not exist or be empty.
-    /// On failure nothing is left behind.
+    ///
+    /// The stores are built in a hidden directory next to the target, synced, and renamed into place
+    /// in one step, so the data directory either does not exist (or stays empty) or holds the whole
+    /// restore: a failure, a full disk or a kill midway leaves no half-restored store for
+    /// `etcetera --data-dir` to serve. On failure the hidden directory is removed too.
     /// - Parameters:
     ///   - dataDirectory: the directory as the operator wrote it, for messages.
     /// - Throws: `LauncherError`: `.snapshotUnusable` (the file fails verification),
@@ -33,34 +37,59 @@ public enum SnapshotRestore {
             throw LauncherError(code: .snapshotUnusable, message: "\(error)")
         }
         let files = FileManager.default
-        let existed = files.fileExists(atPath: absoluteDataDirectory)
-        if existed, !((try? files.contentsOfDirectory(atPath: absoluteDataDirectory).isEmpty) ?? false) {
+        if files.fileExists(atPath: absoluteDataDirectory),
+            !((try? files.contentsOfDirectory(atPath: absoluteDataDirectory).isEmpty) ?? false)
+        {
             throw LauncherError(code: .dataDirectoryExists, message: "data-dir \"\(dataDirectory)\" exists")
         }
-        let kvDirectory = ServicePlan.kvDataDirectory(in: absoluteDataDirectory)
-        let leaseDirectory = ServicePlan.leaseDataDirectory(in: absoluteDataDirectory)
+        let target = URL(fileURLWithPath: absoluteDataDirectory)
+        let parent = target.deletingLastPathComponent().path
+        let staging = Path.join(parent, ".\(target.lastPathComponent).restoring-\(UUID().uuidString.prefix(8))")
         do {
-            for directory in [absoluteDataDirectory, kvDirectory, leaseDirectory] {
+            try files.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            let kvDirectory = ServicePlan.kvDataDirectory(in: staging)
+            let leaseDirectory = ServicePlan.leaseDataDirectory(in: staging)
+            for directory in [staging, kvDirectory, leaseDirectory] {
                 try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             let leases = try restoreStore(snapshot, into: kvDirectory)
-            try Lessor.record(leases, in: try LevelDBStorage(path: leaseDirectory))
+            try Lessor.record(leases, in: try LevelDBStorage(path: leaseDirectory, configuration: buildConfiguration))
+            for directory in [URL(fileURLWithPath: kvDirectory).deletingLastPathComponent().path, staging] { try syncDirectory(directory) }
+            // rename(2) replaces an empty directory in the same step, and refuses one that filled up since.
+            guard rename(staging, absoluteDataDirectory) == 0 else {
+                throw LauncherError(code: .directoryUnusable, message: "cannot rename \(staging): \(String(cString: strerror(errno)))")
+            }
+            try syncDirectory(parent)
             return Outcome(revision: snapshot.summary.revision, keyCount: snapshot.summary.keyCount, leaseCount: leases.count)
         } catch {
-            if existed {
-                for entry in (try? files.contentsOfDirectory(atPath: absoluteDataDirectory)) ?? [] {
-                    try? files.removeItem(atPath: absoluteDataDirectory + "/" + entry)
-                }
-            } else {
-                try? files.removeItem(atPath: absoluteDataDirectory)
-            }
+            try? files.removeItem(atPath: staging)
             throw LauncherError(code: .directoryUnusable, message: "cannot restore into \(dataDirectory): \(error)")
+        }
+    }
+
+    /// Storage opened by the restore reports a failed write instead of stopping the command, so the
+    /// half-built directory can be removed.
+    private static var buildConfiguration: LevelDBStorage.Configuration {
+        var configuration = LevelDBStorage.Configuration()
+        configuration.writeFailure = .throwError
+        return configuration
+    }
+
+    /// Makes the entries of `directory` (files created, renamed into it) durable.
+    private static func syncDirectory(_ directory: String) throws {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else {
+            throw LauncherError(code: .directoryUnusable, message: "cannot open \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw LauncherError(code: .directoryUnusable, message: "cannot sync \(directory): \(String(cString: strerror(errno)))")
         }
     }
 
     /// Restores the kv store and returns its registered leases, each with a TTL the lessor accepts.
     private static func restoreStore(_ snapshot: SnapshotReader, into directory: String) throws -> [(id: Int64, ttl: Int64)] {
-        let store = try MVCCStore.restore(from: snapshot, into: try LevelDBStorage(path: directory))
+        let store = try MVCCStore.restore(from: snapshot, into: try LevelDBStorage(path: directory, configuration: buildConfiguration))
         defer { store.close() }
         let minimumTTL = Lessor.Configuration().minimumTTL
         return try store.registeredLeases().map { ($0.id, max($0.ttl, minimumTTL)) }
