@@ -48,8 +48,8 @@ public final class BusServer: Sendable {
     ///     later through the request.
     ///   - afterEachBatch: Called on the bus I/O thread after `handler` has had every request that was
     ///     waiting (at most 1,024), before the thread sends the replies queued meanwhile. A service that
-    ///     gathers requests in `handler` acts on them here as one batch: the kv service commits a
-    ///     batch's writes with one sync, on this thread, so a write never changes threads inside it.
+    ///     gathers requests in `handler` acts on them here as one batch (the kv service hands a batch's
+    ///     writes to its committer here); like `handler`, it must not block.
     public func run(
         handler: @escaping @Sendable (BusIncomingRequest) -> Void,
         afterEachBatch: (@Sendable () -> Void)? = nil

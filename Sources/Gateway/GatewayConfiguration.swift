@@ -30,8 +30,10 @@ public struct GatewayConfiguration: Sendable {
     public var peerURLs: [String] = ["http://localhost:2380"]
     /// Where to serve `/metrics` and `/health` besides the client port (etcd's `--listen-metrics-urls`).
     public var metricsAddresses: [(host: String, port: Int)] = []
-    /// How long a backend request may take before the client gets `Unavailable`.
-    public var requestTimeout: Duration = .seconds(5)
+    /// How long a backend request may take before the client gets `Unavailable`: etcd's request
+    /// timeout (5 s plus two election timeouts), so a write held up by a disk stall of a few seconds
+    /// still completes, as it does on etcd.
+    public var requestTimeout: Duration = .seconds(7)
 
     public init(host: String, port: Int, kvEndpoint: String) {
         self.host = host

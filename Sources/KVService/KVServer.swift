@@ -39,8 +39,11 @@ public final class KVServer: Service, Sendable {
     private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
     private let snapshots: SnapshotTransfers?
     private let operations = OperationCounters()
-    /// The writes of the batch the bus thread is receiving; only that thread touches it.
-    private let batchWrites = Mutex<[PendingWrite]>([])
+    /// Writes received and not yet handed to the store, and whether the committer is running.
+    private let waitingWrites = Mutex<(writes: [PendingWrite], committing: Bool)>(([], false))
+    /// Where groups are committed and synced: off the bus thread, which keeps answering heartbeats
+    /// and reads however long the disk takes.
+    private let committer = DispatchQueue(label: "kv-commit")
 
     /// Binds both endpoints; throws if either is taken, or if the snapshot directory cannot be made.
     public init(store: MVCCStore, configuration: Configuration, logger: Logger) throws {
@@ -181,17 +184,32 @@ public final class KVServer: Service, Sendable {
             operations.record(request.request, reply.reply)
             incoming.reply(Self.encode(reply))
         }
-        batchWrites.withLock { $0.append(pending) }
+        waitingWrites.withLock { $0.writes.append(pending) }
     }
 
-    /// Runs on the bus thread after each batch of requests: commits the batch's writes as one group,
-    /// with one sync. Requests arriving meanwhile wait in ZeroMQ's queue and form the next batch.
+    /// Runs on the bus thread after each batch of requests: starts the committer unless it is running.
     private func commitBatch() {
-        let writes = batchWrites.withLock { writes in
-            defer { writes.removeAll(keepingCapacity: true) }
-            return writes
+        let start = waitingWrites.withLock { waiting in
+            guard !waiting.writes.isEmpty, !waiting.committing else { return false }
+            waiting.committing = true
+            return true
         }
-        if !writes.isEmpty { store.write(writes) }
+        if start { committer.async { self.commitWaitingWrites() } }
+    }
+
+    /// Runs on the committer: commits every waiting write as one group, with one sync, until none is
+    /// left. The writes that arrive during one sync form the next group, so a slow disk makes groups
+    /// larger, never the bus thread slower.
+    private func commitWaitingWrites() {
+        while true {
+            let writes = waitingWrites.withLock { waiting in
+                defer { waiting.writes.removeAll(keepingCapacity: true) }
+                if waiting.writes.isEmpty { waiting.committing = false }
+                return waiting.writes
+            }
+            guard !writes.isEmpty else { return }
+            store.write(writes)
+        }
     }
 
     private func read(_ request: Etcetera_Kv_KVRequest) -> Etcetera_Kv_KVReply {

@@ -5,9 +5,10 @@ import Synchronization
 /// The store's single writer, run on the caller's thread: applies a group of writes in order, syncs
 /// the group's batch once, then completes every write in it and reports the new revisions.
 ///
-/// There is no writer thread: the kv service commits each batch of requests on the bus thread that
-/// received them, so a write costs no hand-over between threads, and the requests that arrive
-/// during one sync form the next group. A lock serializes callers, so any thread may write.
+/// There is no writer thread of its own: the kv service commits from one committer queue, which hands
+/// the store every write that arrived during the previous sync as the next group. A lock serializes
+/// callers, so any thread may write. A write the storage cannot make durable ends the process
+/// (`FailStop`), so a group is never half answered and the store never serves past a failed sync.
 final class GroupCommit: Sendable {
     private struct State {
         var closed = false
