@@ -20,6 +20,8 @@ enum ErrorMapping {
         "lease.exists": (.failedPrecondition, "etcdserver: lease already exists"),
         "lease.ttl_too_large": (.outOfRange, "etcdserver: too large lease TTL"),
         "storage.corrupt": (.dataLoss, "etcdserver: corrupt cluster"),
+        // A service's call to the kv store got no answer: the outcome is unknown, as for etcd's timed-out proposal.
+        "bus.unavailable": (.unavailable, "etcdserver: request timed out"),
         "cluster.bad_leader_transferee": (.failedPrecondition, "etcdserver: bad leader transferee"),
         "cluster.member_not_found": (.notFound, "etcdserver: member not found"),
         // etcd sends this one as Unknown: its error table has no status for it.

@@ -27,7 +27,7 @@ public final class KVClient: Sendable {
             return queue.async { completion(.failure(KVFailure(code: "bus.malformed_request", detail: "\(error)"))) }
         }
         bus.request(payload, timeout: timeout) { result in
-            let outcome = result.mapError { KVFailure(code: "bus.unavailable", detail: "\($0)") }.flatMap(Self.decode)
+            let outcome = result.mapError { KVFailure(code: KVFailure.unavailable, detail: "\($0)") }.flatMap(Self.decode)
             queue.async { completion(outcome) }
         }
     }
@@ -61,7 +61,7 @@ public final class KVClient: Sendable {
         switch (try? Etcetera_Kv_KVReply(serializedBytes: bytes))?.reply {
         case .error(let error)?: .failure(KVFailure(code: error.code, detail: error.detail))
         case let reply?: .success(reply)
-        case nil: .failure(KVFailure(code: "bus.malformed_reply", detail: "undecodable kv reply"))
+        case nil: .failure(KVFailure(code: KVFailure.malformedReply, detail: "undecodable kv reply"))
         }
     }
 }
@@ -76,6 +76,14 @@ public struct KVFailure: Error, Sendable, Hashable, CustomStringConvertible {
         self.code = code
         self.detail = detail
     }
+
+    /// Whether the kv store may have applied the request although it did not say so: it did not
+    /// answer (in time, or at all), or its answer could not be read. Any error it did answer with
+    /// means the request was not applied.
+    public var outcomeUnknown: Bool { code == Self.unavailable || code == Self.malformedReply }
+
+    static let unavailable = "bus.unavailable"
+    static let malformedReply = "bus.malformed_reply"
 
     public var description: String { detail.isEmpty ? code : "\(code): \(detail)" }
 }

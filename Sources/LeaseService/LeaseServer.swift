@@ -119,9 +119,13 @@ public final class LeaseServer: Service, Sendable {
         register.registerLeases.leases = [Self.registration(lease)]
         askKV(register) { [self] result in
             guard case .success(.leasesRegistered(let registered)) = result else {
-                // Never acknowledged: forget it, so that it neither expires nor lingers.
                 try? state.lessor.beginRevoke(lease.id)
-                try? state.lessor.finishRevoke(lease.id)
+                if case .failure(let failure) = result, !failure.outcomeUnknown {
+                    // The kv store refused it: forget it, so that it neither expires nor lingers.
+                    try? state.lessor.finishRevoke(lease.id)
+                } else {
+                    withdraw(lease.id)
+                }
                 return incoming.reply(Self.encode(Self.reply(forKV: result)))
             }
             state.knownRevision = max(state.knownRevision, registered.revision)
@@ -133,6 +137,24 @@ public final class LeaseServer: Service, Sendable {
             incoming.reply(Self.encode(.grant(response)))
         }
     }
+
+    /// Revokes a lease whose grant was not acknowledged but whose registration the kv store may have
+    /// committed (it did not answer in time, or went away). Forgetting such a lease would leave the
+    /// kv store accepting puts that name it, and their keys would never expire; so it is revoked
+    /// through the kv store as an expired lease is, every second until the kv store answers. The
+    /// caller has begun the revoke.
+    private func withdraw(_ id: Int64) {
+        deleteKeys(of: id) { [self] revoked in
+            guard revoked == nil else { return }
+            queue.asyncAfter(deadline: .now() + Self.withdrawRetryInterval) { [self] in
+                // Gone meanwhile if it expired and its revoke went through.
+                guard (try? state.lessor.beginRevoke(id)) != nil else { return }
+                withdraw(id)
+            }
+        }
+    }
+
+    private static let withdrawRetryInterval: DispatchTimeInterval = .seconds(1)
 
     private func revoke(_ id: Int64, _ incoming: BusIncomingRequest) {
         do {
