@@ -63,8 +63,12 @@ extension MVCCStore {
 
     /// The writer's quota gate for a write of `cost` (see `WriteRequest.quotaCost`): refused while
     /// NOSPACE is active, and refused with NOSPACE raised when it does not fit. Free writes pass.
+    /// A nearly full disk refuses with NOSPACE's answer too but raises no alarm (recording one is a
+    /// write, and the disk may fill up and empty again without the operator): writing resumes by
+    /// itself once space is freed (docs/reliability.md).
     func admitsWrite(cost: Int64) -> Bool {
         guard cost > 0 else { return true }
+        if storage.isNearlyFull { return false }
         if alarms.withLock({ $0.contains(.nospace) }) { return false }
         guard let quota, !quota.admits(cost: cost) else { return true }
         try? setAlarm(.nospace, active: true)

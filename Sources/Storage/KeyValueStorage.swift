@@ -18,6 +18,16 @@ public protocol KeyValueStorage: Sendable {
 
     /// Asks the engine to rewrite the key range so deleted entries stop taking space.
     func compact(from start: [UInt8]?, to end: [UInt8]?)
+
+    /// Whether the file system holding the store has so little room left that writes adding data
+    /// must be refused: the engine keeps what it needs to sync its log, compact and open again, so a
+    /// full disk makes the store refuse puts instead of failing a sync (which would stop the service).
+    var isNearlyFull: Bool { get }
+}
+
+extension KeyValueStorage {
+    /// Storage that lives in memory never runs out of disk.
+    public var isNearlyFull: Bool { false }
 }
 
 /// A frozen, consistent read view. Reads through one snapshot never observe a later write.

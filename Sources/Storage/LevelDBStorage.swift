@@ -1,5 +1,6 @@
 import CLevelDB
 import Foundation
+import Synchronization
 
 /// LevelDB through its C API. LevelDB is safe for concurrent use, and merges concurrent synced writes
 /// into one log sync on its own; this type only owns the handles.
@@ -22,6 +23,10 @@ public final class LevelDBStorage: KeyValueStorage {
         public var maxOpenFiles: Int32 = 1000
         public var compression: Bool = true
         public var writeFailure: WriteFailure = .stopProcess
+        /// Free bytes the file system must keep for the store to accept writes that add data: room
+        /// for the memtable the log is replayed into at the next open (`writeBufferSize`) and for the
+        /// output of a compaction.
+        public var freeSpaceReserve: UInt64 = 128 << 20
         public init() {}
     }
 
@@ -32,12 +37,16 @@ public final class LevelDBStorage: KeyValueStorage {
     nonisolated(unsafe) private let syncWriteOptions: OpaquePointer
     nonisolated(unsafe) private let asyncWriteOptions: OpaquePointer
     private let writeFailure: WriteFailure
+    private let freeSpaceReserve: UInt64
+    /// The last free-space verdict and when it was reached (see ``isNearlyFull``).
+    private let freeSpaceCheck = Mutex<(nearlyFull: Bool, at: ContinuousClock.Instant)?>(nil)
     public let path: String
 
     /// Opens (creating if missing) the database directory at `path`.
     public init(path: String, configuration: Configuration = .init()) throws(StorageError) {
         self.path = path
         writeFailure = configuration.writeFailure
+        freeSpaceReserve = configuration.freeSpaceReserve
         options = leveldb_options_create()
         cache = leveldb_cache_create_lru(configuration.blockCacheSize)
         filterPolicy = leveldb_filterpolicy_create_bloom(configuration.bloomFilterBitsPerKey)
@@ -137,6 +146,20 @@ public final class LevelDBStorage: KeyValueStorage {
             Self.withOptionalBytes(end) { e, eLength in
                 leveldb_compact_range(db, s, sLength, e, eLength)
             }
+        }
+    }
+
+    /// Asks the file system at most every 100 ms: a write cannot fill the reserve in that time, and
+    /// asking for every write would cost more than the write.
+    public var isNearlyFull: Bool {
+        freeSpaceCheck.withLock { check in
+            let now = ContinuousClock.now
+            if let check, now - check.at < .milliseconds(100) { return check.nearlyFull }
+            var fileSystem = statvfs()
+            let nearlyFull = statvfs(path, &fileSystem) == 0
+                && UInt64(fileSystem.f_bavail) &* UInt64(fileSystem.f_frsize) < freeSpaceReserve
+            check = (nearlyFull, now)
+            return nearlyFull
         }
     }
 

@@ -78,4 +78,15 @@ struct StorageTests {
         #expect(storage.approximateSize(from: Array("key-".utf8), to: Array("key.".utf8)) > 500_000)
         #expect(storage.approximateSize(from: Array("zzz".utf8), to: Array("zzzz".utf8)) == 0)
     }
+
+    @Test("a store is nearly full when its file system has less free space than its reserve")
+    func nearlyFull() throws {
+        var roomy = LevelDBStorage.Configuration()
+        roomy.freeSpaceReserve = 0
+        #expect(!(try LevelDBStorage(path: NSTemporaryDirectory() + "etcetera-storage-" + UUID().uuidString, configuration: roomy).isNearlyFull))
+        var greedy = LevelDBStorage.Configuration()
+        greedy.freeSpaceReserve = .max
+        #expect(try LevelDBStorage(path: NSTemporaryDirectory() + "etcetera-storage-" + UUID().uuidString, configuration: greedy).isNearlyFull)
+        #expect(!InMemoryStorage().isNearlyFull)
+    }
 }
