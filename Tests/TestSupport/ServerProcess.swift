@@ -23,15 +23,19 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts Etcetera's one-box launcher (`etcetera`) with etcd-style flags and waits until it serves.
-    /// - Parameter scheme: `https` serves TLS (give the certificate flags in `extraArguments`).
-    public static func etcetera(extraArguments: [String] = [], dataDirectory: String? = nil, scheme: String = "http") async throws -> ServerProcess {
+    /// - Parameters:
+    ///   - scheme: `https` serves TLS (give the certificate flags in `extraArguments`).
+    ///   - environment: added to this process's environment (the launcher passes it to every service).
+    public static func etcetera(
+        extraArguments: [String] = [], dataDirectory: String? = nil, scheme: String = "http", environment: [String: String] = [:]
+    ) async throws -> ServerProcess {
         let port = FreePort.pick()
         let directory = dataDirectory ?? TestPaths.temporaryDirectory(prefix: "etcetera")
         let url = "\(scheme)://127.0.0.1:\(port)"
         return try await start(
             executable: TestPaths.executable("etcetera"),
             arguments: ["--data-dir", directory, "--listen-client-urls", url, "--advertise-client-urls", url] + extraArguments,
-            port: port, dataDirectory: directory, scheme: scheme)
+            port: port, dataDirectory: directory, scheme: scheme, environment: environment)
     }
 
     /// Starts a fresh real etcd 3.4 (Debian's etcd-server) on free loopback ports.
@@ -51,10 +55,13 @@ public final class ServerProcess: @unchecked Sendable {
             port: port, dataDirectory: directory, scheme: scheme)
     }
 
-    private static func start(executable: String, arguments: [String], port: Int, dataDirectory: String, scheme: String) async throws -> ServerProcess {
+    private static func start(
+        executable: String, arguments: [String], port: Int, dataDirectory: String, scheme: String, environment: [String: String] = [:]
+    ) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let logPath = dataDirectory + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
