@@ -21,10 +21,11 @@ public enum SnapshotRestore {
 
     /// Verifies `file` and restores it into `absoluteDataDirectory`, which must not exist or be empty.
     ///
-    /// The stores are built in a hidden directory next to the target, synced, and renamed into place
-    /// in one step, so the data directory either does not exist (or stays empty) or holds the whole
-    /// restore: a failure, a full disk or a kill midway leaves no half-restored store for
-    /// `etcetera --data-dir` to serve. On failure the hidden directory is removed too.
+    /// The stores are built in a hidden directory, synced, and renamed into place in one step: a new
+    /// data directory is built next to where it belongs; an existing empty one (a mount point,
+    /// perhaps, which cannot be replaced) gets its `member` directory built inside it. So the data
+    /// directory never holds a half-restored store for `etcetera --data-dir` to serve, whatever stops
+    /// the restore; on a failure the hidden directory is removed too (a kill leaves it behind).
     /// - Parameters:
     ///   - dataDirectory: the directory as the operator wrote it, for messages.
     /// - Throws: `LauncherError`: `.snapshotUnusable` (the file fails verification),
@@ -37,29 +38,34 @@ public enum SnapshotRestore {
             throw LauncherError(code: .snapshotUnusable, message: "\(error)")
         }
         let files = FileManager.default
-        if files.fileExists(atPath: absoluteDataDirectory),
-            !((try? files.contentsOfDirectory(atPath: absoluteDataDirectory).isEmpty) ?? false)
-        {
+        let existed = files.fileExists(atPath: absoluteDataDirectory)
+        if existed, !((try? files.contentsOfDirectory(atPath: absoluteDataDirectory).isEmpty) ?? false) {
             throw LauncherError(code: .dataDirectoryExists, message: "data-dir \"\(dataDirectory)\" exists")
         }
         let target = URL(fileURLWithPath: absoluteDataDirectory)
-        let parent = target.deletingLastPathComponent().path
-        let staging = Path.join(parent, ".\(target.lastPathComponent).restoring-\(UUID().uuidString.prefix(8))")
+        let suffix = UUID().uuidString.prefix(8)
+        let staging = existed
+            ? Path.join(absoluteDataDirectory, ".restoring-\(suffix)")
+            : Path.join(target.deletingLastPathComponent().path, ".\(target.lastPathComponent).restoring-\(suffix)")
+        let kvDirectory = ServicePlan.kvDataDirectory(in: staging)
+        let stagedMember = URL(fileURLWithPath: kvDirectory).deletingLastPathComponent().path
+        let (moved, destination) = existed
+            ? (stagedMember, URL(fileURLWithPath: ServicePlan.kvDataDirectory(in: absoluteDataDirectory)).deletingLastPathComponent().path)
+            : (staging, absoluteDataDirectory)
         do {
-            try files.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            let kvDirectory = ServicePlan.kvDataDirectory(in: staging)
             let leaseDirectory = ServicePlan.leaseDataDirectory(in: staging)
             for directory in [staging, kvDirectory, leaseDirectory] {
                 try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             let leases = try restoreStore(snapshot, into: kvDirectory)
             try Lessor.record(leases, in: try LevelDBStorage(path: leaseDirectory, configuration: buildConfiguration))
-            for directory in [URL(fileURLWithPath: kvDirectory).deletingLastPathComponent().path, staging] { try syncDirectory(directory) }
-            // rename(2) replaces an empty directory in the same step, and refuses one that filled up since.
-            guard rename(staging, absoluteDataDirectory) == 0 else {
-                throw LauncherError(code: .directoryUnusable, message: "cannot rename \(staging): \(String(cString: strerror(errno)))")
+            for directory in [stagedMember, staging] { try syncDirectory(directory) }
+            // rename(2) refuses a destination that something else filled meanwhile.
+            guard rename(moved, destination) == 0 else {
+                throw LauncherError(code: .directoryUnusable, message: "cannot rename \(moved): \(String(cString: strerror(errno)))")
             }
-            try syncDirectory(parent)
+            if existed { try files.removeItem(atPath: staging) }
+            try syncDirectory(URL(fileURLWithPath: destination).deletingLastPathComponent().path)
             return Outcome(revision: snapshot.summary.revision, keyCount: snapshot.summary.keyCount, leaseCount: leases.count)
         } catch {
             try? files.removeItem(atPath: staging)

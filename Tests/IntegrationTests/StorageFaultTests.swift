@@ -177,18 +177,26 @@ struct StorageFaultTests {
         let etcetera = TestPaths.executable("etcetera")
         let target = directory + "/restored"
 
-        // Each sync of the restore in turn fails; whichever it is, the command fails and leaves nothing.
+        // Each sync of the restore in turn fails; whichever it is, the command fails and leaves nothing,
+        // into a new data dir and into an empty one (a mount point, say), which stays empty.
+        let empty = directory + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         var failures = 0
         for failingSync in 0..<8 {
-            try shim.set(["path-prefix \(directory)", "fail-sync-after \(failingSync)"])
-            let restore = try await Command.run(etcetera, ["snapshot", "restore", file, "--data-dir", target], environment: shim.environment)
-            guard restore.status != 0 else {
-                try FileManager.default.removeItem(atPath: target)
-                continue
+            for destination in [target, empty] {
+                try shim.set(["path-prefix \(directory)", "fail-sync-after \(failingSync)"])
+                let restore = try await Command.run(
+                    etcetera, ["snapshot", "restore", file, "--data-dir", destination], environment: shim.environment)
+                guard restore.status != 0 else {
+                    try FileManager.default.removeItem(atPath: destination)
+                    try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+                    continue
+                }
+                failures += 1
+                #expect(restore.stderr.contains("cannot restore into"), "\(restore.stderr)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["empty", "store.snap"], "sync \(failingSync)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: empty) == [], "sync \(failingSync)")
             }
-            failures += 1
-            #expect(restore.stderr.contains("cannot restore into"), "\(restore.stderr)")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["store.snap"], "sync \(failingSync)")
         }
         #expect(failures > 0)
 
@@ -200,7 +208,7 @@ struct StorageFaultTests {
         process.environment = ProcessInfo.processInfo.environment.merging(shim.environment) { $1 }
         process.standardError = FileHandle.nullDevice
         try process.run()
-        #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: directory).count) == 2 })
+        #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: directory).count) == 3 })
         try await Task.sleep(for: .milliseconds(300))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

@@ -128,6 +128,7 @@ struct SnapshotCommandTests {
         try FileManager.default.createDirectory(atPath: directory + "/empty", withIntermediateDirectories: true)
         _ = try SnapshotCommand.restore(file: path, dataDirectory: "empty").run(workingDirectory: directory)
         #expect(FileManager.default.fileExists(atPath: ServicePlan.kvDataDirectory(in: directory + "/empty")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/empty") == ["member"])
 
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         bytes[100] ^= 1
