@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 import GRPCWire
@@ -55,7 +56,7 @@ struct LeaseHandler: Sendable {
         guard method == "LeaseRevoke" else { return .known(.validTokenIfAny) }
         guard let revoke = try? Etcdserverpb_LeaseRevokeRequest(serializedBytes: request) else { return .known(.authenticated) }
         var requirements = KeyRequirements()
-        requirements.addKeys(of: revoke.id)
+        requirements.addKeys(of: revoke.id, needing: .write)
         return requirements.requirement(kv: kv)
     }
 }

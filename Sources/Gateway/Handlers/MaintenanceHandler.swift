@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 import GRPCWire
@@ -27,11 +28,14 @@ struct MaintenanceHandler: Sendable {
         ("MoveLeader", 7, 8, false),
     ]
 
-    /// What the unary calls etcd checks need once auth is on.
-    private static let requirements: [String: AuthGate.Requirement] = [
-        "Defragment": adminRequirement, "Hash": adminRequirement, "HashKV": adminRequirement, "Alarm": .validTokenIfAny,
-    ]
-    private static let adminRequirement = AuthGate.Requirement.admin(denied: "auth.maintenance_permission_denied")
+    /// What a unary call needs once auth is on; nil for a call that is not checked.
+    private static func requirement(_ method: String, _ request: [UInt8]) -> AuthRequirement? {
+        switch method {
+        case "Defragment", "Hash", "HashKV": .admin
+        case "Alarm": .validTokenIfAny
+        default: nil
+        }
+    }
 
     func register(in table: inout MethodTable) {
         let backend = self.backend
@@ -43,14 +47,14 @@ struct MaintenanceHandler: Sendable {
                         request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
                         headerSuffix: [], timeout: call.long ? ServiceBackend.longOperationTimeout : nil, completion: respond)
                 }
-                guard let gate, let requirement = Self.requirements[call.method] else { return forward() }
+                guard let gate, let requirement = Self.requirement(call.method, request) else { return forward() }
                 gate.whenAllowed(context, { .known(requirement) }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
             }
         }
         table.streaming("etcdserverpb.Maintenance", "Snapshot", type: .serverStream) { context, writer in
             var admission: (@Sendable () async -> GRPCStatus?)?
             if let gate {
-                admission = { await gate.check(context, Self.adminRequirement).map(ErrorMapping.unmappedAuthStatus) }
+                admission = { await gate.check(context, .admin).map(ErrorMapping.unmappedAuthStatus) }
             }
             return SnapshotStream(backend: backend, writer: writer, admission: admission)
         }
@@ -82,7 +86,7 @@ struct ClusterHandler: Sendable {
                         headerSuffix: [], completion: respond)
                 }
                 guard let gate, call.method != "MemberList" else { return forward() }
-                gate.whenAllowed(context, { .known(.admin()) }, respond: respond, body: forward)
+                gate.whenAllowed(context, { .known(.admin) }, respond: respond, body: forward)
             }
         }
     }
