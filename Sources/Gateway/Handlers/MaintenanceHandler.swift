@@ -9,9 +9,11 @@ import Synchronization
 /// etcd leaves out). Snapshot is a server stream pulled part by part, one part in flight at a time,
 /// so a slow client slows the reading instead of filling the gateway's memory.
 ///
-/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role. Alarm goes through etcd's
-/// raft log, which refuses a token it cannot resolve but needs none; Status needs nothing. etcd answers
-/// these refusals with the auth store's unmapped errors (`auth: permission denied`, Unknown).
+/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role, as in etcd 3.4, and so do
+/// Alarm ACTIVATE and DEACTIVATE, which etcd 3.4 lets anyone send (docs/auth.md). Alarm GET goes through
+/// etcd's raft log, which refuses a token it cannot resolve but needs none; Status and MoveLeader need
+/// nothing. etcd answers these refusals with the auth store's unmapped errors (`auth: permission
+/// denied`, Unknown).
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
     let gate: AuthGate?
@@ -28,12 +30,17 @@ struct MaintenanceHandler: Sendable {
         ("MoveLeader", 7, 8, false),
     ]
 
-    /// What a unary call needs once auth is on; nil for a call that is not checked.
+    /// What a unary call needs once auth is on; nil for a call that is not checked. An alarm request
+    /// that does not decode, or names an undefined action, needs the root role as a change would.
     private static func requirement(_ method: String, _ request: [UInt8]) -> AuthRequirement? {
         switch method {
-        case "Defragment", "Hash", "HashKV": .admin
-        case "Alarm": .validTokenIfAny
-        default: nil
+        case "Defragment", "Hash", "HashKV":
+            return .admin
+        case "Alarm":
+            let action = (try? Etcdserverpb_AlarmRequest(serializedBytes: request))?.action
+            return action == .get ? .validTokenIfAny : .admin
+        default:
+            return nil
         }
     }
 
