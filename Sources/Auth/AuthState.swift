@@ -35,8 +35,3 @@ public protocol AuthState: AnyObject {
     /// backend that reads a file reloads it here).
     func refresh(now: ContinuousClock.Instant)
 }
-
-extension AuthState {
-    /// The permission decision at ``revision``.
-    public var policy: AuthPolicy { AuthPolicy(isEnabled: isEnabled, table: permissionTable) }
-}

@@ -3,7 +3,7 @@ import Storage
 
 /// etcd's auth store without the server around it: users, roles and their permissions, the enabled flag and
 /// the auth revision, persisted in their own storage; Authenticate with bcrypt and a token provider; and the
-/// permission table calls are decided from (``Auth/AuthState/policy``). Plain Swift and single-threaded: the auth service drives it from
+/// permission table calls are decided from (by `AuthPolicy`). Plain Swift and single-threaded: the auth service drives it from
 /// one queue and passes the time in, so tests control the clock.
 ///
 /// Every change is one synced write batch that also stores the new auth revision, written before the change

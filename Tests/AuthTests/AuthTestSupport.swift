@@ -60,6 +60,7 @@ func writing(_ key: [UInt8], _ rangeEnd: [UInt8] = []) -> AuthRequirement {
 extension AuthState {
     /// The production decision (``AuthPolicy/decide(_:for:)``) on this state, its refusal thrown.
     func check(_ requirement: AuthRequirement, _ caller: AuthInfo?) throws(AuthError) {
+        let policy = AuthPolicy(isEnabled: isEnabled, table: permissionTable)
         if case .refused(let error) = policy.decide(requirement, for: caller) { throw error }
     }
 }
