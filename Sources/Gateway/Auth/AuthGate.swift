@@ -20,9 +20,13 @@ final class AuthGate: Sendable {
     enum PendingRequirement: Sendable {
         case known(AuthRequirement)
         /// `floor` is what the call needs whatever the lookup finds; it is decided first, so a caller
-        /// refused anyway, or one allowed every key, costs no lookup. `resolve` fails with the status the
-        /// call gets when what it needs cannot be found out (the kv store did not answer).
-        case lookup(floor: AuthRequirement, resolve: @Sendable () async -> Result<AuthRequirement, GRPCStatus>)
+        /// refused anyway, or one allowed every key, costs no lookup. `resolve` may stop looking once
+        /// `permits` refuses what it has found so far (finding more can only add to what is needed), and
+        /// fails with the status the call gets when what it needs cannot be found out (the kv store did
+        /// not answer).
+        case lookup(
+            floor: AuthRequirement,
+            resolve: @Sendable (_ permits: (AuthRequirement) -> Bool) async -> Result<AuthRequirement, GRPCStatus>)
     }
 
     /// The answer to a call.
@@ -185,7 +189,7 @@ final class AuthGate: Sendable {
         case .lookup(let floor, let resolve):
             if case .refused(let status) = Self.verdict(of: snapshot.policy.decide(floor, for: caller)) { return .refused(status) }
             guard snapshot.policy.isEnabled, snapshot.policy.decide(.everyKey, for: caller) != .allowed else { return .allowed }
-            switch await resolve() {
+            switch await resolve({ snapshot.policy.decide($0, for: caller) == .allowed }) {
             case .success(let requirement): return Self.verdict(of: snapshot.policy.decide(requirement, for: caller))
             case .failure(let status): return .refused(status)
             }

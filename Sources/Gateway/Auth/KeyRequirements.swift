@@ -56,11 +56,13 @@ struct KeyRequirements {
     func requirement(kv: ServiceBackend) -> AuthGate.PendingRequirement {
         let known = Self.requirement(permissions, baseline: baseline)
         guard !leases.isEmpty else { return .known(known) }
-        return .lookup(floor: known) { await resolved(kv: kv) }
+        return .lookup(floor: known) { permits in await resolved(kv: kv, permits: permits) }
     }
 
     /// The requirement with the keys the leases hold now, or the status of a kv store that did not say.
-    func resolved(kv: ServiceBackend) async -> Result<AuthRequirement, GRPCStatus> {
+    /// Asks lease by lease and stops at the first lease after which `permits` refuses what is needed so
+    /// far: more keys cannot make it allowed, so a refused caller costs no more lookups.
+    func resolved(kv: ServiceBackend, permits: (AuthRequirement) -> Bool) async -> Result<AuthRequirement, GRPCStatus> {
         var permissions = self.permissions
         for lease in leases.sorted(by: { ($0.lease, $0.type.rawValue) < ($1.lease, $1.type.rawValue) }) {
             do {
@@ -68,6 +70,8 @@ struct KeyRequirements {
             } catch {
                 return .failure(error)
             }
+            let needed = Self.requirement(permissions, baseline: baseline)
+            if !permits(needed) { return .success(needed) }
         }
         return .success(Self.requirement(permissions, baseline: baseline))
     }

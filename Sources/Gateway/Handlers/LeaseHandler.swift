@@ -73,14 +73,17 @@ struct LeaseHandler: Sendable {
             requirements.addKeys(of: timeToLive.id, needing: .read)
             return requirements.requirement(kv: kv)
         case leasesCall.method:
-            return .lookup(floor: .authenticated) { await readOfEveryAttachedKey(lease: lease, kv: kv) }
+            return .lookup(floor: .authenticated) { permits in await readOfEveryAttachedKey(lease: lease, kv: kv, permits: permits) }
         default:
             return nil
         }
     }
 
-    /// READ on every key attached to any lease the lease service holds now: one kv lookup per lease.
-    private static func readOfEveryAttachedKey(lease: ServiceBackend, kv: ServiceBackend) async -> Result<AuthRequirement, GRPCStatus> {
+    /// READ on every key attached to any lease the lease service holds now: one kv lookup per lease, up
+    /// to the first lease with a key the caller may not read (`permits`).
+    private static func readOfEveryAttachedKey(
+        lease: ServiceBackend, kv: ServiceBackend, permits: (AuthRequirement) -> Bool
+    ) async -> Result<AuthRequirement, GRPCStatus> {
         let listed = await withCheckedContinuation { continuation in
             lease.forward([], requestField: leasesCall.requestField, replyField: leasesCall.replyField, limitSize: false, headerSuffix: []) {
                 continuation.resume(returning: $0)
@@ -96,7 +99,7 @@ struct LeaseHandler: Sendable {
         }
         var requirements = KeyRequirements(baseline: .authenticated)
         for status in leases.leases { requirements.addKeys(of: status.id, needing: .read) }
-        return await requirements.resolved(kv: kv)
+        return await requirements.resolved(kv: kv, permits: permits)
     }
 }
 
