@@ -60,13 +60,16 @@ let package = Package(
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),
+        // etcd's auth model and the permission decision, without storage: what the gateway links.
         .target(
             name: "Auth",
             dependencies: [
-                "Storage", "CCrypt", "ServiceSupport", .product(name: "JWTKit", package: "jwt-kit"),
+                "CCrypt", "ServiceSupport", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The auth store persisted in its own storage: what etcetera-auth serves.
+        .target(name: "AuthStorage", dependencies: ["Auth", "Storage"]),
         .target(name: "Snapshot", dependencies: ["Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GRPCWire", dependencies: [nioCore, .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
 
@@ -80,7 +83,7 @@ let package = Package(
             name: "MaintenanceService",
             dependencies: ["Maintenance", "Cluster", "Bus", "KVClient", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]
         ),
-        .target(name: "AuthService", dependencies: ["Auth", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
+        .target(name: "AuthService", dependencies: ["Auth", "AuthStorage", "Bus", "Storage", "EtceteraAPI", "ServiceSupport", logging, serviceLifecycle]),
         .target(name: "KVService", dependencies: ["MVCC", "Snapshot", "Bus", "Storage", "EtceteraAPI", logging, serviceLifecycle]),
         .target(
             name: "Gateway",
@@ -145,7 +148,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage", .product(name: "JWTKit", package: "jwt-kit")]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "AuthStorage", "Storage", .product(name: "JWTKit", package: "jwt-kit")]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "Storage", "EtceteraAPI"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Snapshot", "Storage", "EtceteraAPI"]),
         .testTarget(name: "SnapshotTests", dependencies: ["Snapshot", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,9 +1,9 @@
 /// What an auth backend answers from, whoever keeps the users and roles: the reads of etcd's Auth API,
-/// Authenticate's token issue and token resolution. ``AuthStore`` (etcetera-auth's own, changed over the
-/// bus) is one; a backend whose state comes from elsewhere (a file) is another, and the bus server
+/// Authenticate's token issue and token resolution. `AuthStore` (etcetera-auth's own, persisted and
+/// changed over the bus, in the `AuthStorage` library) is one; a backend whose state comes from elsewhere (a file) is another, and the bus server
 /// (`AuthService.AuthServer`) serves both the same way, so every backend answers reads alike.
 ///
-/// Driven from one thread, like ``AuthStore``; time is passed in.
+/// Driven from one thread, like `AuthStore`; time is passed in.
 public protocol AuthState: AnyObject {
     /// The auth revision (docs/auth-plugins.md): at least 1, never lower, higher after every change.
     var revision: UInt64 { get }
@@ -34,10 +34,4 @@ public protocol AuthState: AnyObject {
     /// Called about once a second: forget expired tokens, and take in changes made outside the bus (a
     /// backend that reads a file reloads it here).
     func refresh(now: ContinuousClock.Instant)
-}
-
-extension AuthStore: AuthState {
-    public func refresh(now: ContinuousClock.Instant) {
-        removeExpiredTokens(now: now)
-    }
 }

@@ -1,10 +1,12 @@
-/// Every user's permissions merged as etcd's permission cache merges them, for one auth revision. A check
-/// is a dictionary lookup by user name and a binary search; building one costs a pass over all users and
-/// their roles, so holders rebuild it only when the auth revision moves (``AuthStore`` does so lazily; the
-/// gateway can build its own from users and roles it fetched, and key it by the same revision).
+/// Every user's permissions merged as etcd's permission cache merges them, with the roles each user
+/// holds, for one auth revision. A check is a dictionary lookup by user name and a binary search; building
+/// one costs a pass over all users and their roles, so holders rebuild it only when the auth revision moves
+/// (the auth store does so lazily; the gateway builds its own from the backend's permission snapshot and
+/// keys it by the same revision). ``AuthPolicy`` decides calls from it.
 public struct PermissionTable: Sendable {
     struct UserPermissions: Sendable {
         var isRoot: Bool
+        var roles: Set<String>
         var read: KeyIntervalSet
         var write: KeyIntervalSet
     }
@@ -31,21 +33,24 @@ public struct PermissionTable: Sendable {
                 }
             }
             table[user.name] = UserPermissions(
-                isRoot: user.hasRootRole, read: KeyIntervalSet(read), write: KeyIntervalSet(write))
+                isRoot: user.hasRootRole, roles: Set(user.roles), read: KeyIntervalSet(read), write: KeyIntervalSet(write))
         }
         self.users = table
     }
 
-    /// A table from merged permissions, as ``mergedPermissions(of:)`` exports them (a gateway rebuilds the
-    /// auth backend's table from its permission snapshot this way).
-    public init(revision: UInt64, merged: [String: MergedPermissions]) {
+    /// A table from merged permissions, as ``mergedPermissions(of:)`` exports them, and each user's roles
+    /// (a gateway rebuilds the auth backend's table from its permission snapshot this way). A user
+    /// without an entry in `roles` holds none.
+    public init(revision: UInt64, merged: [String: MergedPermissions], roles: [String: Set<String>]) {
         self.revision = revision
-        users = merged.mapValues { permissions in
+        var table = merged.mapValues { permissions in
             UserPermissions(
-                isRoot: permissions.isRoot,
+                isRoot: permissions.isRoot, roles: [],
                 read: KeyIntervalSet(permissions.read.map { KeyInterval(key: $0.key, rangeEnd: $0.rangeEnd) }),
                 write: KeyIntervalSet(permissions.write.map { KeyInterval(key: $0.key, rangeEnd: $0.rangeEnd) }))
         }
+        for (user, held) in roles where table[user] != nil { table[user]?.roles = held }
+        users = table
     }
 
     /// Every user in this table, in byte order of the names.
@@ -67,6 +72,9 @@ public struct PermissionTable: Sendable {
 
     /// Whether the user holds the root role (etcd's admin); false for an unknown user.
     public func isAdmin(_ user: String) -> Bool { users[user]?.isRoot ?? false }
+
+    /// Whether the user holds the role named; false for an unknown user.
+    public func user(_ user: String, holds role: String) -> Bool { users[user]?.roles.contains(role) ?? false }
 
     /// Whether `user` may perform a `needed` (`.read` or `.write`) operation on the request's keys, as etcd
     /// decides it: root always may; a single key (`rangeEnd` empty) needs one permission holding it; a range

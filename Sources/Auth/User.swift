@@ -2,9 +2,9 @@
 public struct User: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     public let name: String
     /// Role names, sorted by bytes (etcd keeps them sorted and answers UserGet in this order).
-    public internal(set) var roles: [String]
+    public package(set) var roles: [String]
     /// Nil for a user created with `no_password`, and for nobody else.
-    public internal(set) var passwordHash: PasswordHash?
+    public package(set) var passwordHash: PasswordHash?
     /// etcd's `UserAddOptions.no_password`: such a user cannot authenticate with a password (only by a TLS
     /// client certificate), even after a password is set for it.
     public let noPassword: Bool
@@ -18,8 +18,12 @@ public struct User: Sendable, Hashable, CustomStringConvertible, CustomReflectab
         self.noPassword = noPassword
     }
 
+    /// The user that must exist, holding the root role, before auth can be enabled; it cannot be deleted
+    /// nor lose the root role while auth is on.
+    public static let rootName = "root"
+
     /// Whether the user holds the root role, which bypasses every permission check.
-    public var hasRootRole: Bool { roles.contains(AuthStore.rootRole) }
+    public var hasRootRole: Bool { roles.contains(Role.rootName) }
 
     public var description: String {
         "User(\(name.debugDescription), roles: \(roles), \(noPassword ? "no password" : "password set"))"

@@ -38,9 +38,8 @@ enum ErrorMapping {
         "auth.role_not_found": (.failedPrecondition, "etcdserver: role name not found"),
         "auth.role_empty": (.invalidArgument, "etcdserver: role name is empty"),
         "auth.failed": (.invalidArgument, "etcdserver: authentication failed, invalid user ID or password"),
-        // etcd's error table has no status for these two, so they reach clients as Unknown.
+        // etcd's error table has no status for it, so it reaches clients as Unknown.
         "auth.no_password_user": (.unknown, "auth: authentication failed, password was given for no password user"),
-        "auth.maintenance_permission_denied": (.unknown, "auth: permission denied"),
         "auth.permission_denied": (.permissionDenied, "etcdserver: permission denied"),
         "auth.role_not_granted": (.failedPrecondition, "etcdserver: role is not granted to the user"),
         "auth.permission_not_granted": (.failedPrecondition, "etcdserver: permission is not granted to the role"),
@@ -62,6 +61,7 @@ enum ErrorMapping {
     }
 
     private static let authPackageMessages = [
+        "etcdserver: permission denied": "auth: permission denied",
         "etcdserver: user name is empty": "auth: user name is empty",
         "etcdserver: user name not found": "auth: user not found",
         "etcdserver: invalid auth token": "auth: invalid auth token",

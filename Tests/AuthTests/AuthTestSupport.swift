@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Foundation
 import Storage
 import Synchronization
@@ -44,4 +45,22 @@ final class FailingStorage: KeyValueStorage {
     func approximateSize(from start: [UInt8], to end: [UInt8]) -> UInt64 { base.approximateSize(from: start, to: end) }
     var sizeOnDisk: UInt64 { base.sizeOnDisk }
     func compact(from start: [UInt8]?, to end: [UInt8]?) {}
+}
+
+/// READ on `[key, rangeEnd)` (a single key when `rangeEnd` is empty), as a Range needs it.
+func reading(_ key: [UInt8], _ rangeEnd: [UInt8] = []) -> AuthRequirement {
+    .keys([Permission(.read, key: key, rangeEnd: rangeEnd)])
+}
+
+/// WRITE on `[key, rangeEnd)`, as a Put or DeleteRange needs it.
+func writing(_ key: [UInt8], _ rangeEnd: [UInt8] = []) -> AuthRequirement {
+    .keys([Permission(.write, key: key, rangeEnd: rangeEnd)])
+}
+
+extension AuthState {
+    /// The production decision (``AuthPolicy/decide(_:for:)``) on this state, its refusal thrown.
+    func check(_ requirement: AuthRequirement, _ caller: AuthInfo?) throws(AuthError) {
+        let policy = AuthPolicy(isEnabled: isEnabled, table: permissionTable)
+        if case .refused(let error) = policy.decide(requirement, for: caller) { throw error }
+    }
 }

@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Foundation
 import JWTKit
 import Synchronization
@@ -173,13 +174,13 @@ struct JWTTokenTests {
         try store.grantRole("reader", to: "alice")
         let token = try store.authenticate(name: "alice", password: "pw", now: .now)
         let before = try store.authInfo(token: token, now: .now)
-        try store.checkRange(before, key: bytes("k"), rangeEnd: [])
+        try store.check(reading(bytes("k"), []), before)
         try store.addRole(name: "other")
         let after = try store.authInfo(token: token, now: .now)
         #expect(after == before, "the token still verifies and names its revision")
-        #expect(throws: AuthError.oldRevision) { try store.checkRange(after, key: bytes("k"), rangeEnd: []) }
+        #expect(throws: AuthError.oldRevision) { try store.check(reading(bytes("k"), []), after) }
         let fresh = try store.authInfo(token: try store.authenticate(name: "alice", password: "pw", now: .now), now: .now)
-        try store.checkRange(fresh, key: bytes("k"), rangeEnd: [])
+        try store.check(reading(bytes("k"), []), fresh)
     }
 }
 

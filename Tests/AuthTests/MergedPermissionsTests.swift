@@ -50,7 +50,7 @@ struct MergedPermissionsTests {
                     #expect(left.rangeEnd != [0] && left.rangeEnd.lexicographicallyPrecedes(right.key), "\(ranges)")
                 }
             }
-            let rebuilt = PermissionTable(revision: original.revision, merged: merged)
+            let rebuilt = PermissionTable(revision: original.revision, merged: merged, roles: Dictionary(uniqueKeysWithValues: users.map { ($0.name, Set($0.roles)) }))
             for _ in 0..<150 {
                 let requestKey = random.key(3)
                 let requestEnd = random.end()
@@ -64,6 +64,7 @@ struct MergedPermissionsTests {
                 checked += 1
             }
             #expect(rebuilt.isAdmin("boss") && !rebuilt.isAdmin("u"))
+            #expect(rebuilt.user("u", holds: "r") && !rebuilt.user("boss", holds: "r") && !rebuilt.user("nobody", holds: "r"))
         }
         #expect(checked == 6000)
     }

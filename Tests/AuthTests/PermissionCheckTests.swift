@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Testing
 
 @Suite("Permission checks")
@@ -35,9 +36,9 @@ struct PermissionCheckTests {
     func transcriptMatrix(check: Check, key: String, rangeEnd: String, allowed: Bool) throws {
         let (store, info) = try transcriptStore()
         let attempt: () throws -> Void = switch check {
-        case .range: { try store.checkRange(info, key: bytes(key), rangeEnd: bytes(rangeEnd)) }
-        case .put: { try store.checkPut(info, key: bytes(key)) }
-        case .delete: { try store.checkDeleteRange(info, key: bytes(key), rangeEnd: bytes(rangeEnd)) }
+        case .range: { try store.check(reading(bytes(key), bytes(rangeEnd)), info) }
+        case .put: { try store.check(writing(bytes(key)), info) }
+        case .delete: { try store.check(writing(bytes(key), bytes(rangeEnd)), info) }
         }
         if allowed {
             try attempt()
@@ -83,18 +84,18 @@ struct PermissionCheckTests {
         try store.addRole(name: "root")
         try store.addUser(name: "plain", password: "x")
         let root = AuthInfo(user: "root", revision: store.revision)
-        try store.checkPut(root, key: bytes("anything"))
-        try store.checkRange(root, key: [0], rangeEnd: [0])
-        try store.checkDeleteRange(root, key: bytes("a"), rangeEnd: bytes("z"))
-        #expect(throws: AuthError.permissionDenied) { try store.checkRange(AuthInfo(user: "plain", revision: store.revision), key: bytes("a"), rangeEnd: []) }
-        #expect(throws: AuthError.permissionDenied) { try store.checkRange(AuthInfo(user: "ghost", revision: store.revision), key: bytes("a"), rangeEnd: []) }
-        #expect(throws: AuthError.userEmpty) { try store.checkRange(nil, key: bytes("a"), rangeEnd: []) }
-        #expect(throws: AuthError.userEmpty) { try store.checkPut(AuthInfo(user: "", revision: store.revision), key: bytes("a")) }
-        #expect(throws: AuthError.oldRevision) { try store.checkPut(AuthInfo(user: "root", revision: store.revision - 1), key: bytes("a")) }
+        try store.check(writing(bytes("anything")), root)
+        try store.check(reading([0], [0]), root)
+        try store.check(writing(bytes("a"), bytes("z")), root)
+        #expect(throws: AuthError.permissionDenied) { try store.check(reading(bytes("a"), []), AuthInfo(user: "plain", revision: store.revision)) }
+        #expect(throws: AuthError.permissionDenied) { try store.check(reading(bytes("a"), []), AuthInfo(user: "ghost", revision: store.revision)) }
+        #expect(throws: AuthError.userEmpty) { try store.check(reading(bytes("a"), []), nil) }
+        #expect(throws: AuthError.userEmpty) { try store.check(writing(bytes("a")), AuthInfo(user: "", revision: store.revision)) }
+        #expect(throws: AuthError.oldRevision) { try store.check(writing(bytes("a")), AuthInfo(user: "root", revision: store.revision - 1)) }
         try store.disable()
-        try store.checkPut(nil, key: bytes("a"))
-        try store.checkRange(AuthInfo(user: "ghost", revision: 1), key: bytes("a"), rangeEnd: bytes("b"))
-        try store.checkAdmin(nil)
+        try store.check(writing(bytes("a")), nil)
+        try store.check(reading(bytes("a"), bytes("b")), AuthInfo(user: "ghost", revision: 1))
+        try store.check(.admin, nil)
     }
 
     @Test("every key: etcdctl's empty-key --prefix grant (\"\\0\", \"\\0\"); a permission with an empty key covers nothing")
@@ -123,31 +124,31 @@ struct PermissionCheckTests {
         let (store, _) = try transcriptStore()
         let before = store.permissionTable
         #expect(before.revision == store.revision)
-        try store.checkPut(AuthInfo(user: "u", revision: store.revision), key: bytes("k1"))
+        try store.check(writing(bytes("k1")), AuthInfo(user: "u", revision: store.revision))
         try store.revokeRole("single", from: "u")
         #expect(store.permissionTable.revision == store.revision && before.revision != store.revision)
-        #expect(throws: AuthError.permissionDenied) { try store.checkPut(AuthInfo(user: "u", revision: store.revision), key: bytes("k1")) }
+        #expect(throws: AuthError.permissionDenied) { try store.check(writing(bytes("k1")), AuthInfo(user: "u", revision: store.revision)) }
         try store.grantRole("single", to: "u")
-        try store.checkPut(AuthInfo(user: "u", revision: store.revision), key: bytes("k1"))
+        try store.check(writing(bytes("k1")), AuthInfo(user: "u", revision: store.revision))
         try store.deleteRole(name: "single")
-        #expect(throws: AuthError.permissionDenied) { try store.checkRange(AuthInfo(user: "u", revision: store.revision), key: bytes("k1"), rangeEnd: []) }
+        #expect(throws: AuthError.permissionDenied) { try store.check(reading(bytes("k1"), []), AuthInfo(user: "u", revision: store.revision)) }
     }
 
     @Test("admin operations need the root role; UserGet allows oneself, RoleGet the roles one holds")
     func admin() throws {
         let (store, u) = try transcriptStore()
         let root = AuthInfo(user: "root", revision: store.revision)
-        try store.checkAdmin(root)
-        #expect(throws: AuthError.permissionDenied) { try store.checkAdmin(u) }
-        #expect(throws: AuthError.userEmpty) { try store.checkAdmin(nil) }
-        #expect(throws: AuthError.userNotFound) { try store.checkAdmin(AuthInfo(user: "ghost", revision: store.revision)) }
-        try store.checkUserGet(u, name: "u")
-        try store.checkUserGet(root, name: "u")
-        #expect(throws: AuthError.permissionDenied) { try store.checkUserGet(u, name: "root") }
-        try store.checkRoleGet(u, role: "single")
-        try store.checkRoleGet(root, role: "single")
-        #expect(throws: AuthError.permissionDenied) { try store.checkRoleGet(u, role: "root") }
-        #expect(throws: AuthError.userEmpty) { try store.checkRoleGet(nil, role: "single") }
+        try store.check(.admin, root)
+        #expect(throws: AuthError.permissionDenied) { try store.check(.admin, u) }
+        #expect(throws: AuthError.userEmpty) { try store.check(.admin, nil) }
+        #expect(throws: AuthError.userNotFound) { try store.check(.admin, AuthInfo(user: "ghost", revision: store.revision)) }
+        try store.check(.adminOrUser("u"), u)
+        try store.check(.adminOrUser("u"), root)
+        #expect(throws: AuthError.permissionDenied) { try store.check(.adminOrUser("root"), u) }
+        try store.check(.adminOrRole("single"), u)
+        try store.check(.adminOrRole("single"), root)
+        #expect(throws: AuthError.permissionDenied) { try store.check(.adminOrRole("root"), u) }
+        #expect(throws: AuthError.userEmpty) { try store.check(.adminOrRole("single"), nil) }
     }
 
     @Test("the merged intervals answer as etcd's interval tree on random permissions and requests")

@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Storage
 import Testing
 
@@ -65,9 +66,9 @@ struct PersistenceTests {
         #expect(try reopened.role(named: "r") == store.role(named: "r"))
         #expect(throws: AuthError.invalidToken) { try reopened.authInfo(token: token, now: now) }
         let info = try reopened.authInfo(token: reopened.authenticate(name: "u", password: "upw", now: now), now: now)
-        try reopened.checkRange(info, key: bytes("p/x"), rangeEnd: [])
-        try reopened.checkPut(info, key: bytes("q"))
-        #expect(throws: AuthError.permissionDenied) { try reopened.checkRange(info, key: bytes("q"), rangeEnd: []) }
+        try reopened.check(reading(bytes("p/x"), []), info)
+        try reopened.check(writing(bytes("q")), info)
+        #expect(throws: AuthError.permissionDenied) { try reopened.check(reading(bytes("q"), []), info) }
     }
 
     @Test("the same on LevelDB, across closing and reopening the database")

@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Testing
 
 @Suite("Roles")

@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Testing
 
 @Suite("Secrets stay out of descriptions")

@@ -1,4 +1,5 @@
 import Auth
+import AuthStorage
 import Testing
 
 @Suite("Simple tokens")
@@ -98,6 +99,6 @@ struct SimpleTokenTests {
         try store.addRole(name: "r")
         let info = try store.authInfo(token: token, now: start)
         #expect(info?.revision == store.revision)
-        try store.checkPut(info, key: bytes("k"))
+        try store.check(writing(bytes("k")), info)
     }
 }

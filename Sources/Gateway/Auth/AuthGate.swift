@@ -15,47 +15,28 @@ import Synchronization
 /// one lock-protected read and a table lookup; signed tokens (JWT) are verified here with the key the
 /// backend publishes, so they never cost a round trip.
 final class AuthGate: Sendable {
-    /// What a call needs from its caller when auth is on.
-    enum Requirement: Sendable {
-        /// A valid token.
-        case authenticated
-        /// Nothing from a call without a token, but a token that comes must be valid: etcd's calls that
-        /// go through raft with no check of their own (LeaseGrant, Compact, Alarm, LeaseRevoke of a lease
-        /// without keys) fail only on a token it cannot resolve.
-        case validTokenIfAny
-        /// Each range needs the permission given with it.
-        case keys([(key: [UInt8], rangeEnd: [UInt8], PermissionType)])
-        /// The root role; `denied` is the error code for others (Maintenance answers its own).
-        case admin(denied: String = "auth.permission_denied")
-        /// The root role, or being the user named (UserGet).
-        case adminOrUser(String)
-        /// The root role, or holding the role named (RoleGet).
-        case adminOrRole(String)
-        /// What the call needs could not be found out (the kv store did not say which keys a lease
-        /// holds); the call fails with this status.
-        case undetermined(GRPCStatus)
+    /// A call's requirement as a handler first sees it: known from the request alone (the common case,
+    /// decided on the calling thread), or known only after a lookup (the keys attached to leases).
+    enum PendingRequirement: Sendable {
+        case known(AuthRequirement)
+        /// `floor` is what the call needs whatever the lookup finds; it is decided first, so a caller
+        /// refused anyway, or one allowed every key, costs no lookup. `resolve` may stop looking once
+        /// `permits` refuses what it has found so far (finding more can only add to what is needed), and
+        /// fails with the status the call gets when what it needs cannot be found out (the kv store did
+        /// not answer).
+        case lookup(
+            floor: AuthRequirement,
+            resolve: @Sendable (_ permits: (AuthRequirement) -> Bool) async -> Result<AuthRequirement, GRPCStatus>)
     }
 
-    /// A call's requirement as a handler first sees it: known from the request alone (the common case,
-    /// decided on the calling thread), or known only after a lookup (the keys attached to a lease).
-    enum PendingRequirement: Sendable {
-        case known(Requirement)
-        case lookup(@Sendable () async -> Requirement)
-
-        var resolved: Requirement {
-            get async {
-                switch self {
-                case .known(let requirement): requirement
-                case .lookup(let lookup): await lookup()
-                }
-            }
-        }
+    /// The answer to a call.
+    private enum Verdict {
+        case allowed
+        case refused(GRPCStatus)
     }
 
     private struct Snapshot {
-        let enabled: Bool
-        let table: PermissionTable
-        let roles: [String: Set<String>]
+        let policy: AuthPolicy
         /// Verifies the backend's tokens locally; nil when only the backend can (simple tokens).
         let codec: JWTTokenCodec?
     }
@@ -70,6 +51,8 @@ final class AuthGate: Sendable {
         let freshUntil: ContinuousClock.Instant
         /// Verified from a signed token: its revision is final, resolving again would not change it.
         let isSigned: Bool
+
+        var info: AuthInfo { AuthInfo(user: user, revision: revision) }
     }
 
     private struct State {
@@ -86,7 +69,7 @@ final class AuthGate: Sendable {
 
         /// The snapshot, if no later revision has been heard of since it was taken.
         var currentSnapshot: Snapshot? {
-            guard let snapshot, snapshot.table.revision >= latestRevision else { return nil }
+            guard let snapshot, snapshot.policy.table.revision >= latestRevision else { return nil }
             return snapshot
         }
     }
@@ -134,7 +117,7 @@ final class AuthGate: Sendable {
 
     /// Whether auth is known to be off right now (a watch stream then checks no create).
     var isKnownDisabled: Bool {
-        shared.mutex.withLock { $0.currentSnapshot.map { !$0.enabled } ?? false }
+        shared.mutex.withLock { $0.currentSnapshot.map { !$0.policy.isEnabled } ?? false }
     }
 
     /// Notes a revision the backend reported (its reply to a forwarded Auth call). A change may have
@@ -148,139 +131,108 @@ final class AuthGate: Sendable {
     }
 
     /// Checks a call; nil when it may go ahead, otherwise the status its client gets.
-    func check(_ context: CallContext, _ requirement: Requirement) async -> GRPCStatus? {
-        let snapshot: Snapshot
-        switch await currentSnapshot() {
-        case .success(let current): snapshot = current
-        case .failure(let status): return status
+    func check(_ context: CallContext, _ requirement: AuthRequirement) async -> GRPCStatus? {
+        switch await verdict(context, .known(requirement)) {
+        case .allowed: nil
+        case .refused(let status): status
         }
-        let cached = context.metadata["token"].flatMap { token in shared.mutex.withLock { $0.tokens[token] } }
-        switch localDecision(context, requirement, snapshot, cached: cached) {
-        case .decided(let status): return status
-        case .needsBackend(let token): return Self.outcome(await resolve(token), requirement, snapshot)
-        }
-    }
-
-    /// A decision made from the snapshot and what the gateway knows of the token, or the token the
-    /// backend must resolve first.
-    private enum LocalDecision {
-        case decided(GRPCStatus?)
-        case needsBackend(token: String)
-    }
-
-    /// Decides a call without the backend where possible: the one decision path of ``check(_:_:)`` and
-    /// the calling-thread fast path. `requirement` is nil only while auth is off (then only a token that
-    /// is sent is checked); `cached` is the token's identity as last learnt.
-    private func localDecision(
-        _ context: CallContext, _ requirement: Requirement?, _ snapshot: Snapshot, cached: Identity?
-    ) -> LocalDecision {
-        let token = context.metadata["token"]
-        if let decided = Self.decidedWithoutIdentity(
-            requirement, token: token, certificateUser: context.certificateUser, enabled: snapshot.enabled) { return .decided(decided) }
-        let identity: Result<Identity, GRPCStatus>
-        if let token, !token.isEmpty {
-            guard let known = knownIdentity(token, snapshot, cached: cached) else { return .needsBackend(token: token) }
-            identity = known
-        } else if let certificateUser = context.certificateUser {
-            identity = .success(Self.certificateIdentity(certificateUser, snapshot))
-        } else {
-            // Not reached: without a token or a certificate, `decidedWithoutIdentity` has decided.
-            return .decided(nil)
-        }
-        return .decided(Self.outcome(identity, requirement, snapshot))
-    }
-
-    /// The status of a call whose caller is known (or whose token failed).
-    private static func outcome(_ identity: Result<Identity, GRPCStatus>, _ requirement: Requirement?, _ snapshot: Snapshot) -> GRPCStatus? {
-        switch identity {
-        case .failure(let status): return status
-        case .success(let known):
-            guard snapshot.enabled, let requirement else { return nil }
-            return decide(requirement, known, snapshot)
-        }
-    }
-
-    /// The decision when it does not depend on who calls (nil: it does). With auth off, a call without a
-    /// token passes, but a token that comes must still be valid, as in etcd (after AuthDisable no simple
-    /// token is). With auth on, a call without a token fails unless it needs none, or unless the
-    /// connection's verified client certificate names the caller (`--client-cert-auth`).
-    private static func decidedWithoutIdentity(
-        _ requirement: Requirement?, token: String?, certificateUser: String?, enabled: Bool
-    ) -> GRPCStatus?? {
-        let hasToken = !(token ?? "").isEmpty
-        guard enabled else { return hasToken ? nil : .some(nil) }
-        if case .undetermined(let status) = requirement { return status }
-        guard hasToken else {
-            if case .validTokenIfAny = requirement { return .some(nil) }
-            // Spelt out: a ternary would type `nil` as "decided: allowed" (.some(nil)).
-            guard certificateUser != nil else { return status("auth.user_empty") }
-            return nil
-        }
-        return nil
-    }
-
-    /// The caller a client certificate's CN names (etcd's `AuthInfoFromTLS`): current by definition, so
-    /// never refused as an old revision.
-    private static func certificateIdentity(_ user: String, _ snapshot: Snapshot) -> Identity {
-        Identity(user: user, revision: snapshot.table.revision, freshUntil: .now, isSigned: false)
     }
 
     /// Callback form of ``check(_:_:)`` for the handlers, which answer through callbacks. When the
     /// snapshot is current, the requirement known and the token known (or a JWT verifiable here), the
     /// call is decided at once on the calling thread; only what needs the backend or a lookup goes
-    /// through a task. With auth off, `requirement` is not asked for (a lookup costs a kv round trip).
+    /// through a task. With auth off, `requirement` is not asked for.
     func whenAllowed(_ context: CallContext, _ requirement: @escaping @Sendable () -> PendingRequirement, respond: @escaping Responder<[UInt8]>, body: @escaping @Sendable () -> Void) {
-        if let decision = immediateDecision(context, requirement) {
-            guard let status = decision else { return body() }
-            return respond(.failure(status))
-        }
-        Task {
-            if let status = await check(context, await requirement().resolved) { return respond(.failure(status)) }
-            body()
+        if let immediate = immediateVerdict(context, requirement) { return Self.act(on: immediate, respond: respond, body: body) }
+        Task { Self.act(on: await verdict(context, requirement()), respond: respond, body: body) }
+    }
+
+    private static func act(on verdict: Verdict, respond: Responder<[UInt8]>, body: () -> Void) {
+        switch verdict {
+        case .allowed: body()
+        case .refused(let status): respond(.failure(status))
         }
     }
 
-    /// The decision (nil status: allowed) when it needs nothing from the backend; nil when it does.
-    private func immediateDecision(_ context: CallContext, _ pending: () -> PendingRequirement) -> GRPCStatus?? {
+    /// Who calls, as far as the gateway can tell without the backend.
+    private enum LocalCaller {
+        /// The user and auth revision the token or client certificate stands for; nil for neither.
+        case known(AuthInfo?)
+        /// The token is not valid.
+        case refused(GRPCStatus)
+        /// Only the backend can resolve the token.
+        case needsBackend(token: String)
+    }
+
+    /// The verdict, asking the backend and running the lookup where needed: the snapshot, the caller,
+    /// then ``AuthPolicy/decide(_:for:)``.
+    private func verdict(_ context: CallContext, _ pending: PendingRequirement) async -> Verdict {
+        let snapshot: Snapshot
+        switch await currentSnapshot() {
+        case .success(let current): snapshot = current
+        case .failure(let status): return .refused(status)
+        }
+        let cached = context.metadata["token"].flatMap { token in shared.mutex.withLock { $0.tokens[token] } }
+        let caller: AuthInfo?
+        switch localCaller(context, snapshot, cached: cached) {
+        case .known(let known): caller = known
+        case .refused(let status): return .refused(status)
+        case .needsBackend(let token):
+            switch await resolve(token) {
+            case .success(let identity): caller = identity.info
+            case .failure(let status): return .refused(status)
+            }
+        }
+        switch pending {
+        case .known(let requirement):
+            return Self.verdict(of: snapshot.policy.decide(requirement, for: caller))
+        case .lookup(let floor, let resolve):
+            if case .refused(let status) = Self.verdict(of: snapshot.policy.decide(floor, for: caller)) { return .refused(status) }
+            guard snapshot.policy.isEnabled, snapshot.policy.decide(.everyKey, for: caller) != .allowed else { return .allowed }
+            switch await resolve({ snapshot.policy.decide($0, for: caller) == .allowed }) {
+            case .success(let requirement): return Self.verdict(of: snapshot.policy.decide(requirement, for: caller))
+            case .failure(let status): return .refused(status)
+            }
+        }
+    }
+
+    /// The verdict when it needs neither the backend nor a lookup; nil when it does.
+    private func immediateVerdict(_ context: CallContext, _ pending: () -> PendingRequirement) -> Verdict? {
         let token = context.metadata["token"]
         // One lock for both: the common case is decided from these two reads alone.
         let (current, cached) = shared.mutex.withLock { state in (state.currentSnapshot, token.flatMap { state.tokens[$0] }) }
         guard let snapshot = current else { return nil }
-        var requirement: Requirement?
-        if snapshot.enabled {
-            guard case .known(let known) = pending() else { return nil }
-            requirement = known
-        }
-        switch localDecision(context, requirement, snapshot, cached: cached) {
-        case .decided(let status): return .some(status)
+        let caller: AuthInfo?
+        switch localCaller(context, snapshot, cached: cached) {
+        case .known(let known): caller = known
+        case .refused(let status): return .refused(status)
         case .needsBackend: return nil
         }
+        guard snapshot.policy.isEnabled else { return .allowed }
+        guard case .known(let requirement) = pending() else { return nil }
+        return Self.verdict(of: snapshot.policy.decide(requirement, for: caller))
     }
 
-    /// etcd's checks in etcd's order, for a caller whose token is valid.
-    private static func decide(_ requirement: Requirement, _ identity: Identity, _ snapshot: Snapshot) -> GRPCStatus? {
-        let table = snapshot.table
-        let user = identity.user
-        // IsAdminPermitted: no revision check; a user that is gone is "user name not found".
-        func admin(denied: String = "auth.permission_denied") -> GRPCStatus? {
-            guard table.contains(user: user) else { return status("auth.user_not_found") }
-            return table.isAdmin(user) ? nil : status(denied)
+    /// The caller from what the gateway knows: a token's cached identity or a JWT verified here; with
+    /// auth on and no token, the user a verified client certificate names (etcd's `AuthInfoFromTLS`,
+    /// current by definition, so never refused as an old revision). While auth is off only a token that
+    /// is sent matters: it must be valid, as in etcd (after AuthDisable no simple token is).
+    private func localCaller(_ context: CallContext, _ snapshot: Snapshot, cached: Identity?) -> LocalCaller {
+        if let token = context.metadata["token"], !token.isEmpty {
+            switch knownIdentity(token, snapshot, cached: cached) {
+            case .success(let identity)?: return .known(identity.info)
+            case .failure(let status)?: return .refused(status)
+            case nil: return .needsBackend(token: token)
+            }
         }
-        switch requirement {
-        case .authenticated, .validTokenIfAny, .undetermined:
-            return nil
-        case .keys(let ranges):
-            // isOpPermitted: a token older than the permission state first, then an unknown user is denied.
-            guard identity.revision >= table.revision else { return status("auth.old_revision") }
-            let allowed = table.contains(user: user)
-                && ranges.allSatisfy { table.isPermitted(user: user, key: $0.key, rangeEnd: $0.rangeEnd, $0.2) }
-            return allowed ? nil : status("auth.permission_denied")
-        case .admin(let denied):
-            return admin(denied: denied)
-        case .adminOrUser(let name):
-            return user == name ? nil : admin()
-        case .adminOrRole(let role):
-            return snapshot.roles[user, default: []].contains(role) ? nil : admin()
+        guard snapshot.policy.isEnabled, let certificateUser = context.certificateUser else { return .known(nil) }
+        return .known(AuthInfo(user: certificateUser, revision: snapshot.policy.table.revision))
+    }
+
+    private static func verdict(of decision: AuthPolicy.Decision) -> Verdict {
+        switch decision {
+        case .allowed: .allowed
+        case .refused(let error): .refused(ErrorMapping.status(code: error.code, detail: ""))
         }
     }
 
@@ -289,12 +241,14 @@ final class AuthGate: Sendable {
     private func knownIdentity(_ token: String, _ snapshot: Snapshot, cached: Identity?) -> Result<Identity, GRPCStatus>? {
         let now = ContinuousClock.now
         if let cached, now < cached.freshUntil,
-            cached.isSigned || cached.revision >= snapshot.table.revision {
+            cached.isSigned || cached.revision >= snapshot.policy.table.revision {
             return .success(cached)
         }
         guard let codec = snapshot.codec else { return nil }
         let wallNow = Date()
-        guard let claims = codec.verify(token, now: wallNow) else { return .failure(Self.status("auth.invalid_token")) }
+        guard let claims = codec.verify(token, now: wallNow) else {
+            return .failure(ErrorMapping.status(code: AuthError.invalidToken.code, detail: ""))
+        }
         // Valid through the second `exp`: until exp + 1 on the wall clock, counted on the monotonic one.
         let lifetime = claims.exp.map { Duration.seconds(Double($0 + 1) - wallNow.timeIntervalSince1970) } ?? .seconds(3600)
         let identity = Identity(user: claims.username, revision: claims.revision, freshUntil: now + lifetime, isSigned: true)
@@ -332,12 +286,13 @@ final class AuthGate: Sendable {
                     write: user.write.map { KeyRange(key: Array($0.key), rangeEnd: Array($0.rangeEnd)) })
                 roles[user.name] = Set(user.roles)
             }
+            let table = PermissionTable(revision: permissions.revision, merged: merged, roles: roles)
             let snapshot = Snapshot(
-                enabled: permissions.enabled, table: PermissionTable(revision: permissions.revision, merged: merged), roles: roles,
+                policy: AuthPolicy(isEnabled: permissions.enabled, table: table),
                 codec: permissions.hasTokenVerification ? await codec(for: permissions.tokenVerification) : nil)
             shared.mutex.withLock { state in
                 state.latestRevision = max(state.latestRevision, permissions.revision)
-                if (state.snapshot?.table.revision ?? 0) <= permissions.revision { state.snapshot = snapshot }
+                if (state.snapshot?.policy.table.revision ?? 0) <= permissions.revision { state.snapshot = snapshot }
             }
             return .success(snapshot)
         }
@@ -397,9 +352,5 @@ final class AuthGate: Sendable {
             if case .error(let error) = reply.reply { return .failure(ErrorMapping.status(code: error.code, detail: error.detail)) }
             return .success((reply, bytes))
         }
-    }
-
-    private static func status(_ code: String) -> GRPCStatus {
-        ErrorMapping.status(code: code, detail: "")
     }
 }

@@ -1,13 +1,28 @@
 import Auth
 import EtceteraAPI
+import GRPCWire
 
-/// What a key call asks of its caller, collected from its request (and every txn inside it) before the
-/// `AuthGate` decides: the ranges it reads and writes, and the leases it attaches keys to or revokes.
-/// etcd requires WRITE on every key already attached to such a lease (`checkLeasePuts`): whoever may not
-/// revoke a lease must not hang more keys on it.
+/// What a call asks of its caller in keys, collected from its request (and every txn inside it) before
+/// the `AuthGate` decides: the ranges it reads and writes, and the leases whose attached keys it needs a
+/// permission on. etcd requires WRITE on every key already attached to a lease a put names or a revoke
+/// ends (`checkLeasePuts`: whoever may not revoke a lease must not hang more keys on it), and READ on
+/// every key a LeaseTimeToLive with keys would show (`checkLeaseTimeToLive`, etcd ≥ 3.4.26).
 struct KeyRequirements {
-    private var ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)] = []
-    private var leases: Set<Int64> = []
+    private var permissions: [Permission] = []
+    private var leases: Set<LeaseKeys> = []
+    /// What the call needs when it names no key at all (no range, and no key on its leases).
+    private let baseline: AuthRequirement
+
+    private struct LeaseKeys: Hashable {
+        let lease: Int64
+        let type: PermissionType
+    }
+
+    /// - Parameter baseline: what the call needs if it turns out to name no key: a valid token if one is
+    ///   sent (the calls etcd puts through raft without a check of their own), or a known caller.
+    init(baseline: AuthRequirement = .validTokenIfAny) {
+        self.baseline = baseline
+    }
 
     /// READ on what a Range, a compare or `prev_kv` reads, WRITE on what a Put or DeleteRange changes,
     /// every op of both branches of a txn whichever runs, nested txns too. etcd 3.4 leaves nested txns,
@@ -15,49 +30,53 @@ struct KeyRequirements {
     mutating func add(_ operation: Etcdserverpb_RequestOp.OneOf_Request) {
         switch operation {
         case .requestRange(let range):
-            ranges.append((Array(range.key), Array(range.rangeEnd), .read))
+            permissions.append(Permission(.read, key: Array(range.key), rangeEnd: Array(range.rangeEnd)))
         case .requestPut(let put):
-            ranges.append((Array(put.key), [], .write))
-            if put.prevKv { ranges.append((Array(put.key), [], .read)) }
-            if put.lease != 0 { leases.insert(put.lease) }
+            permissions.append(Permission(.write, key: Array(put.key)))
+            if put.prevKv { permissions.append(Permission(.read, key: Array(put.key))) }
+            if put.lease != 0 { leases.insert(LeaseKeys(lease: put.lease, type: .write)) }
         case .requestDeleteRange(let delete):
-            ranges.append((Array(delete.key), Array(delete.rangeEnd), .write))
-            if delete.prevKv { ranges.append((Array(delete.key), Array(delete.rangeEnd), .read)) }
+            permissions.append(Permission(.write, key: Array(delete.key), rangeEnd: Array(delete.rangeEnd)))
+            if delete.prevKv { permissions.append(Permission(.read, key: Array(delete.key), rangeEnd: Array(delete.rangeEnd))) }
         case .requestTxn(let txn):
-            for compare in txn.compare { ranges.append((Array(compare.key), Array(compare.rangeEnd), .read)) }
+            for compare in txn.compare { permissions.append(Permission(.read, key: Array(compare.key), rangeEnd: Array(compare.rangeEnd))) }
             for operation in txn.success + txn.failure {
                 if let request = operation.request { add(request) }
             }
         }
     }
 
-    /// Adds WRITE on every key attached to `lease` (LeaseRevoke).
-    mutating func addKeys(of lease: Int64) {
-        leases.insert(lease)
+    /// Adds `type` on every key attached to `lease` when the call is decided.
+    mutating func addKeys(of lease: Int64, needing type: PermissionType) {
+        leases.insert(LeaseKeys(lease: lease, type: type))
     }
 
     /// The requirement: known at once when no lease is involved (the common case), otherwise once the
-    /// kv store has said which keys the leases hold now.
+    /// kv store has said which keys the leases hold now; what the request names itself is decided first.
     func requirement(kv: ServiceBackend) -> AuthGate.PendingRequirement {
-        guard !leases.isEmpty else { return .known(Self.requirement(ranges)) }
-        return .lookup { await lookUpLeaseKeys(kv: kv) }
+        let known = Self.requirement(permissions, baseline: baseline)
+        guard !leases.isEmpty else { return .known(known) }
+        return .lookup(floor: known) { permits in await resolved(kv: kv, permits: permits) }
     }
 
-    /// With no range at all (a revoke of a lease without keys) etcd asks nothing but that a token, if
-    /// sent, be valid.
-    private static func requirement(_ ranges: [(key: [UInt8], rangeEnd: [UInt8], PermissionType)]) -> AuthGate.Requirement {
-        ranges.isEmpty ? .validTokenIfAny : .keys(ranges)
-    }
-
-    private func lookUpLeaseKeys(kv: ServiceBackend) async -> AuthGate.Requirement {
-        var ranges = self.ranges
-        for lease in leases.sorted() {
+    /// The requirement with the keys the leases hold now, or the status of a kv store that did not say.
+    /// Asks lease by lease and stops at the first lease after which `permits` refuses what is needed so
+    /// far: more keys cannot make it allowed, so a refused caller costs no more lookups.
+    func resolved(kv: ServiceBackend, permits: (AuthRequirement) -> Bool) async -> Result<AuthRequirement, GRPCStatus> {
+        var permissions = self.permissions
+        for lease in leases.sorted(by: { ($0.lease, $0.type.rawValue) < ($1.lease, $1.type.rawValue) }) {
             do {
-                for key in try await kv.attachedKeys(of: lease) { ranges.append((key, [], .write)) }
+                for key in try await kv.attachedKeys(of: lease.lease) { permissions.append(Permission(lease.type, key: key)) }
             } catch {
-                return .undetermined(error)
+                return .failure(error)
             }
+            let needed = Self.requirement(permissions, baseline: baseline)
+            if !permits(needed) { return .success(needed) }
         }
-        return Self.requirement(ranges)
+        return .success(Self.requirement(permissions, baseline: baseline))
+    }
+
+    private static func requirement(_ permissions: [Permission], baseline: AuthRequirement) -> AuthRequirement {
+        permissions.isEmpty ? baseline : .keys(permissions)
     }
 }

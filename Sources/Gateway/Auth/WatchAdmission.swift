@@ -1,3 +1,4 @@
+import Auth
 import EtceteraAPI
 import GRPCWire
 
@@ -21,7 +22,7 @@ struct WatchAdmission: Sendable {
     /// key could watch every key after it; Etcetera checks the whole range, as for a Range.
     func refusal(of create: Etcdserverpb_WatchCreateRequest) async -> [UInt8]? {
         let key = create.key.isEmpty ? [0] : Array(create.key)
-        guard let status = await gate.check(context, .keys([(key, Array(create.rangeEnd), .read)])) else { return nil }
+        guard let status = await gate.check(context, .keys([Permission(.read, key: key, rangeEnd: Array(create.rangeEnd))])) else { return nil }
         var response = Etcdserverpb_WatchResponse()
         response.watchID = -1
         response.created = true

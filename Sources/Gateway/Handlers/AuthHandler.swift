@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 import GRPCWire
@@ -13,23 +14,23 @@ struct AuthHandler: Sendable {
     /// Each call's field number in `AuthRequest` (its reply is the next number in `AuthReply`) and what
     /// its caller needs once auth is on (Authenticate, like every call etcd puts through raft, refuses
     /// a token it cannot resolve).
-    private static let calls: [(method: String, requestField: Int, requirement: @Sendable ([UInt8]) -> AuthGate.Requirement)] = [
-        ("AuthEnable", 1, { _ in .admin() }),
-        ("AuthDisable", 2, { _ in .admin() }),
+    private static let calls: [(method: String, requestField: Int, requirement: @Sendable ([UInt8]) -> AuthRequirement)] = [
+        ("AuthEnable", 1, { _ in .admin }),
+        ("AuthDisable", 2, { _ in .admin }),
         ("Authenticate", 3, { _ in .validTokenIfAny }),
-        ("UserAdd", 4, { _ in .admin() }),
+        ("UserAdd", 4, { _ in .admin }),
         ("UserGet", 5, { bytes in .adminOrUser((try? Etcdserverpb_AuthUserGetRequest(serializedBytes: bytes))?.name ?? "") }),
-        ("UserList", 6, { _ in .admin() }),
-        ("UserDelete", 7, { _ in .admin() }),
-        ("UserChangePassword", 8, { _ in .admin() }),
-        ("UserGrantRole", 9, { _ in .admin() }),
-        ("UserRevokeRole", 10, { _ in .admin() }),
-        ("RoleAdd", 11, { _ in .admin() }),
+        ("UserList", 6, { _ in .admin }),
+        ("UserDelete", 7, { _ in .admin }),
+        ("UserChangePassword", 8, { _ in .admin }),
+        ("UserGrantRole", 9, { _ in .admin }),
+        ("UserRevokeRole", 10, { _ in .admin }),
+        ("RoleAdd", 11, { _ in .admin }),
         ("RoleGet", 12, { bytes in .adminOrRole((try? Etcdserverpb_AuthRoleGetRequest(serializedBytes: bytes))?.role ?? "") }),
-        ("RoleList", 13, { _ in .admin() }),
-        ("RoleDelete", 14, { _ in .admin() }),
-        ("RoleGrantPermission", 15, { _ in .admin() }),
-        ("RoleRevokePermission", 16, { _ in .admin() }),
+        ("RoleList", 13, { _ in .admin }),
+        ("RoleDelete", 14, { _ in .admin }),
+        ("RoleGrantPermission", 15, { _ in .admin }),
+        ("RoleRevokePermission", 16, { _ in .admin }),
     ]
 
     func register(in table: inout MethodTable) {

@@ -54,7 +54,7 @@ struct KVHandler: Sendable {
     }
 
     /// What etcd checks for each call (see `KeyRequirements`); Compact needs nothing but a valid token
-    /// if one is sent. A request that does not decode is passed on for the kv store to refuse.
+    /// if one is sent (etcd 3.4; later etcd asks for the root role, docs/auth.md). A request that does not decode is passed on for the kv store to refuse.
     static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) -> AuthGate.PendingRequirement {
         let operation: Etcdserverpb_RequestOp.OneOf_Request
         do {

@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 import GRPCWire
@@ -7,9 +8,12 @@ import Synchronization
 /// the response header. Keep-alive is a bidirectional stream: every request is forwarded in order
 /// and each answer written back as it comes.
 ///
-/// With auth on, as in etcd 3.4: LeaseRevoke needs WRITE on every key attached to the lease (asked of
-/// the kv store just before), LeaseGrant only that a token, if sent, be valid; LeaseTimeToLive,
-/// LeaseLeases and keep-alives are not checked at all.
+/// With auth on (docs/auth.md): LeaseRevoke needs WRITE on every key attached to the lease (asked of
+/// the kv store just before), LeaseGrant only that a token, if sent, be valid, as in etcd 3.4.
+/// LeaseTimeToLive with keys needs a known caller with READ on every key attached to the lease, as etcd
+/// checks it since 3.4.26 (CVE-2023-32082); without keys it is not checked. LeaseLeases needs a known
+/// caller with READ on every key attached to any lease, as later etcd releases check it (etcd 3.4.23
+/// lists every lease to anyone). Keep-alives are not checked, as in etcd 3.4.
 struct LeaseHandler: Sendable {
     let backend: ServiceBackend
     let kv: ServiceBackend
@@ -42,8 +46,8 @@ struct LeaseHandler: Sendable {
                         request, requestField: call.requestField, replyField: call.replyField,
                         limitSize: false, headerSuffix: suffix, completion: respond)
                 }
-                guard let gate, call.method == "LeaseGrant" || call.method == "LeaseRevoke" else { return forward() }
-                gate.whenAllowed(context, { Self.requirement(call.method, request, kv: kv) }, respond: respond, body: forward)
+                guard let gate, let requirement = Self.requirement(call.method, request, lease: backend, kv: kv) else { return forward() }
+                gate.whenAllowed(context, { requirement }, respond: respond, body: forward)
             }
         }
         table.streaming("etcdserverpb.Lease", "LeaseKeepAlive") { _, writer in
@@ -51,12 +55,51 @@ struct LeaseHandler: Sendable {
         }
     }
 
-    private static func requirement(_ method: String, _ request: [UInt8], kv: ServiceBackend) -> AuthGate.PendingRequirement {
-        guard method == "LeaseRevoke" else { return .known(.validTokenIfAny) }
-        guard let revoke = try? Etcdserverpb_LeaseRevokeRequest(serializedBytes: request) else { return .known(.authenticated) }
-        var requirements = KeyRequirements()
-        requirements.addKeys(of: revoke.id)
-        return requirements.requirement(kv: kv)
+    /// What a unary call needs once auth is on; nil for a call that is not checked. A request that does
+    /// not decode needs a known caller (the lease service then refuses it).
+    private static func requirement(_ method: String, _ request: [UInt8], lease: ServiceBackend, kv: ServiceBackend) -> AuthGate.PendingRequirement? {
+        switch method {
+        case "LeaseGrant":
+            return .known(.validTokenIfAny)
+        case "LeaseRevoke":
+            guard let revoke = try? Etcdserverpb_LeaseRevokeRequest(serializedBytes: request) else { return .known(.authenticated) }
+            var requirements = KeyRequirements()
+            requirements.addKeys(of: revoke.id, needing: .write)
+            return requirements.requirement(kv: kv)
+        case "LeaseTimeToLive":
+            guard let timeToLive = try? Etcdserverpb_LeaseTimeToLiveRequest(serializedBytes: request) else { return .known(.authenticated) }
+            guard timeToLive.keys else { return nil }
+            var requirements = KeyRequirements(baseline: .authenticated)
+            requirements.addKeys(of: timeToLive.id, needing: .read)
+            return requirements.requirement(kv: kv)
+        case leasesCall.method:
+            return .lookup(floor: .authenticated) { permits in await readOfEveryAttachedKey(lease: lease, kv: kv, permits: permits) }
+        default:
+            return nil
+        }
+    }
+
+    /// READ on every key attached to any lease the lease service holds now: one kv lookup per lease, up
+    /// to the first lease with a key the caller may not read (`permits`).
+    private static func readOfEveryAttachedKey(
+        lease: ServiceBackend, kv: ServiceBackend, permits: (AuthRequirement) -> Bool
+    ) async -> Result<AuthRequirement, GRPCStatus> {
+        let listed = await withCheckedContinuation { continuation in
+            lease.forward([], requestField: leasesCall.requestField, replyField: leasesCall.replyField, limitSize: false, headerSuffix: []) {
+                continuation.resume(returning: $0)
+            }
+        }
+        let leases: Etcdserverpb_LeaseLeasesResponse
+        do {
+            leases = try Etcdserverpb_LeaseLeasesResponse(serializedBytes: try listed.get())
+        } catch let status as GRPCStatus {
+            return .failure(status)
+        } catch {
+            return .failure(GRPCStatus(code: .internalError, message: "etcetera: undecodable lease list"))
+        }
+        var requirements = KeyRequirements(baseline: .authenticated)
+        for status in leases.leases { requirements.addKeys(of: status.id, needing: .read) }
+        return await requirements.resolved(kv: kv, permits: permits)
     }
 }
 

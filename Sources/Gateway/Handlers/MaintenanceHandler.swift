@@ -1,3 +1,4 @@
+import Auth
 import Cluster
 import EtceteraAPI
 import GRPCWire
@@ -8,9 +9,11 @@ import Synchronization
 /// etcd leaves out). Snapshot is a server stream pulled part by part, one part in flight at a time,
 /// so a slow client slows the reading instead of filling the gateway's memory.
 ///
-/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role. Alarm goes through etcd's
-/// raft log, which refuses a token it cannot resolve but needs none; Status needs nothing. etcd answers
-/// these refusals with the auth store's unmapped errors (`auth: permission denied`, Unknown).
+/// With auth on, Defragment, Snapshot, Hash and HashKV need the root role, as in etcd 3.4, and so do
+/// Alarm ACTIVATE and DEACTIVATE, which etcd 3.4 lets anyone send (docs/auth.md). Alarm GET goes through
+/// etcd's raft log, which refuses a token it cannot resolve but needs none; Status and MoveLeader need
+/// nothing. etcd answers these refusals with the auth store's unmapped errors (`auth: permission
+/// denied`, Unknown).
 struct MaintenanceHandler: Sendable {
     let backend: ServiceBackend
     let gate: AuthGate?
@@ -27,11 +30,19 @@ struct MaintenanceHandler: Sendable {
         ("MoveLeader", 7, 8, false),
     ]
 
-    /// What the unary calls etcd checks need once auth is on.
-    private static let requirements: [String: AuthGate.Requirement] = [
-        "Defragment": adminRequirement, "Hash": adminRequirement, "HashKV": adminRequirement, "Alarm": .validTokenIfAny,
-    ]
-    private static let adminRequirement = AuthGate.Requirement.admin(denied: "auth.maintenance_permission_denied")
+    /// What a unary call needs once auth is on; nil for a call that is not checked. An alarm request
+    /// that does not decode, or names an undefined action, needs the root role as a change would.
+    private static func requirement(_ method: String, _ request: [UInt8]) -> AuthRequirement? {
+        switch method {
+        case "Defragment", "Hash", "HashKV":
+            return .admin
+        case "Alarm":
+            let action = (try? Etcdserverpb_AlarmRequest(serializedBytes: request))?.action
+            return action == .get ? .validTokenIfAny : .admin
+        default:
+            return nil
+        }
+    }
 
     func register(in table: inout MethodTable) {
         let backend = self.backend
@@ -43,14 +54,14 @@ struct MaintenanceHandler: Sendable {
                         request, requestField: call.requestField, replyField: call.replyField, limitSize: false,
                         headerSuffix: [], timeout: call.long ? ServiceBackend.longOperationTimeout : nil, completion: respond)
                 }
-                guard let gate, let requirement = Self.requirements[call.method] else { return forward() }
+                guard let gate, let requirement = Self.requirement(call.method, request) else { return forward() }
                 gate.whenAllowed(context, { .known(requirement) }, respond: { respond($0.mapError(ErrorMapping.unmappedAuthStatus)) }, body: forward)
             }
         }
         table.streaming("etcdserverpb.Maintenance", "Snapshot", type: .serverStream) { context, writer in
             var admission: (@Sendable () async -> GRPCStatus?)?
             if let gate {
-                admission = { await gate.check(context, Self.adminRequirement).map(ErrorMapping.unmappedAuthStatus) }
+                admission = { await gate.check(context, .admin).map(ErrorMapping.unmappedAuthStatus) }
             }
             return SnapshotStream(backend: backend, writer: writer, admission: admission)
         }
@@ -82,7 +93,7 @@ struct ClusterHandler: Sendable {
                         headerSuffix: [], completion: respond)
                 }
                 guard let gate, call.method != "MemberList" else { return forward() }
-                gate.whenAllowed(context, { .known(.admin()) }, respond: respond, body: forward)
+                gate.whenAllowed(context, { .known(.admin) }, respond: respond, body: forward)
             }
         }
     }

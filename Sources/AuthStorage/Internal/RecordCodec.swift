@@ -1,3 +1,4 @@
+import Auth
 import Storage
 
 /// The byte layout of the auth store's records (docs/auth.md): a format byte, then fields, each byte string

@@ -1,8 +1,9 @@
+import Auth
 import Storage
 
 /// etcd's auth store without the server around it: users, roles and their permissions, the enabled flag and
 /// the auth revision, persisted in their own storage; Authenticate with bcrypt and a token provider; and the
-/// permission checks the gateway asks for. Plain Swift and single-threaded: the auth service drives it from
+/// permission table calls are decided from (by `AuthPolicy`). Plain Swift and single-threaded: the auth service drives it from
 /// one queue and passes the time in, so tests control the clock.
 ///
 /// Every change is one synced write batch that also stores the new auth revision, written before the change
@@ -24,12 +25,6 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
             PasswordHash.costs.contains(bcryptCost) ? bcryptCost : PasswordHash.defaultCost
         }
     }
-
-    /// The user that must exist, holding ``rootRole``, before auth can be enabled; it cannot be deleted nor
-    /// lose the root role while auth is on.
-    public static let rootUser = "root"
-    /// The role that bypasses every permission check and allows the admin operations.
-    public static let rootRole = "root"
 
     static let enabledKey = Array("a/enabled".utf8)
     static let revisionKey = Array("a/revision".utf8)
@@ -70,7 +65,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// Turns auth on. Needs a user named root that holds the root role; does nothing if auth is on.
     public func enable() throws(AuthError) {
         guard !isEnabled else { return }
-        guard let root = users[Self.rootUser] else { throw .rootUserNotExist }
+        guard let root = users[User.rootName] else { throw .rootUserNotExist }
         guard root.hasRootRole else { throw .rootRoleNotExist }
         var batch = WriteBatch()
         batch.put(Self.enabledKey, [1])
@@ -151,7 +146,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
 
     /// Deletes a user and invalidates its tokens. The root user cannot be deleted while auth is enabled.
     public func deleteUser(name: String) throws(AuthError) {
-        if isEnabled && name == Self.rootUser { throw .invalidManagement }
+        if isEnabled && name == User.rootName { throw .invalidManagement }
         guard users[name] != nil else { throw .userNotFound }
         var batch = WriteBatch()
         batch.delete(Self.userKey(name))
@@ -179,7 +174,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// role object). Granting a role already held succeeds and changes nothing.
     public func grantRole(_ role: String, to name: String) throws(AuthError) {
         guard var user = users[name] else { throw .userNotFound }
-        if role != Self.rootRole, roles[role] == nil { throw .roleNotFound }
+        if role != Role.rootName, roles[role] == nil { throw .roleNotFound }
         let index = Self.insertionIndex(of: role, in: user.roles)
         guard index == user.roles.count || user.roles[index] != role else { return }
         user.roles.insert(role, at: index)
@@ -188,7 +183,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
 
     /// Revokes a role from a user. Root cannot lose the root role while auth is enabled.
     public func revokeRole(_ role: String, from name: String) throws(AuthError) {
-        if isEnabled && name == Self.rootUser && role == Self.rootRole { throw .invalidManagement }
+        if isEnabled && name == User.rootName && role == Role.rootName { throw .invalidManagement }
         guard var user = users[name] else { throw .userNotFound }
         guard let index = user.roles.firstIndex(of: role) else { throw .roleNotGranted }
         user.roles.remove(at: index)
@@ -216,7 +211,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// Deletes a role and takes it from every user that has it, in one write. The root role cannot be
     /// deleted while auth is enabled.
     public func deleteRole(name: String) throws(AuthError) {
-        if isEnabled && name == Self.rootRole { throw .invalidManagement }
+        if isEnabled && name == Role.rootName { throw .invalidManagement }
         guard roles[name] != nil else { throw .roleNotFound }
         var batch = WriteBatch()
         batch.delete(Self.roleKey(name))
@@ -268,7 +263,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// RoleList: every role name, in byte order.
     public var roleNames: [String] { Self.byteOrdered(roles.keys) }
 
-    // MARK: Permission checks
+    // MARK: Permission table
 
     /// The permissions of every user at the current revision, rebuilt only after a change.
     public var permissionTable: PermissionTable {
@@ -276,60 +271,6 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         let table = PermissionTable(revision: revision, users: users.values, roles: roles.values)
         cachedTable = table
         return table
-    }
-
-    /// etcd's IsRangePermitted: READ on `[key, rangeEnd)` (a single key when `rangeEnd` is empty).
-    public func checkRange(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) throws(AuthError) {
-        try checkOperation(info, key: key, rangeEnd: rangeEnd, .read)
-    }
-
-    /// etcd's IsPutPermitted: WRITE on the key.
-    public func checkPut(_ info: AuthInfo?, key: [UInt8]) throws(AuthError) {
-        try checkOperation(info, key: key, rangeEnd: [], .write)
-    }
-
-    /// etcd's IsDeleteRangePermitted: WRITE on `[key, rangeEnd)`.
-    public func checkDeleteRange(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) throws(AuthError) {
-        try checkOperation(info, key: key, rangeEnd: rangeEnd, .write)
-    }
-
-    /// etcd's IsAdminPermitted, for the Auth API's changes and lists and Maintenance's Defragment, Snapshot,
-    /// Hash and HashKV: the user must hold the root role. Allowed by anyone while auth is off.
-    public func checkAdmin(_ info: AuthInfo?) throws(AuthError) {
-        guard isEnabled else { return }
-        guard let info, !info.user.isEmpty else { throw .userEmpty }
-        guard users[info.user] != nil else { throw .userNotFound }
-        guard permissionTable.isAdmin(info.user) else { throw .permissionDenied }
-    }
-
-    /// UserGet's rule: an admin may read any user, everyone else only itself.
-    public func checkUserGet(_ info: AuthInfo?, name: String) throws(AuthError) {
-        do {
-            try checkAdmin(info)
-        } catch {
-            // etcd compares with the request's user name, empty when there is no token.
-            guard (info?.user ?? "") == name else { throw error }
-        }
-    }
-
-    /// RoleGet's rule: an admin may read any role, everyone else only the roles it holds.
-    public func checkRoleGet(_ info: AuthInfo?, role: String) throws(AuthError) {
-        do {
-            try checkAdmin(info)
-        } catch {
-            guard let info, users[info.user]?.roles.contains(role) == true else { throw error }
-        }
-    }
-
-    /// etcd's isOpPermitted: nothing to check while auth is off; otherwise a user is needed, its token must
-    /// not predate the store's revision, and it must be root or have the permission.
-    private func checkOperation(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8], _ needed: PermissionType) throws(AuthError) {
-        guard isEnabled else { return }
-        guard let info, !info.user.isEmpty, info.revision != 0 else { throw .userEmpty }
-        guard info.revision >= revision else { throw .oldRevision }
-        guard permissionTable.isPermitted(user: info.user, key: key, rangeEnd: rangeEnd, needed) else {
-            throw .permissionDenied
-        }
     }
 
     public var description: String {

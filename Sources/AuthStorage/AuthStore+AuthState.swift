@@ -1,0 +1,7 @@
+import Auth
+
+extension AuthStore: AuthState {
+    public func refresh(now: ContinuousClock.Instant) {
+        removeExpiredTokens(now: now)
+    }
+}
