@@ -39,8 +39,12 @@ public final class AuthServer: Service, Sendable {
         /// How many password checks and hashes (Authenticate, UserAdd, UserChangePassword) may wait for
         /// a bcrypt worker; more are turned away at once as overload (etcd's `too many requests`), so a
         /// flood of Authenticate calls, which need no token, cannot keep the CPU busy for callers long
-        /// gone. One worker per core runs them.
-        public var waitingPasswordChecks = 32
+        /// gone. A few: each waits for the hashes before it (about 0.1 s each at etcd's cost, more on a
+        /// busy machine), and the gateway gives up after 5 s.
+        public var waitingPasswordChecks = 8
+        /// How many bcrypt runs go at once: one core is left to everything else, so a flood of
+        /// Authenticate calls cannot take the CPU from other requests.
+        public var passwordCheckWorkers = max(ProcessInfo.processInfo.activeProcessorCount - 1, 1)
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -73,8 +77,8 @@ public final class AuthServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let queue = DispatchQueue(label: "auth-store")
-    /// Where passwords are hashed and verified: one worker per core, a bounded line, and requests
-    /// whose callers gave up dropped unhashed.
+    /// Where passwords are hashed and verified: a core left free, a bounded line, and requests whose
+    /// callers gave up dropped unhashed.
     private let bcrypt: BusWorkQueue
     private let state: QueueConfinedState
     /// Chosen at start: a new value tells subscribers the backend restarted and its tokens are gone.
@@ -116,8 +120,7 @@ public final class AuthServer: Service, Sendable {
         self.logger = logger
         self.state = state
         bcrypt = BusWorkQueue(
-            label: "auth-bcrypt", concurrency: max(ProcessInfo.processInfo.activeProcessorCount, 2),
-            waitingLimit: configuration.waitingPasswordChecks)
+            label: "auth-bcrypt", concurrency: configuration.passwordCheckWorkers, waitingLimit: configuration.waitingPasswordChecks)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }

@@ -50,7 +50,10 @@ struct OverloadTests {
             let seen = outcomes.seen
             print("Authenticate flood (512 calls, 64 at a time): \(seen)")
             print("put+range without flood: \(quiet); during the flood: \(underFlood)")
-            #expect(seen.keys.allSatisfy { $0 == "ok" || $0 == "resourceExhausted: etcdserver: too many requests" }, "\(seen)")
+            // A check that waited longer than the gateway's 5 s (a busy machine) times out instead.
+            let expected = ["ok", "resourceExhausted: etcdserver: too many requests", "unavailable: etcdserver: request timed out"]
+            #expect(seen.keys.allSatisfy(expected.contains), "\(seen)")
+            #expect(seen["ok", default: 0] > 0, "\(seen)")
         }
     }
 
