@@ -142,6 +142,42 @@ struct BusSecurityTests {
         #expect(part.snapshot.totalBytes > 0, "the admitted client reads a snapshot")
     }
 
+    @Test("the watch registry holds at most 64 announced processes: the 65th announcement is refused", .timeLimit(.minutes(3)))
+    func registryBounded() async throws {
+        let directory = TestPaths.temporaryDirectory(prefix: "bus-registry")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let kv = try LoggedProcess(
+            executable: TestPaths.executable("etcetera-kv"),
+            arguments: ["--data-dir", directory + "/kv", "--listen", "ipc://\(directory)/kv.sock", "--events", "ipc://\(directory)/events.sock"],
+            logPath: directory + "/kv.log")
+        defer { kv.stop() }
+        let gateway = try LoggedProcess(
+            executable: TestPaths.executable("etcetera-gateway"),
+            arguments: [
+                "--listen-client-urls", "http://127.0.0.1:\(FreePort.pick())", "--kv", "ipc://\(directory)/kv.sock",
+                "--watch-registry", "ipc://\(directory)/registry.sock",
+            ],
+            logPath: directory + "/gateway.log")
+        defer { gateway.stop() }
+        let registry = try BusClient(connect: "ipc://\(directory)/registry.sock", logger: Logger(label: "registry-test"))
+        defer { registry.close() }
+        func announce(_ index: Int) async throws -> Etcetera_Watch_WatchServiceReply {
+            var announcement = Etcetera_Watch_WatchProcessAnnouncement()
+            announcement.endpoint = "ipc://\(directory)/watch-\(index).sock"
+            return try Etcetera_Watch_WatchServiceReply(serializedBytes: try await registry.request(announcement.serializedBytes(), timeout: .seconds(10)))
+        }
+        #expect(await Self.eventuallySucceeds { try await announce(0).serializedBytes() }, "the gateway serves its registry: \(gateway.log)")
+        for index in 1..<64 {
+            let reply = try await announce(index)
+            guard case .ack = reply.reply else {
+                Issue.record("announcement \(index) refused: \(reply)")
+                return
+            }
+        }
+        #expect(try await announce(64).error.code == "watch.registry_full")
+        #expect(try await announce(3).ack == Etcetera_Watch_Ack(), "a known process announcing again is still welcome")
+    }
+
     private static func succeeds(_ body: () async throws -> [UInt8]) async -> Bool {
         (try? await body()) != nil
     }
