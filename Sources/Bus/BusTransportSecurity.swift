@@ -42,9 +42,14 @@ public enum BusTransportSecurity {
     }
 
     /// The launcher's check of the endpoints it will hand to its services: throws ``refusal`` when one
-    /// is `tcp://` and there are neither keys nor `insecure`; returns the warning to log, if any.
+    /// is `tcp://` and there are neither keys nor `insecure`, or the keys' error when the keys directory
+    /// is unusable (a missing key, a secret others can read), before any service starts and fails on
+    /// it; returns the warning to log, if any.
     public static func check(endpoints: [String], curveKeysDirectory: String?, insecure: Bool) throws(BusError) -> String? {
-        guard curveKeysDirectory == nil else { return nil }
+        if let curveKeysDirectory {
+            _ = try BusCurveKeys.load(directory: curveKeysDirectory)
+            return nil
+        }
         if insecure { return insecureWarning }
         if let endpoint = endpoints.first(where: isTCP) { throw .plaintextRefused(endpoint, refusal) }
         return nil

@@ -124,7 +124,7 @@ extension BusTests {
             #expect(throws: BusError.curveKeysUnusable("")) { _ = try BusCurveKeys.load(directory: path) }
         }
 
-        @Test("plaintext tcp://: the launcher's check refuses it without keys, naming both flags, and warns with --bus-insecure")
+        @Test("plaintext tcp://: the launcher's check refuses it without keys, naming both flags, warns with --bus-insecure, and refuses unusable keys")
         func plaintextCheck() throws {
             let tcp = ["ipc:///tmp/x.sock", "tcp://127.0.0.1:2390"]
             do {
@@ -135,7 +135,12 @@ extension BusTests {
                 #expect("\(error)".contains("--bus-curve-keys") && "\(error)".contains("--bus-insecure"), "\(error)")
             }
             #expect(try BusTransportSecurity.check(endpoints: tcp, curveKeysDirectory: nil, insecure: true) == BusTransportSecurity.insecureWarning)
-            #expect(try BusTransportSecurity.check(endpoints: tcp, curveKeysDirectory: "/keys", insecure: false) == nil)
+            let directory = try TemporaryDirectory()
+            #expect(throws: BusError.curveKeysUnusable("")) {
+                _ = try BusTransportSecurity.check(endpoints: tcp, curveKeysDirectory: directory.path + "/none", insecure: false)
+            }
+            _ = try BusCurveKeys.generate(into: directory.path + "/keys")
+            #expect(try BusTransportSecurity.check(endpoints: tcp, curveKeysDirectory: directory.path + "/keys", insecure: false) == nil)
             #expect(try BusTransportSecurity.check(endpoints: ["ipc:///tmp/x.sock"], curveKeysDirectory: nil, insecure: false) == nil)
         }
 
