@@ -76,8 +76,7 @@ extension BusTests {
         @Test("events: a subscriber with a key not admitted receives nothing, an admitted one receives", .timeLimit(.minutes(1)))
         func events() async throws {
             let deployment = try Deployment()
-            let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000..<60_000))"
-            let publisher = try EventPublisher(bind: endpoint, logger: testLogger(), curve: deployment.serverKeys)
+            let (publisher, endpoint) = try bindPublisherOnFreeTCPPort(curve: deployment.serverKeys)
             defer { publisher.close() }
             let admittedCount = Atomic<Int>(0)
             let outsiderCount = Atomic<Int>(0)
