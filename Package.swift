@@ -133,7 +133,7 @@ let package = Package(
             name: "AuthFileBackend", dependencies: ["Auth", logging], path: "Plugins/AuthFileBackend/Sources/AuthFileBackend"),
         .executableTarget(
             name: "etcetera-auth-file",
-            dependencies: ["AuthFileBackend", "AuthService", "Auth", "ServiceSupport", argumentParser, logging, serviceLifecycle],
+            dependencies: ["AuthFileBackend", "AuthService", "Auth", "Bus", "ServiceSupport", argumentParser, logging, serviceLifecycle],
             path: "Plugins/AuthFileBackend/Sources/etcetera-auth-file"),
 
         // Tests.

@@ -37,6 +37,15 @@ public final class AuthServer: Service, Sendable {
         /// How often the current revision is published even when nothing changed, and the state refreshed
         /// (expired tokens freed, outside changes taken in).
         public var heartbeatInterval: Duration = .seconds(1)
+        /// How many password checks and hashes (Authenticate, UserAdd, UserChangePassword) may wait for
+        /// a bcrypt worker; more are turned away at once as overload (etcd's `too many requests`), so a
+        /// flood of Authenticate calls, which need no token, cannot keep the CPU busy for callers long
+        /// gone. A few: each waits for the hashes before it (about 0.1 s each at etcd's cost, more on a
+        /// busy machine), and the gateway gives up after 5 s.
+        public var waitingPasswordChecks = 8
+        /// How many bcrypt runs go at once: one core is left to everything else, so a flood of
+        /// Authenticate calls cannot take the CPU from other requests.
+        public var passwordCheckWorkers = max(ProcessInfo.processInfo.activeProcessorCount - 1, 1)
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -69,11 +78,9 @@ public final class AuthServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let queue = DispatchQueue(label: "auth-store")
-    /// Where passwords are hashed and verified, taken in turn. Serial queues, because on Linux a concurrent
-    /// queue shares the global pool (one thread per core) with Swift's cooperative executor: a few bcrypt
-    /// runs there would stall every task of the process. Serial queues get threads of their own.
-    private let bcryptQueues: [DispatchQueue]
-    private let nextBcryptQueue = Atomic<UInt>(0)
+    /// Where passwords are hashed and verified: a core left free, a bounded line, and requests whose
+    /// callers gave up dropped unhashed.
+    private let bcrypt: BusWorkQueue
     private let state: QueueConfinedState
     /// Chosen at start: a new value tells subscribers the backend restarted and its tokens are gone.
     private let instance = UInt64.random(in: 1...UInt64.max)
@@ -113,7 +120,8 @@ public final class AuthServer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.state = state
-        bcryptQueues = (0..<max(ProcessInfo.processInfo.activeProcessorCount, 2)).map { DispatchQueue(label: "auth-bcrypt-\($0)") }
+        bcrypt = BusWorkQueue(
+            label: "auth-bcrypt", concurrency: configuration.passwordCheckWorkers, waitingLimit: configuration.waitingPasswordChecks)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
@@ -274,7 +282,7 @@ public final class AuthServer: Service, Sendable {
         } catch {
             return refuseAuthentication(request.name, error, incoming)
         }
-        bcryptQueue().async { [self] in
+        bcrypt.submit(incoming) { [self] in
             let matches = hash.verify(request.password)
             queue.async { [self] in
                 guard matches else { return refuseAuthentication(request.name, .authFailed, incoming) }
@@ -328,7 +336,7 @@ public final class AuthServer: Service, Sendable {
         apply: @escaping @Sendable (PasswordHash?, AuthStore) throws(AuthError) -> Etcetera_Auth_AuthReply.OneOf_Reply
     ) {
         let effectiveCost = effectiveBcryptCost
-        bcryptQueue().async { [self] in
+        bcrypt.submit(incoming) { [self] in
             let hashed = Result { () throws(AuthError) -> PasswordHash? in
                 guard let password else { return nil }
                 return try PasswordHash.make(password: password, cost: effectiveCost)
@@ -385,11 +393,6 @@ public final class AuthServer: Service, Sendable {
     /// The cost passwords are hashed with: the configured one, or etcd's default when it is out of range.
     private var effectiveBcryptCost: Int {
         PasswordHash.costs.contains(configuration.bcryptCost) ? configuration.bcryptCost : PasswordHash.defaultCost
-    }
-
-    private func bcryptQueue() -> DispatchQueue {
-        let turn = nextBcryptQueue.wrappingAdd(1, ordering: .relaxed).oldValue
-        return bcryptQueues[Int(turn % UInt(bcryptQueues.count))]
     }
 
     /// Sends the reply with the current revision (on the state's queue).

@@ -13,6 +13,8 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         case bindFailed
         case connectFailed
         case curveKeysUnusable
+        case plaintextRefused
+        case overloaded
     }
 
     private let kind: Kind
@@ -29,6 +31,11 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// No final reply arrived before the request's deadline.
     public static let deadlineExceeded = BusError(.deadlineExceeded)
+
+    /// The server did not take the request: its queue for that kind of work was full. The request did
+    /// not run; the caller may retry later. Answered at once, so a flood of one kind of request is
+    /// turned away quickly while other requests are still served.
+    public static let overloaded = BusError(.overloaded)
 
     /// The local client or server was closed.
     public static let closed = BusError(.closed)
@@ -57,6 +64,12 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         BusError(.curveKeysUnusable, reason)
     }
 
+    /// A `tcp://` endpoint without CURVE keys in a process that did not accept a plaintext bus
+    /// (``BusTransportSecurity``); the detail names `--bus-curve-keys` and `--bus-insecure`.
+    public static func plaintextRefused(_ endpoint: String, _ reason: String) -> BusError {
+        BusError(.plaintextRefused, "\(endpoint): \(reason)")
+    }
+
     static func unavailable(_ detail: String) -> BusError { BusError(.unavailable, detail) }
     static func closed(_ detail: String) -> BusError { BusError(.closed, detail) }
 
@@ -70,6 +83,8 @@ public struct BusError: Error, Sendable, Hashable, CustomStringConvertible {
         case .bindFailed: "bind failed"
         case .connectFailed: "connect failed"
         case .curveKeysUnusable: "CURVE keys unusable"
+        case .plaintextRefused: "plaintext bus refused"
+        case .overloaded: "overloaded"
         }
         return detail.isEmpty ? name : "\(name): \(detail)"
     }

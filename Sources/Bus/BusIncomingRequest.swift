@@ -30,6 +30,17 @@ public struct BusIncomingRequest: Sendable {
     public func reply(_ payload: [UInt8]) {
         context.sendFinal(payload, status: .ok)
     }
+
+    /// Turns the request away without running it: the client fails it with `BusError.overloaded`.
+    func replyOverloaded() {
+        context.sendFinal([], status: .overloaded)
+    }
+
+    /// Gives up on the request without running it: the client fails it with `BusError.unavailable`,
+    /// if it is still waiting.
+    func drop() {
+        context.sendFinal([], status: .unavailable)
+    }
 }
 
 /// The addressing and the once-only flag shared by the copies of a `BusIncomingRequest`.

@@ -16,6 +16,8 @@ public final class EventPublisher: Sendable {
     private struct Open {
         let context: ZMQContext
         let socket: ZMQSocket
+        /// The thread that admits CURVE subscribers by key; nil without CURVE.
+        let zap: (thread: IOThread, mailbox: Mailbox<Never>)?
     }
 
     private let open: Mutex<Open?>
@@ -32,9 +34,20 @@ public final class EventPublisher: Sendable {
             let socket = try ZMQSocket(context: context, type: ZMQ_PUB)
             try socket.setOption(ZMQ_LINGER, 0)
             try socket.setOption(ZMQ_SNDHWM, busHighWaterMark)
-            try socket.applyCurve(curve, as: .server, endpoint: endpoint)
-            try socket.bind(endpoint)
-            open = Mutex(Open(context: context, socket: socket))
+            var zap: (thread: IOThread, mailbox: Mailbox<Never>)?
+            if let keys = try socket.applyCurve(curve, as: .server, endpoint: endpoint) {
+                let mailbox = try Mailbox<Never>()
+                let driver = ZAPDriver(handler: try ZAPHandler(context: context, admitting: keys.admittedClientKeys, logger: logger))
+                zap = (try IOThread(name: "bus-zap") { runIOLoop(driver, mailbox: mailbox) }, mailbox)
+            }
+            do {
+                try socket.bind(endpoint)
+            } catch {
+                zap?.mailbox.requestStop()
+                zap?.thread.join()
+                throw error
+            }
+            open = Mutex(Open(context: context, socket: socket, zap: zap))
         } catch {
             throw .bindFailed(endpoint, error.reason)
         }
@@ -58,6 +71,10 @@ public final class EventPublisher: Sendable {
     public func close() {
         guard let closing = open.withLock({ open in defer { open = nil }; return open }) else { return }
         closing.socket.close()
+        if let zap = closing.zap {
+            zap.mailbox.requestStop()
+            zap.thread.join()
+        }
         closing.context.terminate()
     }
 }

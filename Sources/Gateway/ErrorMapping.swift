@@ -16,6 +16,7 @@ enum ErrorMapping {
         "mvcc.compacted": (.outOfRange, "etcdserver: mvcc: required revision has been compacted"),
         "mvcc.future_revision": (.outOfRange, "etcdserver: mvcc: required revision is a future revision"),
         "mvcc.no_space": (.resourceExhausted, "etcdserver: mvcc: database space exceeded"),
+        "request.too_many_requests": (.resourceExhausted, "etcdserver: too many requests"),
         "lease.not_found": (.notFound, "etcdserver: requested lease not found"),
         "lease.exists": (.failedPrecondition, "etcdserver: lease already exists"),
         "lease.ttl_too_large": (.outOfRange, "etcdserver: too large lease TTL"),
@@ -92,8 +93,12 @@ enum ErrorMapping {
         return GRPCStatus(code: .internalError, message: "etcetera: \(code)\(detail.isEmpty ? "" : ": " + detail)")
     }
 
-    /// A backend that is down, unreachable or too slow is `Unavailable`, the one code clients retry on.
+    /// A backend that is down, unreachable or too slow is `Unavailable`, the one code clients retry on;
+    /// one whose queue is full (`overloaded`) answers etcd's own overload error.
     static func status(_ error: BusError) -> GRPCStatus {
+        if error == .overloaded {
+            return tooManyRequests
+        }
         if error == .deadlineExceeded {
             return GRPCStatus(code: .unavailable, message: "etcdserver: request timed out")
         }
@@ -101,4 +106,7 @@ enum ErrorMapping {
     }
 
     static let requestTooLarge = status(code: "request.too_large", detail: "")
+
+    /// etcd's `ErrGRPCRequestTooManyRequests`: the member is too busy to take the request now.
+    static let tooManyRequests = status(code: "request.too_many_requests", detail: "")
 }

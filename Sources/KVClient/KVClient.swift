@@ -27,7 +27,7 @@ public final class KVClient: Sendable {
             return queue.async { completion(.failure(KVFailure(code: "bus.malformed_request", detail: "\(error)"))) }
         }
         bus.request(payload, timeout: timeout) { result in
-            let outcome = result.mapError { KVFailure(code: KVFailure.unavailable, detail: "\($0)") }.flatMap(Self.decode)
+            let outcome = result.mapError(KVFailure.init(busError:)).flatMap(Self.decode)
             queue.async { completion(outcome) }
         }
     }
@@ -66,8 +66,9 @@ public final class KVClient: Sendable {
     }
 }
 
-/// A kv request that failed: the kv's error code (docs/bus.md), or `bus.unavailable` when the kv
-/// did not answer. Services pass the code on to the gateway unchanged.
+/// A kv request that failed: the kv's error code (docs/bus.md), `bus.unavailable` when the kv did not
+/// answer, or `request.too_many_requests` when it turned the request away as overload. Services pass
+/// the code on to the gateway unchanged.
 public struct KVFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: String
     public let detail: String
@@ -84,6 +85,12 @@ public struct KVFailure: Error, Sendable, Hashable, CustomStringConvertible {
 
     static let unavailable = "bus.unavailable"
     static let malformedReply = "bus.malformed_reply"
+
+    /// The failure of a kv request the bus did not complete. An overloaded kv refused the request
+    /// before running it, so only the other bus failures leave the outcome unknown.
+    public init(busError: BusError) {
+        self.init(code: busError == .overloaded ? "request.too_many_requests" : Self.unavailable, detail: "\(busError)")
+    }
 
     public var description: String { detail.isEmpty ? code : "\(code): \(detail)" }
 }

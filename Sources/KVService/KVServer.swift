@@ -24,6 +24,13 @@ public final class KVServer: Service, Sendable {
         public var snapshotIdleTimeout: Duration = .seconds(60)
         /// The most bytes of a snapshot one reply carries.
         public var snapshotPartSize = 1 << 20
+        /// The most snapshots being read at once; each is a full copy of the store on disk, so more
+        /// are refused with etcd's `too many requests` until one is read to the end or discarded.
+        public var maximumSnapshotTransfers = 2
+        /// How many reads (scans, read-only txns, snapshots, defragment) run at once off the bus thread.
+        public var readWorkers = max(ProcessInfo.processInfo.activeProcessorCount, 2) * 2
+        /// How many more reads may wait for a worker before reads are turned away as overload.
+        public var waitingReadLimit = 4096
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -36,7 +43,7 @@ public final class KVServer: Service, Sendable {
     private let logger: Logger
     private let server: BusServer
     private let publisher: EventPublisher
-    private let readers = DispatchQueue(label: "kv-readers", attributes: .concurrent)
+    private let readers: BusWorkQueue
     private let snapshots: SnapshotTransfers?
     private let operations = OperationCounters()
     /// Writes received and not yet handed to the store, and whether the committer is running.
@@ -52,8 +59,10 @@ public final class KVServer: Service, Sendable {
         self.logger = logger
         snapshots = try configuration.snapshotDirectory.map {
             try SnapshotTransfers(
-                directory: $0, idleTimeout: configuration.snapshotIdleTimeout, partSize: configuration.snapshotPartSize)
+                directory: $0, idleTimeout: configuration.snapshotIdleTimeout, partSize: configuration.snapshotPartSize,
+                maximumTransfers: configuration.maximumSnapshotTransfers)
         }
+        readers = BusWorkQueue(label: "kv-readers", concurrency: configuration.readWorkers, waitingLimit: configuration.waitingReadLimit)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
     }
@@ -102,7 +111,7 @@ public final class KVServer: Service, Sendable {
         logger.info("starting initial corruption check", metadata: ["revision": "\(store.currentRevision)"])
         let store = self.store
         let report = await withCheckedContinuation { continuation in
-            readers.async { continuation.resume(returning: store.verifyIntegrity()) }
+            DispatchQueue(label: "kv-integrity-check").async { continuation.resume(returning: store.verifyIntegrity()) }
         }
         var metadata: Logger.Metadata = ["records": "\(report.recordsChecked)", "took": "\(report.duration)"]
         guard !report.isClean else {
@@ -137,7 +146,7 @@ public final class KVServer: Service, Sendable {
     }
 
     /// Runs on the bus thread: decodes, keeps writes for the batch's commit, and sends reads that may
-    /// scan to a concurrent queue, so the bus thread never waits on a long read.
+    /// scan to the bounded read workers, so the bus thread never waits on a long read.
     private func handle(_ incoming: BusIncomingRequest) {
         let request: Etcetera_Kv_KVRequest
         do {
@@ -158,14 +167,14 @@ public final class KVServer: Service, Sendable {
             // A point read at the head is a single lookup: cheaper to serve here than to hand over.
             return incoming.reply(Self.encode(read(request)))
         case .range, .txn, .events, .status, .leaseKeys, .hashKv, .hash, .alarm:
-            return readers.async { incoming.reply(Self.encode(self.read(request))) }
+            return readers.submit(incoming) { incoming.reply(Self.encode(self.read(request))) }
         case .defragment:
-            return readers.async { incoming.reply(Self.encode(self.defragment())) }
+            return readers.submit(incoming) { incoming.reply(Self.encode(self.defragment())) }
         case .snapshot(let snapshot):
             guard let snapshots else {
                 return incoming.reply(Self.encode(Self.errorReply(code: "snapshot.unavailable", detail: "this kv service keeps no snapshots")))
             }
-            return readers.async { incoming.reply(Self.encode(snapshots.reply(to: snapshot, store: self.store))) }
+            return readers.submit(incoming) { incoming.reply(Self.encode(snapshots.reply(to: snapshot, store: self.store))) }
         case nil:
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "empty KVRequest")))
         }

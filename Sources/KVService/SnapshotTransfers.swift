@@ -21,14 +21,19 @@ final class SnapshotTransfers: Sendable {
     private let directory: String
     private let idleTimeout: Duration
     private let partSize: UInt64
-    private let transfers = Mutex<[UInt64: Transfer]>([:])
+    private let maximumTransfers: Int
+    /// The snapshots being read, and how many are being made.
+    private let transfers = Mutex<(live: [UInt64: Transfer], starting: Int)>(([:], 0))
 
     /// Creates `directory` if needed and deletes the snapshots a previous run left there: nobody can
     /// read them any more.
-    init(directory: String, idleTimeout: Duration, partSize: Int) throws {
+    /// - Parameter maximumTransfers: the most snapshots made or read at once; each is a full copy of the
+    ///   store on disk, so parallel ones could fill it.
+    init(directory: String, idleTimeout: Duration, partSize: Int, maximumTransfers: Int) throws {
         self.directory = directory
         self.idleTimeout = idleTimeout
         self.partSize = UInt64(partSize)
+        self.maximumTransfers = maximumTransfers
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for name in try files.contentsOfDirectory(atPath: directory) where name.hasSuffix(".snap") || name.hasSuffix(".snap.part") {
@@ -37,12 +42,23 @@ final class SnapshotTransfers: Sendable {
     }
 
     /// Answers a `SnapshotRequest`: id 0 at offset 0 makes a snapshot of `store` and sends its first
-    /// part; otherwise the part of snapshot `id` at `offset`.
+    /// part; otherwise the part of snapshot `id` at `offset`. A new snapshot while `maximumTransfers`
+    /// are made or read is refused with `request.too_many_requests`.
     func reply(to request: Etcetera_Kv_SnapshotRequest, store: MVCCStore) -> Etcetera_Kv_KVReply {
         if request.id == 0 {
             guard request.offset == 0 else {
                 return KVServer.errorReply(code: "snapshot.bad_offset", detail: "a new snapshot is read from offset 0")
             }
+            let admitted = transfers.withLock { transfers in
+                guard transfers.live.count + transfers.starting < maximumTransfers else { return false }
+                transfers.starting += 1
+                return true
+            }
+            guard admitted else {
+                return KVServer.errorReply(
+                    code: "request.too_many_requests", detail: "\(maximumTransfers) snapshots are being made or read already")
+            }
+            defer { transfers.withLock { $0.starting -= 1 } }
             do {
                 return part(of: try start(store), at: 0)
             } catch {
@@ -55,8 +71,8 @@ final class SnapshotTransfers: Sendable {
     /// Deletes the snapshots not read for `idleTimeout`.
     func discardIdle(now: ContinuousClock.Instant = .now) {
         let idle = transfers.withLock { transfers in
-            let expired = transfers.filter { now - $0.value.lastRead >= idleTimeout }
-            for id in expired.keys { transfers[id] = nil }
+            let expired = transfers.live.filter { now - $0.value.lastRead >= idleTimeout }
+            for id in expired.keys { transfers.live[id] = nil }
             return expired.values.map(\.path)
         }
         for path in idle { try? FileManager.default.removeItem(atPath: path) }
@@ -72,12 +88,12 @@ final class SnapshotTransfers: Sendable {
         while id == 0 { id = UInt64.random(in: 1...UInt64.max) }
         let path = directory + "/" + String(id, radix: 16) + ".snap"
         let summary = try store.writeSnapshot(to: path)
-        transfers.withLock { $0[id] = Transfer(path: path, totalBytes: summary.totalBytes, lastRead: .now) }
+        transfers.withLock { $0.live[id] = Transfer(path: path, totalBytes: summary.totalBytes, lastRead: .now) }
         return id
     }
 
     private func part(of id: UInt64, at offset: UInt64) -> Etcetera_Kv_KVReply {
-        guard let transfer = transfers.withLock({ $0[id] }) else {
+        guard let transfer = transfers.withLock({ $0.live[id] }) else {
             return KVServer.errorReply(code: "snapshot.not_found", detail: "no snapshot \(id): never made, finished, or discarded after a minute unread")
         }
         guard let range = SnapshotFormat.partRange(at: offset, totalBytes: transfer.totalBytes, maximumLength: partSize) else {
@@ -92,8 +108,8 @@ final class SnapshotTransfers: Sendable {
         }
         let isLast = range.upperBound == transfer.totalBytes
         let finished = transfers.withLock { transfers in
-            if isLast { return transfers.removeValue(forKey: id) != nil }
-            transfers[id]?.lastRead = .now
+            if isLast { return transfers.live.removeValue(forKey: id) != nil }
+            transfers.live[id]?.lastRead = .now
             return false
         }
         if finished { try? FileManager.default.removeItem(atPath: transfer.path) }

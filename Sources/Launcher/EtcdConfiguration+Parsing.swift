@@ -107,6 +107,7 @@ private struct FlagDefinition {
         .init(name: "external-watch-endpoints", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-token", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-curve-keys", isBoolean: false, readsEnvironment: true),
+        .init(name: "bus-insecure", isBoolean: true, readsEnvironment: true),
         .init(name: "auth-token-ttl", isBoolean: false, readsEnvironment: true),
         .init(name: "bcrypt-cost", isBoolean: false, readsEnvironment: true),
         .init(name: "auth-backend", isBoolean: false, readsEnvironment: true),
@@ -367,6 +368,9 @@ private struct FlagParser {
         if let raw = values["bus-curve-keys"] {
             guard !raw.text.isEmpty else { throw invalid(raw, "expected the directory etcetera bus-keys wrote") }
             configuration.busCurveKeys = raw.text
+        }
+        if let raw = values["bus-insecure"] {
+            configuration.busInsecure = try EtcdConfiguration.parseBool(raw.text, flag: "bus-insecure")
         }
         // Go's flag.UintVar, as etcd declares both: any unsigned integer. etcd replaces a TTL of 0 by 300 s
         // and a cost outside 4…31 by 10 where it uses them; so does the auth service.

@@ -15,6 +15,9 @@ extension EtcdConfiguration {
 
           etcetera bus-keys DIR
             Make the CURVE key pairs that --bus-curve-keys DIR uses to encrypt tcp:// bus endpoints.
+          etcetera bus-keys --client NAME DIR
+            Admit one more client (a process on another machine): its key pair goes to
+            DIR/clients/NAME/, the --bus-curve-keys directory to copy to its machine.
 
           etcetera -h | --help
             Show this help.
@@ -104,7 +107,12 @@ extension EtcdConfiguration {
             already running there: nothing is started, the gateway connects to both endpoints).
           --bus-curve-keys ''
             Directory of CURVE keys (etcetera bus-keys DIR): every service encrypts its tcp:// bus
-            endpoints with them, and clients check the server's key (ipc:// stays as it is).
+            endpoints with them, clients check the server's key, and servers admit only the clients
+            whose public keys are in DIR (ipc:// stays as it is). tcp:// bus endpoints
+            (--bus-listen, --external-watch-endpoints) are refused without it.
+          --bus-insecure 'false'
+            Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated,
+            anyone who reaches them can read and change every key. Every start warns.
 
         Environment:
           ETCETERA_BIN_DIR

@@ -48,6 +48,17 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--bus-curve-keys DIR`: Etcetera's own flag, the CURVE keys (`etcetera bus-keys DIR`) every
     /// service uses on `tcp://` bus endpoints (docs/bus.md).
     public var busCurveKeys: String?
+    /// The bus endpoints the services use besides their `ipc://` sockets: those `--bus-listen`,
+    /// `--external-watch-endpoints` and `--auth-backend endpoint:` name.
+    public var busEndpoints: [String] {
+        var endpoints = externalWatchEndpoints
+        if let busListen { endpoints += [busListen.requests, busListen.events] }
+        if case .endpoint(let requests, let events) = authBackend { endpoints += [requests, events] }
+        return endpoints
+    }
+    /// `--bus-insecure`: Etcetera's own flag, accepts `tcp://` bus endpoints without `--bus-curve-keys`
+    /// (plaintext, unauthenticated; every service warns at start).
+    public var busInsecure: Bool
     /// `--external-watch-endpoints`: Etcetera's own flag, watch processes running elsewhere
     /// (`etcetera-watch --bus … --listen tcp://…`) that the gateway uses besides its own.
     public var externalWatchEndpoints: [String]
@@ -85,6 +96,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         externalWatchEndpoints: [String] = [],
         authToken: String = "simple",
         busCurveKeys: String? = nil,
+        busInsecure: Bool = false,
         authTokenTTL: UInt64 = 300,
         bcryptCost: UInt64 = 10,
         authBackend: AuthBackendChoice = .builtin,
@@ -108,6 +120,7 @@ public struct EtcdConfiguration: Sendable, Hashable {
         self.externalWatchEndpoints = externalWatchEndpoints
         self.authToken = authToken
         self.busCurveKeys = busCurveKeys
+        self.busInsecure = busInsecure
         self.authTokenTTL = authTokenTTL
         self.bcryptCost = bcryptCost
         self.authBackend = authBackend

@@ -22,7 +22,7 @@ public struct ServicePlan: Sendable, Hashable {
     /// Every fixed socket of the plan; the longest decides whether ``BusLayout`` falls back to `/tmp`.
     /// Watch sockets (`watch-0.sock` … `watch-63.sock`) are never longer than these.
     public static let socketNames = [kvSocket, kvEventsSocket, leaseSocket, maintenanceSocket, authSocket, authEventsSocket]
-    /// The executables that take `--bus-curve-keys` (an auth backend of another kind may not).
+    /// The executables that take `--bus-curve-keys` and `--bus-insecure` (an auth backend of another kind may not).
     static let takesBusCurveKeys: Set<String> = [
         "etcetera-kv", "etcetera-auth", "etcetera-lease", "etcetera-maintenance", "etcetera-watch", "etcetera-gateway",
     ]
@@ -102,7 +102,8 @@ public struct ServicePlan: Sendable, Hashable {
         let kv = Self.kvEndpoints(configuration, bus: bus)
         let watchEndpoints = (0..<watchProcesses).map { bus.endpoint(of: Self.watchSocket($0)) } + configuration.externalWatchEndpoints
         let auth = Self.authBackend(configuration, dataDirectory: dataDirectory, workingDirectory: workingDirectory, bus: bus)
-        let busCurveKeys = configuration.busCurveKeys.map { ["--bus-curve-keys", Path.absolute($0, workingDirectory: workingDirectory)] } ?? []
+        let busSecurity = (configuration.busCurveKeys.map { ["--bus-curve-keys", Path.absolute($0, workingDirectory: workingDirectory)] } ?? [])
+            + (configuration.busInsecure ? ["--bus-insecure"] : [])
         let services =
             [Self.kvService(configuration, dataDirectory: dataDirectory, bind: kv.bind)]
             + (auth.service.map { [$0] } ?? [])
@@ -115,7 +116,7 @@ public struct ServicePlan: Sendable, Hashable {
                 tls: Self.gatewayTLSArguments(security, clientURL: clientURL, selfSigned: selfSignedCertificate))]
         self.services = services.map { service in
             var service = service
-            if Self.takesBusCurveKeys.contains(service.executable) { service.arguments += busCurveKeys }
+            if Self.takesBusCurveKeys.contains(service.executable) { service.arguments += busSecurity }
             return service
         }
     }

@@ -26,17 +26,37 @@ public final class WatchAnnouncer: Service, Sendable {
         let payload = try announcement.serializedBytes() as [UInt8]
         await cancelWhenGracefulShutdown {
             var acknowledged = Set<String>()
+            var refused = Set<String>()
             while !Task.isCancelled {
                 for registry in self.registries {
-                    let reply = (try? await registry.client.request(payload, timeout: .seconds(1)))
-                        .flatMap { try? Etcetera_Watch_WatchServiceReply(serializedBytes: $0) }
-                    let accepted = if case .ack = reply?.reply { true } else { false }
-                    if accepted, acknowledged.insert(registry.endpoint).inserted {
-                        self.logger.info("announced to gateway", metadata: [
-                            "registry": "\(registry.endpoint)", "endpoint": "\(self.advertisedEndpoint)",
-                        ])
-                    } else if !accepted {
+                    let outcome: Result<Etcetera_Watch_WatchServiceReply, any Error>
+                    do {
+                        outcome = .success(try Etcetera_Watch_WatchServiceReply(
+                            serializedBytes: try await registry.client.request(payload, timeout: .seconds(1))))
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    let accepted = if case .success(let reply) = outcome, case .ack = reply.reply { true } else { false }
+                    if accepted {
+                        refused.remove(registry.endpoint)
+                        if acknowledged.insert(registry.endpoint).inserted {
+                            self.logger.info("announced to gateway", metadata: [
+                                "registry": "\(registry.endpoint)", "endpoint": "\(self.advertisedEndpoint)",
+                            ])
+                        }
+                    } else {
                         acknowledged.remove(registry.endpoint)
+                        // Once per spell: a gateway that is down, full, or does not admit this
+                        // process's bus key (it never answers then) is worth one line, not one a second.
+                        if refused.insert(registry.endpoint).inserted {
+                            let reason = switch outcome {
+                            case .success(let reply): "\(reply.error.code): \(reply.error.detail)"
+                            case .failure(let error): "\(error)"
+                            }
+                            self.logger.warning("announcement not acknowledged; announcing again every second", metadata: [
+                                "registry": "\(registry.endpoint)", "endpoint": "\(self.advertisedEndpoint)", "reason": "\(reason)",
+                            ])
+                        }
                     }
                 }
                 try? await Task.sleep(for: .seconds(1))

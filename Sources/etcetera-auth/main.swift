@@ -38,9 +38,12 @@ struct AuthServiceCommand: AsyncParsableCommand {
     @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
     var busCurveKeys: String?
 
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-auth", level: logLevel)
-        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))

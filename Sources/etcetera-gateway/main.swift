@@ -69,9 +69,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
     var busCurveKeys: String?
 
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
-        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         guard let first = listenClientUrls.split(separator: ",").first, let (host, port) = Self.address(of: first) else {
             throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
         }

@@ -36,9 +36,12 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
     var busCurveKeys: String?
 
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-kv", level: logLevel)
-        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         var storeConfiguration = MVCCStore.Configuration()
         storeConfiguration.maxTxnOperations = maxTxnOps

@@ -28,9 +28,12 @@ struct LeaseServiceCommand: AsyncParsableCommand {
     @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
     var busCurveKeys: String?
 
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-lease", level: logLevel)
-        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let server = try LeaseServer(
             configuration: .init(listenEndpoint: listen, kvEndpoint: kv), storage: try LevelDBStorage(path: dataDir), logger: logger)

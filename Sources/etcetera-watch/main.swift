@@ -50,9 +50,12 @@ struct WatchServiceCommand: AsyncParsableCommand {
     @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
     var busCurveKeys: String?
 
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-watch", level: logLevel)
-        try BusCurveKeys.useForThisProcess(keysDirectory: busCurveKeys)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         let remote = bus.flatMap { KVBusEndpoints(tcp: $0) }
         var configuration = WatchServer.Configuration(
             listenEndpoint: listen, kvEndpoint: remote?.requests ?? kv ?? "", kvEventsEndpoint: remote?.events ?? kvEvents ?? "")

@@ -18,13 +18,19 @@ if CommandLine.arguments.dropFirst().first == "snapshot" {
 }
 
 if CommandLine.arguments.dropFirst().first == "bus-keys" {
-    guard CommandLine.arguments.count == 3 else {
-        FileHandle.standardError.write(Data("Usage: etcetera bus-keys DIR\n".utf8))
-        exit(1)
-    }
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
     do {
-        let keys = try BusCurveKeys.generate(into: CommandLine.arguments[2])
-        print("CURVE keys written to \(CommandLine.arguments[2]) (server public key \(keys.serverPublicKey))")
+        switch arguments.count {
+        case 1:
+            let keys = try BusCurveKeys.generate(into: arguments[0])
+            print("CURVE keys written to \(arguments[0]) (server public key \(keys.serverPublicKey))")
+        case 3 where arguments[0] == "--client":
+            let own = try BusCurveKeys.generateClient(named: arguments[1], in: arguments[2])
+            print("client \(arguments[1]) admitted by the servers using \(arguments[2]); copy \(own) to its machine as its --bus-curve-keys directory")
+        default:
+            FileHandle.standardError.write(Data("Usage: etcetera bus-keys DIR | etcetera bus-keys --client NAME DIR\n".utf8))
+            exit(1)
+        }
         exit(0)
     } catch {
         FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
@@ -64,6 +70,16 @@ LoggingSystem.bootstrap { label in
 let logger = Logger(label: "etcetera")
 for warning in request.warnings {
     logger.warning("\(warning)")
+}
+do {
+    if let warning = try BusTransportSecurity.check(
+        endpoints: configuration.busEndpoints, curveKeysDirectory: configuration.busCurveKeys, insecure: configuration.busInsecure)
+    {
+        logger.warning("\(warning)")
+    }
+} catch {
+    logger.critical("\(error)")
+    exit(1)
 }
 
 let supervisor: Supervisor

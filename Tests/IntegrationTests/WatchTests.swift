@@ -122,7 +122,7 @@ struct WatchDifferentialTests {
         #expect(etcetera.log.contains("moving watch session"), "sessions of the killed process moved")
     }
 
-    @Test("a standalone watch process joined over TCP serves streams and takes over those of a killed local one")
+    @Test("a standalone watch process joined over TCP (CURVE keys) serves streams and takes over those of a killed local one")
     func standaloneWatchProcessOverTCP() async throws {
         let program = try await GoProgram.build("watchfailover")
         var busPort = FreePort.pick()
@@ -132,14 +132,20 @@ struct WatchDifferentialTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let logPath = directory + "/watch.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let keys = directory + "/bus-keys"
+        let made = try await Command.run(TestPaths.executable("etcetera"), ["bus-keys", keys])
+        #expect(made.status == 0, "\(made.stderr)")
         let remote = Process()
         remote.executableURL = URL(fileURLWithPath: TestPaths.executable("etcetera-watch"))
-        remote.arguments = ["--bus", "tcp://127.0.0.1:\(busPort)", "--listen", "tcp://127.0.0.1:\(watchPort)"]
+        remote.arguments = [
+            "--bus", "tcp://127.0.0.1:\(busPort)", "--listen", "tcp://127.0.0.1:\(watchPort)", "--bus-curve-keys", keys,
+        ]
         remote.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try remote.run()
         defer { remote.terminate() }
         let etcetera = try await ServerProcess.etcetera(extraArguments: [
             "--bus-listen", "tcp://127.0.0.1:\(busPort)", "--external-watch-endpoints", "tcp://127.0.0.1:\(watchPort)",
+            "--bus-curve-keys", keys,
         ])
         defer { etcetera.stop() }
         await expectBothWatchProcessesLive(etcetera)

@@ -256,7 +256,22 @@ struct ServicePlanTests {
         let backend = try #require(plan.services.first { $0.executable == "/opt/my-auth" })
         #expect(!backend.arguments.contains("--bus-curve-keys"))
         let plain = try ServicePlan(configuration: EtcdConfiguration(), workingDirectory: "/srv")
-        #expect(plain.services.allSatisfy { !$0.arguments.contains("--bus-curve-keys") })
+        #expect(plain.services.allSatisfy { !$0.arguments.contains("--bus-curve-keys") && !$0.arguments.contains("--bus-insecure") })
+    }
+
+    @Test("--bus-insecure (flag or ETCD_BUS_INSECURE) reaches every Etcetera service, and no auth backend of another kind")
+    func busInsecure() throws {
+        for parsed in [
+            try EtcdConfiguration.parse(arguments: ["--bus-insecure", "--auth-backend", "exec:/opt/my-auth"]),
+            try EtcdConfiguration.parse(arguments: ["--auth-backend", "exec:/opt/my-auth"], environment: ["ETCD_BUS_INSECURE": "true"]),
+        ] {
+            #expect(parsed.configuration.busInsecure)
+            let plan = try ServicePlan(configuration: parsed.configuration, workingDirectory: "/srv")
+            let own = plan.services.filter { ServicePlan.takesBusCurveKeys.contains($0.executable) }
+            #expect(own.count == plan.services.count - 1)
+            #expect(own.allSatisfy { $0.arguments.last == "--bus-insecure" })
+            #expect(plan.services.first { $0.executable == "/opt/my-auth" }?.arguments.contains("--bus-insecure") == false)
+        }
     }
 
     @Test("--bus-listen puts the kv store on TCP (events on the next port), reached locally on loopback; external watch processes join the gateway's list")

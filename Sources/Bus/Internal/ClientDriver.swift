@@ -137,7 +137,7 @@ final class ClientDriver: IODriver {
         let monitor = try ZMQSocket(context: context, type: ZMQ_PAIR)
         try monitor.setOption(ZMQ_LINGER, 0)
         try monitor.connect(monitorEndpoint)
-        try dealer.applyCurve(curve, as: .client, endpoint: endpoint)
+        _ = try dealer.applyCurve(curve, as: .client, endpoint: endpoint)
         try dealer.connect(endpoint)
         return (dealer, monitor)
     }
@@ -298,7 +298,9 @@ final class ClientDriver: IODriver {
             return
         }
         guard status == ReplyStatus.ok.rawValue else {
-            entry.sink.fail(.unavailable("the server dropped the request (status \(status))"))
+            entry.sink.fail(
+                status == ReplyStatus.overloaded.rawValue
+                    ? .overloaded : .unavailable("the server dropped the request (status \(status))"))
             return
         }
         func completeReply() -> [UInt8] {

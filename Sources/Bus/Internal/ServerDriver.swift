@@ -32,6 +32,8 @@ final class ServerDriver: IODriver {
 
     private let context: ZMQContext
     private let router: ZMQSocket
+    /// Admits CURVE clients by key; nil when the endpoint does not use CURVE.
+    private let zap: ZAPHandler?
     private let mailbox: Mailbox<ServerCommand>
     private let reader = FrameReader()
     private let logger: Logger
@@ -55,14 +57,19 @@ final class ServerDriver: IODriver {
         try router.setOption(ZMQ_RCVHWM, busHighWaterMark)
         try router.setOption(ZMQ_HEARTBEAT_IVL, heartbeat)
         try router.setOption(ZMQ_HEARTBEAT_TIMEOUT, heartbeat.multipliedReportingOverflow(by: 3).partialValue)
-        try router.applyCurve(configuration.curve, as: .server, endpoint: endpoint)
+        if let keys = try router.applyCurve(configuration.curve, as: .server, endpoint: endpoint) {
+            zap = try ZAPHandler(context: context, admitting: keys.admittedClientKeys, logger: logger)
+        } else {
+            zap = nil
+        }
         try router.bind(endpoint)
         self.mailbox = mailbox
         self.logger = logger
         self.drops = DropReporter(logger: logger)
     }
 
-    var pollSockets: [ZMQSocket] { handler == nil ? [] : [router] }
+    /// The ZAP socket is polled from the start, so handshakes complete even before `run(handler:)`.
+    var pollSockets: [ZMQSocket] { (handler == nil ? [] : [router]) + (zap.map { [$0.socket] } ?? []) }
     var pollGeneration: Int { handler == nil ? 0 : 1 }
 
     func handle(_ command: ServerCommand, now: ContinuousClock.Instant) {
@@ -105,6 +112,7 @@ final class ServerDriver: IODriver {
     }
 
     func receiveAvailable(now: ContinuousClock.Instant) {
+        zap?.answerPending(now: now)
         guard let handler else { return }
         var handedOver = false
         defer { if handedOver { afterEachBatch?() } }
@@ -140,6 +148,11 @@ final class ServerDriver: IODriver {
                     drops.drop("REQUEST with \(extra) extra frames", now: now)
                     continue
                 }
+                guard header.argument > 0 else {
+                    // Sent with no time left: the client has already given up on it.
+                    logger.debug("dropped a request whose deadline had passed", metadata: ["request-id": "\(header.requestID)"])
+                    continue
+                }
                 let context = ReplyContext(identity: identity, requestID: header.requestID, mailbox: mailbox)
                 let deadline = now.advanced(by: .milliseconds(header.argument))
                 handler(BusIncomingRequest(payload: reader.copyBytes(), deadline: deadline, context: context))
@@ -164,6 +177,7 @@ final class ServerDriver: IODriver {
         handler = nil
         afterEachBatch = nil
         router.close()
+        zap?.close()
         context.terminate()
         for command in leftovers {
             if case .serve(_, _, let finished) = command { finished.resume() }

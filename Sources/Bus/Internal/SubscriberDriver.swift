@@ -26,7 +26,7 @@ final class SubscriberDriver: IODriver {
         try socket.setOption(ZMQ_RCVHWM, busHighWaterMark)
         try socket.setOption(ZMQ_RECONNECT_IVL, 100)
         try socket.setOption(ZMQ_SUBSCRIBE, bytes: [])
-        try socket.applyCurve(curve, as: .client, endpoint: endpoint)
+        _ = try socket.applyCurve(curve, as: .client, endpoint: endpoint)
         try socket.connect(endpoint)
         self.onMessage = onMessage
         self.onClose = onClose

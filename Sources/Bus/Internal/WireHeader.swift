@@ -17,6 +17,8 @@ enum ReplyStatus: UInt32 {
     case ok = 0
     /// The server dropped the request without answering it (handler released it, server closing).
     case unavailable = 1
+    /// The server turned the request away without running it: its queue for that work was full.
+    case overloaded = 2
 }
 
 /// The fixed 16-byte header frame that starts every request/reply message:

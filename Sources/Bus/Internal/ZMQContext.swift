@@ -26,7 +26,11 @@ func zmqErrorDescription(_ code: Int32) -> String {
 /// its context, so `terminate()` returning means every socket and listener of that object is really gone
 /// (ZeroMQ closes sockets asynchronously; only `zmq_ctx_term` waits for it). That is what lets a closed
 /// server's `ipc://` path be bound again at once.
-final class ZMQContext {
+///
+/// Unlike a socket, a ZeroMQ context may be used from any thread; `terminate()` is called by the owner
+/// alone, once every socket is closed. Sendable so an event publisher can share its context with the
+/// thread that serves its ZAP requests.
+final class ZMQContext: @unchecked Sendable {
     private var handle: UnsafeMutableRawPointer?
 
     init() throws(SetupFailure) {

@@ -9,14 +9,26 @@ import Synchronization
 /// The gateway's side of the watch fan-out: one bus client per watch process, the choice of process
 /// for each new Watch stream, and the sessions' keep-alive and delivery credits.
 ///
-/// Processes come from `--watch` and, with a watch registry, from announcements at run time. The list
-/// only grows, so a process's index stays valid for the sessions that name it; a process that went
-/// away is simply never alive again (and is used again if its endpoint comes back).
+/// Processes come from `--watch` and, with a watch registry, from announcements at run time. A
+/// process keeps its index for the sessions that name it; one that went away is not chosen while it
+/// is not alive (and is used again if its endpoint comes back). The registry holds at most
+/// `maximumAnnouncedProcesses` announced processes, and an announced process silent for
+/// `forgetAfter` with no session on it is forgotten: its bus client (a thread and sockets) is
+/// closed, and its index can take the next announced process.
 final class WatchBackend: Sendable {
     private struct WatchProcess {
-        let endpoint: String
-        let client: BusClient
+        var endpoint: String
+        /// nil once forgotten.
+        var client: BusClient?
+        /// Whether it came from an announcement rather than `--watch`; only those are forgotten.
+        let announced: Bool
+        var lastAlive: ContinuousClock.Instant
     }
+
+    /// Announcements beyond this many known announced processes are refused.
+    static let maximumAnnouncedProcesses = 64
+    /// An announced process silent this long with no session on it is forgotten.
+    static let forgetAfter: Duration = .seconds(60)
 
     private let processes: Mutex<[WatchProcess]>
     /// Indices of the processes that answered at the last keep-alive round, to log changes once.
@@ -30,25 +42,65 @@ final class WatchBackend: Sendable {
     private let sessions = Mutex<[UInt64: WatchSession]>([:])
 
     init(endpoints: [String], maxResponseBytes: Int, timeout: Duration, logger: Logger, roundTrips: DurationHistogram? = nil) throws {
-        processes = Mutex(try endpoints.map { WatchProcess(endpoint: $0, client: try BusClient(connect: $0, logger: logger)) })
+        processes = Mutex(try endpoints.map {
+            WatchProcess(endpoint: $0, client: try BusClient(connect: $0, logger: logger), announced: false, lastAlive: .now)
+        })
         self.maxResponseBytes = maxResponseBytes
         self.timeout = timeout
         self.logger = logger
         self.roundTrips = roundTrips
     }
 
-    /// Starts using the watch process at `endpoint`, unless it is known already.
+    /// Starts using the announced watch process at `endpoint`, unless it is known already; in the index
+    /// of a forgotten process if there is one.
+    /// - Throws: `WatchRegistryFull` when `maximumAnnouncedProcesses` announced processes are known.
     func add(endpoint: String) throws {
         try processes.withLock { processes in
-            guard !processes.contains(where: { $0.endpoint == endpoint }) else { return }
-            processes.append(WatchProcess(endpoint: endpoint, client: try BusClient(connect: endpoint, logger: logger)))
-            logger.info("watch process announced", metadata: ["endpoint": "\(endpoint)", "known": "\(processes.count)"])
+            if let known = processes.firstIndex(where: { $0.endpoint == endpoint && $0.client != nil }) {
+                processes[known].lastAlive = .now
+                return
+            }
+            guard processes.count(where: { $0.announced && $0.client != nil }) < Self.maximumAnnouncedProcesses else {
+                throw WatchRegistryFull(limit: Self.maximumAnnouncedProcesses)
+            }
+            let process = WatchProcess(
+                endpoint: endpoint, client: try BusClient(connect: endpoint, logger: logger), announced: true, lastAlive: .now)
+            if let forgotten = processes.firstIndex(where: { $0.client == nil }) {
+                processes[forgotten] = process
+            } else {
+                processes.append(process)
+            }
+            logger.info("watch process announced", metadata: ["endpoint": "\(endpoint)", "known": "\(processes.count { $0.client != nil })"])
         }
     }
 
     /// How many watch processes answer the bus's heartbeats, of how many the gateway knows.
     var liveProcesses: (live: Int, known: Int) {
-        processes.withLock { processes in (processes.count { $0.client.isPeerAlive }, processes.count) }
+        processes.withLock { processes in
+            (processes.count { $0.client?.isPeerAlive == true }, processes.count { $0.client != nil })
+        }
+    }
+
+    /// Forgets the announced processes silent for `forgetAfter` that no session of `sessionsByProcess`
+    /// is on, closing their bus clients outside the lock.
+    private func forgetSilentProcesses(sessionsByProcess: [Int: [UInt64]], now: ContinuousClock.Instant) {
+        let forgotten = processes.withLock { processes -> [(String, BusClient)] in
+            var forgotten: [(String, BusClient)] = []
+            for index in processes.indices {
+                guard let client = processes[index].client else { continue }
+                if client.isPeerAlive {
+                    processes[index].lastAlive = now
+                } else if processes[index].announced, sessionsByProcess[index] == nil, now - processes[index].lastAlive >= Self.forgetAfter {
+                    processes[index].client = nil
+                    forgotten.append((processes[index].endpoint, client))
+                }
+            }
+            return forgotten
+        }
+        for (endpoint, client) in forgotten {
+            client.close()
+            logger.info("watch process forgotten: silent and unused", metadata: ["endpoint": "\(endpoint)", "after": "\(Self.forgetAfter)"])
+        }
     }
 
     /// The client Watch streams open here and the watchers created on them: etcd's
@@ -62,27 +114,33 @@ final class WatchBackend: Sendable {
     /// another is alive; any process when none looks alive (it may just be starting); nil while no
     /// process is known at all.
     func chooseProcess(excluding excluded: Int? = nil) -> Int? {
-        let alive = processes.withLock { $0.map(\.client.isPeerAlive) }
+        let (known, alive) = processes.withLock { processes in
+            (processes.map { $0.client != nil }, processes.map { $0.client?.isPeerAlive == true })
+        }
         guard !alive.isEmpty else { return nil }
         let start = nextChoice.wrappingAdd(1, ordering: .relaxed).oldValue
         let order = (0..<alive.count).map { (start + $0) % alive.count }
         return order.first { $0 != excluded && alive[$0] }
             ?? order.first { alive[$0] }
-            ?? order[0]
+            ?? order.first { known[$0] }
     }
 
     func endpoint(of process: Int) -> String { processes.withLock { $0[process].endpoint } }
 
-    private func client(_ process: Int) -> BusClient { processes.withLock { $0[process].client } }
+    private func client(_ process: Int) -> BusClient? { processes.withLock { $0[process].client } }
 
     /// Opens a session: the stream of its outputs.
     func open(
         _ open: Etcetera_Watch_OpenSession, on process: Int, onReply: @escaping @Sendable (StreamedReply) -> Void
-    ) -> StreamingRequestHandle {
+    ) -> StreamingRequestHandle? {
         var request = Etcetera_Watch_WatchServiceRequest()
         request.open = open
         // A session lasts as long as its client stream; the bus notices a dead process by heartbeats.
-        return client(process).streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400), onReply: onReply)
+        guard let client = client(process) else {
+            onReply(.failed(.unavailable))
+            return nil
+        }
+        return client.streamingRequest(Self.encode(request), timeout: .seconds(100 * 365 * 86_400), onReply: onReply)
     }
 
     /// Sends a unary session request; `completion` says whether the process still has the session.
@@ -91,7 +149,11 @@ final class WatchBackend: Sendable {
         completion: (@Sendable (Result<Void, BusError>, _ sessionKnown: Bool) -> Void)? = nil
     ) {
         let sent = ContinuousClock.now
-        client(process).request(Self.encode(request), timeout: timeout) { [roundTrips] result in
+        guard let client = client(process) else {
+            completion?(.failure(.unavailable), true)
+            return
+        }
+        client.request(Self.encode(request), timeout: timeout) { [roundTrips] result in
             roundTrips?.record(ContinuousClock.now - sent)
             switch result {
             case .success(let bytes):
@@ -124,6 +186,7 @@ final class WatchBackend: Sendable {
                 session.flushCredit()
                 if let process = session.currentProcess { byProcess[process, default: []].append(session.id) }
             }
+            forgetSilentProcesses(sessionsByProcess: byProcess, now: .now)
             for (process, ids) in byProcess {
                 var request = Etcetera_Watch_WatchServiceRequest()
                 request.keep.sessions = ids
@@ -136,7 +199,7 @@ final class WatchBackend: Sendable {
     /// of live processes: what an operator (and the tests) read to know where sessions can go.
     private func logLivenessChanges() {
         let current = processes.withLock { processes in
-            (endpoints: processes.map(\.endpoint), live: Set(processes.indices.filter { processes[$0].client.isPeerAlive }))
+            (endpoints: processes.map(\.endpoint), live: Set(processes.indices.filter { processes[$0].client?.isPeerAlive == true }))
         }
         let previous = liveAtLastRound.withLock { last in
             defer { last = current.live }
@@ -151,7 +214,7 @@ final class WatchBackend: Sendable {
     }
 
     func close() {
-        processes.withLock { $0.forEach { $0.client.close() } }
+        processes.withLock { $0.forEach { $0.client?.close() } }
     }
 
     static func encode(_ request: Etcetera_Watch_WatchServiceRequest) -> [UInt8] {

@@ -56,6 +56,15 @@ func bindOnFreeTCPPort(configuration: BusServer.Configuration = .init()) throws 
     throw BusError.bindFailed("tcp://127.0.0.1", "no free port found")
 }
 
+/// An event publisher bound to a free loopback TCP port, and its endpoint.
+func bindPublisherOnFreeTCPPort(curve: BusCurveKeys?) throws -> (EventPublisher, String) {
+    for _ in 0..<50 {
+        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000..<60_000))"
+        if let publisher = try? EventPublisher(bind: endpoint, logger: testLogger(), curve: curve) { return (publisher, endpoint) }
+    }
+    throw BusError.bindFailed("tcp://127.0.0.1", "no free port found")
+}
+
 /// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
 func eventually(within timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout

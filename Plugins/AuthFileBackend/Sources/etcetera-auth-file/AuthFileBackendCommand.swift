@@ -2,6 +2,7 @@ import ArgumentParser
 import Auth
 import AuthFileBackend
 import AuthService
+import Bus
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -36,8 +37,15 @@ struct AuthFileBackendCommand: AsyncParsableCommand {
     @Option(help: "Accepted for the standard backend command line and ignored: passwords are never hashed here.")
     var bcryptCost: UInt64?
 
+    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
+    var busCurveKeys: String?
+
+    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
+    var busInsecure = false
+
     func run() async throws {
         let logger = ServiceLogging.bootstrap(label: "etcetera-auth-file", level: logLevel)
+        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
         let state: FileAuthState
