@@ -27,6 +27,10 @@ struct RequestValidationTests {
         ([Op.delete("a", "c"), .txn(then: [.txn(then: [.put("b")], otherwise: [])], otherwise: [])], true),
         // …while the branch's own puts meet every delete, nested ones included.
         ([Op.put("b"), .txn(then: [], otherwise: [.delete("a", "c")])], true),
+        // Overlapping ranges: the earliest one covering the key decides.
+        ([Op.txn(then: [.put("d")], otherwise: []), .txn(then: [.delete("a", "m")], otherwise: []), .delete("c", "e")], true),
+        ([Op.txn(then: [.put("n")], otherwise: []), .txn(then: [.delete("a", "z")], otherwise: []), .delete("c", "e")], false),
+        ([Op.txn(then: [.delete("a")], otherwise: []), .txn(then: [.put("a")], otherwise: [])], true),
     ])
     func duplicateKeys(_ success: [Op], refused: Bool) throws {
         var txn = Etcdserverpb_TxnRequest()

@@ -13,20 +13,28 @@ import Foundation
 ///
 /// Each delete therefore carries the position from which it counts (0 for the branch's own deletes,
 /// i for those of the i-th nested txn) and each put the position before which a delete counts against
-/// it. One sweep over the keys in order answers every put at once: O(n log n) for n puts and deletes
-/// in the branch, however they are arranged, where comparing each put with each delete would cost n².
+/// it. Deletes of single keys are looked up by hash; range deletes cut the key space into segments,
+/// each marked with the earliest position of a range covering it, and a put finds its segment by
+/// binary search: O(n log n) for n puts and deletes in the branch however they are arranged, where
+/// comparing each put with each delete would cost n².
 struct TxnWrites {
     private(set) var puts: Set<[UInt8]> = []
-    /// Half-open byte intervals `[begin, end)`: a delete's range, or its single key.
-    private(set) var deletes: [(begin: [UInt8], end: [UInt8])] = []
+    /// The keys deleted one by one (deletes without a range end).
+    private(set) var deletedKeys: Set<[UInt8]> = []
+    /// The ranges `[begin, end)` deleted; a reversed or empty one covers nothing.
+    private(set) var deletedRanges: [(begin: [UInt8], end: [UInt8])] = []
 
     /// The writes of `operations`, one branch of a txn; throws `duplicateKey` where etcd does.
     init(branch operations: [Etcdserverpb_RequestOp]) throws(MVCCError) {
-        var deletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
+        var keyDeletes: [[UInt8]: Int] = [:]
+        var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
         for operation in operations {
             guard case .requestDeleteRange(let delete) = operation.request else { continue }
-            let begin = [UInt8](delete.key)
-            deletes.append((begin, delete.rangeEnd.isEmpty ? begin + [0] : [UInt8](delete.rangeEnd), 0))
+            if delete.rangeEnd.isEmpty {
+                keyDeletes[[UInt8](delete.key)] = 0
+            } else {
+                rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
+            }
         }
         var checks: [(key: [UInt8], before: Int)] = []
         var nestedCount = 0
@@ -45,8 +53,11 @@ struct TxnWrites {
             }
             puts.formUnion(then.puts)
             puts.formUnion(otherwise.puts)
-            for delete in then.deletes + otherwise.deletes {
-                deletes.append((delete.begin, delete.end, nestedCount))
+            for key in then.deletedKeys.union(otherwise.deletedKeys) where keyDeletes[key] == nil {
+                keyDeletes[key] = nestedCount
+            }
+            for range in then.deletedRanges + otherwise.deletedRanges {
+                rangeDeletes.append((range.begin, range.end, nestedCount))
             }
         }
         for operation in operations {
@@ -55,39 +66,73 @@ struct TxnWrites {
             if !puts.insert(key).inserted { throw .duplicateKey }
             checks.append((key, nestedCount + 1))
         }
-        if !deletes.isEmpty, !checks.isEmpty {
-            try Self.checkNoneDeleted(checks, deletes: deletes, positions: nestedCount + 1)
-        }
-        self.deletes = deletes.map { ($0.begin, $0.end) }
-    }
-
-    /// Walks keys and interval ends in byte order, counting the deletes that cover the current key by
-    /// the position they count from; a put is refused when one counting before its own position covers it.
-    private static func checkNoneDeleted(
-        _ checks: [(key: [UInt8], before: Int)], deletes: [(begin: [UInt8], end: [UInt8], from: Int)], positions: Int
-    ) throws(MVCCError) {
-        enum Step: Int { case close = 0, open = 1, check = 2 }
-        var steps: [(key: [UInt8], step: Step, position: Int)] = []
-        steps.reserveCapacity(2 * deletes.count + checks.count)
-        for delete in deletes where compare(delete.begin, delete.end) < 0 {
-            steps.append((delete.begin, .open, delete.from))
-            steps.append((delete.end, .close, delete.from))
-        }
-        for check in checks { steps.append((check.key, .check, check.before)) }
-        // At one key, intervals ending there close before a put there is checked (ends are exclusive)
-        // and intervals starting there open before it (beginnings are inclusive).
-        steps.sort { lhs, rhs in
-            let order = compare(lhs.key, rhs.key)
-            return order != 0 ? order < 0 : lhs.step.rawValue < rhs.step.rawValue
-        }
-        var covering = PositionCounts(positions: positions)
-        for step in steps {
-            switch step.step {
-            case .open: covering.add(1, at: step.position)
-            case .close: covering.add(-1, at: step.position)
-            case .check: if covering.any(before: step.position) { throw .duplicateKey }
+        if !checks.isEmpty, !keyDeletes.isEmpty || !rangeDeletes.isEmpty {
+            let cover = RangeCover(rangeDeletes)
+            for check in checks {
+                if let from = keyDeletes[check.key], from < check.before { throw .duplicateKey }
+                if let from = cover.earliest(covering: check.key), from < check.before { throw .duplicateKey }
             }
         }
+        deletedKeys = Set(keyDeletes.keys)
+        deletedRanges = rangeDeletes.map { ($0.begin, $0.end) }
+    }
+}
+
+/// For any key, the earliest position among the ranges that cover it. The ranges' ends cut the key
+/// space into segments; each segment is marked once, by the earliest range over it (ranges taken in
+/// order of position, skipping marked segments).
+private struct RangeCover {
+    /// The ranges' beginnings and ends, sorted, without repeats: segment i is `[boundaries[i], boundaries[i + 1])`.
+    private let boundaries: [[UInt8]]
+    private let earliest: [Int?]
+
+    init(_ ranges: [(begin: [UInt8], end: [UInt8], from: Int)]) {
+        let covering = ranges.filter { Self.compare($0.begin, $0.end) < 0 }
+        let sorted = (covering.map(\.begin) + covering.map(\.end)).sorted { Self.compare($0, $1) < 0 }
+        var unique: [[UInt8]] = []
+        unique.reserveCapacity(sorted.count)
+        for boundary in sorted where unique.last.map({ Self.compare($0, boundary) != 0 }) ?? true {
+            unique.append(boundary)
+        }
+        boundaries = unique
+        var earliest = [Int?](repeating: nil, count: max(unique.count - 1, 0))
+        // The first unmarked segment at or after each one (path-halving union-find); the last entry is a sentinel.
+        var nextUnmarked = Array(0...earliest.count)
+        func unmarked(from segment: Int) -> Int {
+            var segment = segment
+            while nextUnmarked[segment] != segment {
+                nextUnmarked[segment] = nextUnmarked[nextUnmarked[segment]]
+                segment = nextUnmarked[segment]
+            }
+            return segment
+        }
+        for range in covering.sorted(by: { $0.from < $1.from }) {
+            let last = Self.firstIndex(after: range.end, in: unique) - 1
+            var segment = unmarked(from: Self.firstIndex(after: range.begin, in: unique) - 1)
+            while segment < last {
+                earliest[segment] = range.from
+                nextUnmarked[segment] = segment + 1
+                segment = unmarked(from: segment + 1)
+            }
+        }
+        self.earliest = earliest
+    }
+
+    func earliest(covering key: [UInt8]) -> Int? {
+        let segment = Self.firstIndex(after: key, in: boundaries) - 1
+        guard segment >= 0, segment < earliest.count else { return nil }
+        return earliest[segment]
+    }
+
+    /// The index of the first boundary greater than `key`.
+    private static func firstIndex(after key: [UInt8], in boundaries: [[UInt8]]) -> Int {
+        var low = 0
+        var high = boundaries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if compare(boundaries[middle], key) <= 0 { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
@@ -97,34 +142,5 @@ struct TxnWrites {
         }
         if order != 0 { return Int(order) }
         return lhs.count - rhs.count
-    }
-}
-
-/// How many intervals are open at each position, with the count below any position in O(log n)
-/// (a Fenwick tree).
-private struct PositionCounts {
-    private var tree: [Int]
-
-    init(positions: Int) {
-        tree = Array(repeating: 0, count: positions + 1)
-    }
-
-    mutating func add(_ delta: Int, at position: Int) {
-        var index = position + 1
-        while index < tree.count {
-            tree[index] += delta
-            index += index & -index
-        }
-    }
-
-    /// Whether any interval is open at a position below `position`.
-    func any(before position: Int) -> Bool {
-        var index = min(position, tree.count - 1)
-        var total = 0
-        while index > 0 {
-            total += tree[index]
-            index -= index & -index
-        }
-        return total > 0
     }
 }
