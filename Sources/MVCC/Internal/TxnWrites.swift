@@ -18,25 +18,25 @@ import Foundation
 /// binary search: O(n log n) for n puts and deletes in the branch however they are arranged, where
 /// comparing each put with each delete would cost n².
 struct TxnWrites {
-    private(set) var puts: Set<Data> = []
+    private(set) var puts: Set<[UInt8]> = []
     /// The keys deleted one by one (deletes without a range end).
-    private(set) var deletedKeys: Set<Data> = []
+    private(set) var deletedKeys: Set<[UInt8]> = []
     /// The ranges `[begin, end)` deleted; a reversed or empty one covers nothing.
-    private(set) var deletedRanges: [(begin: Data, end: Data)] = []
+    private(set) var deletedRanges: [(begin: [UInt8], end: [UInt8])] = []
 
     /// The writes of `operations`, one branch of a txn; throws `duplicateKey` where etcd does.
     init(branch operations: [Etcdserverpb_RequestOp]) throws(MVCCError) {
-        var keyDeletes: [Data: Int] = [:]
-        var rangeDeletes: [(begin: Data, end: Data, from: Int)] = []
+        var keyDeletes: [[UInt8]: Int] = [:]
+        var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
         for operation in operations {
             guard case .requestDeleteRange(let delete) = operation.request else { continue }
             if delete.rangeEnd.isEmpty {
-                keyDeletes[delete.key] = 0
+                keyDeletes[[UInt8](delete.key)] = 0
             } else {
-                rangeDeletes.append((delete.key, delete.rangeEnd, 0))
+                rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
             }
         }
-        var checks: [(key: Data, before: Int)] = []
+        var checks: [(key: [UInt8], before: Int)] = []
         var nestedCount = 0
         for operation in operations {
             guard case .requestTxn(let txn) = operation.request else { continue }
@@ -62,8 +62,9 @@ struct TxnWrites {
         }
         for operation in operations {
             guard case .requestPut(let put) = operation.request else { continue }
-            if !puts.insert(put.key).inserted { throw .duplicateKey }
-            checks.append((put.key, nestedCount + 1))
+            let key = [UInt8](put.key)
+            if !puts.insert(key).inserted { throw .duplicateKey }
+            checks.append((key, nestedCount + 1))
         }
         if !checks.isEmpty, !keyDeletes.isEmpty || !rangeDeletes.isEmpty {
             let cover = RangeCover(rangeDeletes)
@@ -82,13 +83,13 @@ struct TxnWrites {
 /// order of position, skipping marked segments).
 private struct RangeCover {
     /// The ranges' beginnings and ends, sorted, without repeats: segment i is `[boundaries[i], boundaries[i + 1])`.
-    private let boundaries: [Data]
+    private let boundaries: [[UInt8]]
     private let earliest: [Int?]
 
-    init(_ ranges: [(begin: Data, end: Data, from: Int)]) {
+    init(_ ranges: [(begin: [UInt8], end: [UInt8], from: Int)]) {
         let covering = ranges.filter { Self.compare($0.begin, $0.end) < 0 }
         let sorted = (covering.map(\.begin) + covering.map(\.end)).sorted { Self.compare($0, $1) < 0 }
-        var unique: [Data] = []
+        var unique: [[UInt8]] = []
         unique.reserveCapacity(sorted.count)
         for boundary in sorted where unique.last.map({ Self.compare($0, boundary) != 0 }) ?? true {
             unique.append(boundary)
@@ -117,14 +118,14 @@ private struct RangeCover {
         self.earliest = earliest
     }
 
-    func earliest(covering key: Data) -> Int? {
+    func earliest(covering key: [UInt8]) -> Int? {
         let segment = Self.firstIndex(after: key, in: boundaries) - 1
         guard segment >= 0, segment < earliest.count else { return nil }
         return earliest[segment]
     }
 
     /// The index of the first boundary greater than `key`.
-    private static func firstIndex(after key: Data, in boundaries: [Data]) -> Int {
+    private static func firstIndex(after key: [UInt8], in boundaries: [[UInt8]]) -> Int {
         var low = 0
         var high = boundaries.count
         while low < high {
@@ -134,10 +135,10 @@ private struct RangeCover {
         return low
     }
 
-    private static func compare(_ lhs: Data, _ rhs: Data) -> Int {
+    private static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
         let common = min(lhs.count, rhs.count)
-        let order = lhs.withUnsafeBytes { left in
-            rhs.withUnsafeBytes { right in common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common) }
+        let order = lhs.withUnsafeBufferPointer { left in
+            rhs.withUnsafeBufferPointer { right in common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common) }
         }
         if order != 0 { return Int(order) }
         return lhs.count - rhs.count
