@@ -159,7 +159,11 @@ let package = Package(
         .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TestSupport", "Bus", "Storage", "EtceteraAPI", grpcCore, grpcTransport, logging, .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "TestSupport", "Bus", "Storage", "EtceteraAPI", grpcCore, grpcTransport, logging,
+                .product(name: "Yams", package: "Yams"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            resources: [.copy("Fixtures/etcd-api.protoset")]
         ),
     ]
 )

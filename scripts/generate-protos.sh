@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the committed Swift code for every .proto under Protos/ into Sources/EtceteraAPI/Generated.
+# Regenerates the committed Swift code for every .proto under Protos/ into Sources/EtceteraAPI/Generated,
+# and the descriptor set of etcd's API that the request sweep test walks.
 # The protoc plugins are built once from the resolved package checkouts (release mode) into
 # .build-protoc-plugins/ and reused; protoc itself comes from Debian's protobuf-compiler.
 set -euo pipefail
@@ -32,5 +33,10 @@ protos=$(cd Protos && find . -name '*.proto' | sed 's|^\./||' | sort)
     --grpc-swift-2_out="../$out" \
     --grpc-swift-2_opt=Visibility=Public,FileNaming=PathToUnderscores,Server=true,Client=true \
     etcd/etcdserverpb/rpc.proto)
+
+# The descriptors of etcd's API, walked by the request sweep (Tests/IntegrationTests/RequestSweepTests.swift)
+# so that every field of every request is covered without a hand-written case.
+(cd Protos && protoc -I . --include_imports \
+    --descriptor_set_out=../Tests/IntegrationTests/Fixtures/etcd-api.protoset etcd/etcdserverpb/rpc.proto)
 
 echo "generated: $(ls "$out" | wc -l) files in $out"

@@ -250,6 +250,8 @@ public final class AuthServer: Service, Sendable {
             logger.info("deleted a role", metadata: ["role": "\(request.role)"])
             return .roleDelete(.init())
         case .roleGrantPermission(let request):
+            // etcd looks the role up first: a missing role is "role name not found" whatever the permission.
+            _ = try store.role(named: request.name)
             guard request.hasPerm else { throw .permissionNotGiven }
             let permission = try Self.permission(request.perm)
             try store.grantPermission(permission, to: request.name)

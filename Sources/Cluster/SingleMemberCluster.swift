@@ -45,7 +45,7 @@ public struct SingleMemberCluster: Sendable {
     /// Adding a member needs replication. etcd's checks that come before it are kept, so a request
     /// etcd would refuse is refused with etcd's error.
     public func memberAdd(_ request: Etcdserverpb_MemberAddRequest) throws(ClusterError) -> Etcdserverpb_MemberAddResponse {
-        guard request.peerUrls.allSatisfy(Self.isValidURL) else { throw .badURLs }
+        guard !request.peerUrls.isEmpty, request.peerUrls.allSatisfy(Self.isValidURL) else { throw .badURLs }
         if request.peerUrls.contains(where: peerURLs.contains) { throw .peerURLsExist }
         throw .replicationUnavailable("adding a member")
     }

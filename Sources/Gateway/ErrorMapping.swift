@@ -13,6 +13,9 @@ enum ErrorMapping {
         "request.too_many_ops": (.invalidArgument, "etcdserver: too many operations in txn request"),
         "request.duplicate_key": (.invalidArgument, "etcdserver: duplicate key given in txn request"),
         "request.too_large": (.invalidArgument, "etcdserver: request is too large"),
+        // etcd 3.4 panics on these two (docs/compatibility.md); Etcetera refuses them.
+        "request.undefined_sort_target": (.invalidArgument, "etcetera: undefined sort target"),
+        "request.undefined_alarm_action": (.invalidArgument, "etcetera: undefined alarm action"),
         "mvcc.compacted": (.outOfRange, "etcdserver: mvcc: required revision has been compacted"),
         "mvcc.future_revision": (.outOfRange, "etcdserver: mvcc: required revision is a future revision"),
         "mvcc.no_space": (.resourceExhausted, "etcdserver: mvcc: database space exceeded"),
@@ -52,6 +55,8 @@ enum ErrorMapping {
         // etcd has no status for it either: its message goes out as Unknown.
         "auth.verify_only": (.unknown, "auth: token signing attempted with verify-only key"),
         "auth.invalid_password": (.invalidArgument, "etcetera: a password may not contain a NUL character"),
+        // etcd 3.4 panics on these (docs/compatibility.md).
+        "auth.name_too_long": (.invalidArgument, "etcetera: a user or role name may not be longer than \(AuthHandler.maxNameBytes) bytes"),
     ]
 
     /// etcd's Maintenance service hands the auth store's errors to gRPC as they are, so clients see

@@ -150,7 +150,9 @@ public final class KVServer: Service, Sendable {
     private func handle(_ incoming: BusIncomingRequest) {
         let request: Etcetera_Kv_KVRequest
         do {
-            request = try Etcetera_Kv_KVRequest(serializedBytes: incoming.payload)
+            request = try Etcetera_Kv_KVRequest(serializedBytes: incoming.payload, options: MessageDepth.binaryDecodingOptions)
+        } catch where MessageDepth.isTooDeep(error) {
+            return incoming.reply(Self.encode(Self.errorReply(.tooManyOperations)))
         } catch {
             logger.warning("dropping undecodable kv request", metadata: ["bytes": "\(incoming.payload.count)"])
             return incoming.reply(Self.encode(Self.errorReply(code: "bus.malformed_request", detail: "undecodable KVRequest")))

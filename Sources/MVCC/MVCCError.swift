@@ -8,6 +8,8 @@ public struct MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
         case leaseProvided = "request.lease_provided"
         case tooManyOperations = "request.too_many_ops"
         case duplicateKey = "request.duplicate_key"
+        case undefinedSortTarget = "request.undefined_sort_target"
+        case undefinedAlarmAction = "request.undefined_alarm_action"
         case compacted = "mvcc.compacted"
         case futureRevision = "mvcc.future_revision"
         case leaseNotFound = "lease.not_found"
@@ -37,6 +39,10 @@ public struct MVCCError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let tooManyOperations = MVCCError(.tooManyOperations)
     /// A txn that writes the same key twice in one branch path.
     public static let duplicateKey = MVCCError(.duplicateKey)
+    /// A range sorted by a target etcd does not define.
+    public static let undefinedSortTarget = MVCCError(.undefinedSortTarget)
+    /// An alarm request with an action etcd does not define.
+    public static let undefinedAlarmAction = MVCCError(.undefinedAlarmAction)
     /// The revision asked for has been compacted away.
     public static let compacted = MVCCError(.compacted)
     /// The revision asked for is newer than the store's.

@@ -8,8 +8,9 @@ extension MVCCStore {
     }
 
     /// etcd's Alarm call for this store: GET lists the active alarms, ACTIVATE and DEACTIVATE change
-    /// one and answer with it (nothing when it did not apply). Alarms are kept without member ids;
-    /// the maintenance service, which knows the member, stamps them.
+    /// one and answer with it (nothing when it did not apply); any other action is refused (etcd
+    /// panics on it). Alarms are kept without member ids; the maintenance service, which knows the
+    /// member, stamps them.
     public func alarm(_ request: Etcdserverpb_AlarmRequest) throws(MVCCError) -> Etcdserverpb_AlarmResponse {
         var response = Etcdserverpb_AlarmResponse()
         func member(_ alarm: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
@@ -29,7 +30,7 @@ extension MVCCStore {
             try setAlarm(request.alarm, active: false)
             response.alarms = [member(request.alarm)]
         case .UNRECOGNIZED:
-            break
+            throw .undefinedAlarmAction
         }
         return response
     }

@@ -2,10 +2,15 @@ import EtceteraAPI
 import Foundation
 
 /// The checks etcd makes on a request before it reaches the store: empty keys, contradictory put
-/// flags, txn size, and txns that would write one key twice.
+/// flags, txn size, and txns that would write one key twice (see `TxnWrites`); and a sort target etcd
+/// does not define, on which etcd panics. Every other number a request carries is valid at any value:
+/// the store clamps or compares it as etcd does, without arithmetic that can trap.
 public enum RequestValidation {
     public static func check(_ request: Etcdserverpb_RangeRequest) throws(MVCCError) {
         if request.key.isEmpty { throw .emptyKey }
+        // etcd has no sort for a target it does not define and panics whenever it sorts by one (an unset
+        // order becomes ascending for any target but the key); such a target is refused outright.
+        if case .UNRECOGNIZED = request.sortTarget { throw .undefinedSortTarget }
     }
 
     public static func check(_ request: Etcdserverpb_PutRequest) throws(MVCCError) {
@@ -20,8 +25,8 @@ public enum RequestValidation {
 
     public static func check(_ request: Etcdserverpb_TxnRequest, maxOperations: Int) throws(MVCCError) {
         try checkStructure(request, maxOperations: maxOperations)
-        _ = try writtenKeys(request.success)
-        _ = try writtenKeys(request.failure)
+        _ = try TxnWrites(branch: request.success)
+        _ = try TxnWrites(branch: request.failure)
     }
 
     private static func checkStructure(_ request: Etcdserverpb_TxnRequest, maxOperations: Int) throws(MVCCError) {
@@ -37,56 +42,5 @@ public enum RequestValidation {
             case nil: throw .keyNotFound
             }
         }
-    }
-
-    /// A half-open byte interval as etcd's duplicate-key check sees a delete: `[key, range_end)`, or the
-    /// single key when there is no end. A `"\0"` end gives an empty interval here, exactly as in etcd.
-    private struct Interval {
-        let begin: Data
-        let end: Data
-
-        init(key: Data, rangeEnd: Data) {
-            begin = key
-            end = rangeEnd.isEmpty ? key + [0] : rangeEnd
-        }
-
-        func contains(_ key: Data) -> Bool {
-            !key.lexicographicallyPrecedes(begin) && key.lexicographicallyPrecedes(end)
-        }
-    }
-
-    /// The keys a branch puts (with the deletes it makes), rejecting a branch whose puts collide with each
-    /// other or with its deletes, including through nested txns.
-    private static func writtenKeys(_ operations: [Etcdserverpb_RequestOp]) throws(MVCCError) -> (puts: Set<Data>, deletes: [Interval]) {
-        var deletes: [Interval] = []
-        for operation in operations {
-            if case .requestDeleteRange(let delete) = operation.request {
-                deletes.append(Interval(key: delete.key, rangeEnd: delete.rangeEnd))
-            }
-        }
-        func deleted(_ key: Data, by intervals: [Interval]) -> Bool { intervals.contains { $0.contains(key) } }
-
-        var puts = Set<Data>()
-        for operation in operations {
-            guard case .requestTxn(let txn) = operation.request else { continue }
-            let then = try writtenKeys(txn.success)
-            let otherwise = try writtenKeys(txn.failure)
-            for key in then.puts {
-                if puts.contains(key) || deleted(key, by: deletes) { throw .duplicateKey }
-                puts.insert(key)
-            }
-            for key in otherwise.puts {
-                if puts.contains(key), !then.puts.contains(key) { throw .duplicateKey }
-                if deleted(key, by: deletes) { throw .duplicateKey }
-                puts.insert(key)
-            }
-            deletes += then.deletes + otherwise.deletes
-        }
-        for operation in operations {
-            guard case .requestPut(let put) = operation.request else { continue }
-            if puts.contains(put.key) || deleted(put.key, by: deletes) { throw .duplicateKey }
-            puts.insert(put.key)
-        }
-        return (puts, deletes)
     }
 }

@@ -149,7 +149,8 @@ public final class WatchHub {
 
     public func credit(_ request: Etcetera_Watch_Credit) throws(Failure) {
         guard let session = sessions[request.session] else { throw .unknownSession }
-        session.undelivered = max(0, session.undelivered - Int(clamping: request.delivered))
+        // A negative credit from the bus counts as none (subtracting Int.min would trap).
+        session.undelivered = max(0, session.undelivered - Int(clamping: max(request.delivered, 0)))
         if session.isPaused, session.undelivered <= configuration.sessionWindow / 2 {
             session.isPaused = false
             catchUp()

@@ -85,6 +85,8 @@ struct JSONGatewayTests {
         #expect(prefix.body.contains(#""count":"2""#))
         try pair.expectSame("/v3/kv/range", #"{"key":"\#(foo)","rangeEnd":"\#(fop)","keys_only":true,"sort_order":"DESCEND","limit":"1"}"#)
         try pair.expectSame("/v3/kv/range", #"{"key":"\#(foo)","range_end":"\#(fop)","count_only":true,"unknown_field":[1,2]}"#)
+        // The largest limit reads everything, as etcd's (its limit + 1 wraps to "no limit").
+        try pair.expectSame("/v3/kv/range", #"{"key":"\#(foo)","range_end":"\#(fop)","limit":"9223372036854775807"}"#)
         try pair.expectSame("/v3/kv/txn", """
             {"compare":[{"key":"\(foo1)","result":"EQUAL","target":"VALUE","value":"\(Self.base64("one"))"}],\
             "success":[{"request_put":{"key":"\(foo1)","value":"\(Self.base64("uno"))"}},{"request_range":{"key":"\(foo1)"}}],\

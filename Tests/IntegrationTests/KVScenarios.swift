@@ -113,6 +113,19 @@ enum KVScenarios {
             .txn(Build.txn([], success: [Build.op(Build.get("a", revision: 6))])),
             .range(Build.get("a", "\u{0}") { $0.countOnly = true }),
         ]
+        // Writes along one path of nested txns: a nested txn's puts meet the deletes before it only, the
+        // branch's own puts every delete; reversed ranges and range ends cover nothing.
+        func nested(_ then: [Etcdserverpb_RequestOp], _ otherwise: [Etcdserverpb_RequestOp] = []) -> Etcdserverpb_RequestOp {
+            Build.op(Build.txn([], success: then, failure: otherwise))
+        }
+        calls += [
+            .txn(Build.txn([], success: [nested([Build.op(Build.put("o1", "v"))]), nested([Build.op(Build.delete("o", "p"))])])),
+            .txn(Build.txn([], success: [nested([Build.op(Build.delete("o", "p"))]), nested([Build.op(Build.put("o2", "v"))])])),
+            .txn(Build.txn([], success: [Build.op(Build.put("o3", "v")), nested([], [Build.op(Build.delete("o3"))])])),
+            .txn(Build.txn([], success: [nested([Build.op(Build.put("o4", "v"))]), nested([], [Build.op(Build.put("o4", "w"))])])),
+            .txn(Build.txn([], success: [Build.op(Build.delete("o6", "o5")), Build.op(Build.put("o5x", "v"))])),
+            .txn(Build.txn([], success: [Build.op(Build.delete("o7", "o8")), Build.op(Build.put("o8", "v"))])),
+        ]
         return calls
     }
 

@@ -158,6 +158,12 @@ struct WatchHubTests {
         let revisions = try harness.events(1).map { $0.split(separator: ":")[1] }
         #expect(revisions == (2...11).map { Substring(String($0)) })
         #expect(try harness.events(2).count == 3)
+        // A credit at the extremes neither traps nor unpauses a session it does not cover.
+        credit.session = 2
+        credit.delivered = .min
+        try harness.hub.credit(credit)
+        try harness.pump()
+        #expect(try harness.events(2).count == 3)
     }
 
     @Test("a gap in the live stream is filled from history")

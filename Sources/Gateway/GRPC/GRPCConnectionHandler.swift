@@ -88,11 +88,13 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             } else {
                 call.body!.writeBuffer(&bytes)
             }
-            if let size = call.body?.readableBytes, size > maxMessageBytes + 5 {
+            // As grpc-go, the size reported is the one the message's prefix declares.
+            if let body = call.body, let declared = body.getInteger(at: body.readerIndex + 1, as: UInt32.self),
+               Int(declared) > maxMessageBytes || body.readableBytes > maxMessageBytes + 5 {
                 calls[frame.streamID] = nil
                 respond(stream: frame.streamID, with: .failure(GRPCStatus(
                     code: .resourceExhausted,
-                    message: "grpc: received message larger than max (\(size - 5) vs. \(maxMessageBytes))")), context: context)
+                    message: "grpc: received message larger than max (\(declared) vs. \(maxMessageBytes))")), context: context)
                 return
             }
             calls[frame.streamID] = call

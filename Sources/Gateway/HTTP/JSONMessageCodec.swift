@@ -1,3 +1,4 @@
+import EtceteraAPI
 import SwiftProtobuf
 
 /// Turns one gRPC method's messages into etcd's gateway JSON and back, so that a JSON request can go
@@ -33,7 +34,7 @@ struct JSONMessageCodec: Sendable {
                 }
             },
             encodeResponse: { bytes in
-                guard let message = try? Response(serializedBytes: bytes),
+                guard let message = try? Response(serializedBytes: bytes, options: MessageDepth.binaryDecodingOptions),
                       let json = try? message.jsonString(options: outputOptions) else { return nil }
                 return GoJSONText.normalized(json)
             })
@@ -43,9 +44,9 @@ struct JSONMessageCodec: Sendable {
     /// fields if the request has any.
     private static func decode<Request: SwiftProtobuf.Message>(_ type: Request.Type, from json: [UInt8]) throws -> Request {
         do {
-            return try Request(jsonUTF8Bytes: json, options: JSONDecodingOptions())
+            return try Request(jsonUTF8Bytes: json, options: MessageDepth.jsonDecodingOptions)
         } catch JSONDecodingError.unknownField {
-            var lenient = JSONDecodingOptions()
+            var lenient = MessageDepth.jsonDecodingOptions
             lenient.ignoreUnknownFields = true
             return try Request(jsonUTF8Bytes: json, options: lenient)
         }

@@ -40,10 +40,36 @@ struct AuthHandler: Sendable {
                     if let status = await gate.check(context, call.requirement(request)) {
                         return respond(.failure(status))
                     }
+                    if let refusal = refusal(call.method, request, requestField: call.requestField) {
+                        return respond(.failure(refusal))
+                    }
                     respond(await forward(request, requestField: call.requestField))
                 }
             }
         }
+    }
+
+    /// The longest user or role name: etcd keeps each as a key of its backend, which refuses longer
+    /// keys by panicking (and panics again on every restart, replaying the request).
+    static let maxNameBytes = 32768
+
+    /// What is refused before the auth backend sees it: a request over `--max-request-bytes` (etcd puts
+    /// every auth call but Authenticate through its raft log, which limits the size; Authenticate checks
+    /// the password first, and the password does not travel), and a user or role name too long to keep.
+    private func refusal(_ method: String, _ request: [UInt8], requestField: Int) -> GRPCStatus? {
+        if method != "Authenticate", ProtobufWire.wrap(field: requestField, request).count > kv.maxRequestBytes {
+            return ErrorMapping.requestTooLarge
+        }
+        let name: String?
+        switch method {
+        case "UserAdd": name = (try? Etcdserverpb_AuthUserAddRequest(serializedBytes: request))?.name
+        case "RoleAdd": name = (try? Etcdserverpb_AuthRoleAddRequest(serializedBytes: request))?.name
+        default: name = nil
+        }
+        if let name, name.utf8.count > Self.maxNameBytes {
+            return ErrorMapping.status(code: "auth.name_too_long", detail: "")
+        }
+        return nil
     }
 
     private func forward(_ request: [UInt8], requestField: Int) async -> Result<[UInt8], GRPCStatus> {

@@ -32,7 +32,8 @@ struct KVHandler: Sendable {
                 let forward: @Sendable () -> Void = {
                     var limitSize = call.limitSize
                     if call.method == "Txn", limitSize, request.count + 16 > backend.maxRequestBytes,
-                       let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request), txn.isReadOnly {
+                       let txn = try? Etcdserverpb_TxnRequest(serializedBytes: request, options: MessageDepth.binaryDecodingOptions),
+                       txn.isReadOnly {
                         limitSize = false
                     }
                     backend.forward(
@@ -62,7 +63,7 @@ struct KVHandler: Sendable {
             case "Range": operation = .requestRange(try Etcdserverpb_RangeRequest(serializedBytes: request))
             case "Put": operation = .requestPut(try Etcdserverpb_PutRequest(serializedBytes: request))
             case "DeleteRange": operation = .requestDeleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: request))
-            case "Txn": operation = .requestTxn(try Etcdserverpb_TxnRequest(serializedBytes: request))
+            case "Txn": operation = .requestTxn(try Etcdserverpb_TxnRequest(serializedBytes: request, options: MessageDepth.binaryDecodingOptions))
             default: return .known(.validTokenIfAny)
             }
         } catch {

@@ -20,8 +20,13 @@ extension ReadContext {
 
         let filtersOrSorts = request.sortOrder != .none || request.minModRevision != 0 || request.maxModRevision != 0
             || request.minCreateRevision != 0 || request.maxCreateRevision != 0
+        // One more than the limit tells whether there are more. A limit with no successor (Int64.max) is
+        // no limit, as in etcd, where the sum wraps to a negative limit that reads everything.
         var fetchLimit = filtersOrSorts ? 0 : Int(clamping: request.limit)
-        if fetchLimit > 0 { fetchLimit += 1 }
+        if fetchLimit > 0 {
+            let (next, overflow) = fetchLimit.addingReportingOverflow(1)
+            fetchLimit = overflow ? 0 : next
+        }
 
         let keys = KeyRange(key: request.key, rangeEnd: request.rangeEnd)
         var (kvs, count) = revision == currentRevision

@@ -1,0 +1,146 @@
+import EtceteraAPI
+import Foundation
+
+/// What one branch of a txn writes — the keys it puts and the ranges it deletes, its nested txns'
+/// included — found while checking etcd's rule that no key is written twice along one path: a put may
+/// not repeat a put, nor fall in a range the branch deletes. etcd checks in request order, so which
+/// deletes a put is checked against depends on where each sits:
+///
+/// - the puts of the i-th nested txn, against the deletes made directly by the branch and those of
+///   the nested txns before it (a put repeated between a nested txn's two branches is allowed, as
+///   only one of them runs);
+/// - the branch's own puts, after every nested txn, against all of them.
+///
+/// Each delete therefore carries the position from which it counts (0 for the branch's own deletes,
+/// i for those of the i-th nested txn) and each put the position before which a delete counts against
+/// it. Deletes of single keys are looked up by hash; range deletes cut the key space into segments,
+/// each marked with the earliest position of a range covering it, and a put finds its segment by
+/// binary search: O(n log n) for n puts and deletes in the branch however they are arranged, where
+/// comparing each put with each delete would cost n².
+struct TxnWrites {
+    private(set) var puts: Set<[UInt8]> = []
+    /// The keys deleted one by one (deletes without a range end).
+    private(set) var deletedKeys: Set<[UInt8]> = []
+    /// The ranges `[begin, end)` deleted; a reversed or empty one covers nothing.
+    private(set) var deletedRanges: [(begin: [UInt8], end: [UInt8])] = []
+
+    /// The writes of `operations`, one branch of a txn; throws `duplicateKey` where etcd does.
+    init(branch operations: [Etcdserverpb_RequestOp]) throws(MVCCError) {
+        var keyDeletes: [[UInt8]: Int] = [:]
+        var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
+        for operation in operations {
+            guard case .requestDeleteRange(let delete) = operation.request else { continue }
+            if delete.rangeEnd.isEmpty {
+                keyDeletes[[UInt8](delete.key)] = 0
+            } else {
+                rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
+            }
+        }
+        var checks: [(key: [UInt8], before: Int)] = []
+        var nestedCount = 0
+        for operation in operations {
+            guard case .requestTxn(let txn) = operation.request else { continue }
+            nestedCount += 1
+            let then = try TxnWrites(branch: txn.success)
+            let otherwise = try TxnWrites(branch: txn.failure)
+            for key in then.puts {
+                if puts.contains(key) { throw .duplicateKey }
+                checks.append((key, nestedCount))
+            }
+            for key in otherwise.puts where !then.puts.contains(key) {
+                if puts.contains(key) { throw .duplicateKey }
+                checks.append((key, nestedCount))
+            }
+            puts.formUnion(then.puts)
+            puts.formUnion(otherwise.puts)
+            for key in then.deletedKeys.union(otherwise.deletedKeys) where keyDeletes[key] == nil {
+                keyDeletes[key] = nestedCount
+            }
+            for range in then.deletedRanges + otherwise.deletedRanges {
+                rangeDeletes.append((range.begin, range.end, nestedCount))
+            }
+        }
+        for operation in operations {
+            guard case .requestPut(let put) = operation.request else { continue }
+            let key = [UInt8](put.key)
+            if !puts.insert(key).inserted { throw .duplicateKey }
+            checks.append((key, nestedCount + 1))
+        }
+        if !checks.isEmpty, !keyDeletes.isEmpty || !rangeDeletes.isEmpty {
+            let cover = RangeCover(rangeDeletes)
+            for check in checks {
+                if let from = keyDeletes[check.key], from < check.before { throw .duplicateKey }
+                if let from = cover.earliest(covering: check.key), from < check.before { throw .duplicateKey }
+            }
+        }
+        deletedKeys = Set(keyDeletes.keys)
+        deletedRanges = rangeDeletes.map { ($0.begin, $0.end) }
+    }
+}
+
+/// For any key, the earliest position among the ranges that cover it. The ranges' ends cut the key
+/// space into segments; each segment is marked once, by the earliest range over it (ranges taken in
+/// order of position, skipping marked segments).
+private struct RangeCover {
+    /// The ranges' beginnings and ends, sorted, without repeats: segment i is `[boundaries[i], boundaries[i + 1])`.
+    private let boundaries: [[UInt8]]
+    private let earliest: [Int?]
+
+    init(_ ranges: [(begin: [UInt8], end: [UInt8], from: Int)]) {
+        let covering = ranges.filter { Self.compare($0.begin, $0.end) < 0 }
+        let sorted = (covering.map(\.begin) + covering.map(\.end)).sorted { Self.compare($0, $1) < 0 }
+        var unique: [[UInt8]] = []
+        unique.reserveCapacity(sorted.count)
+        for boundary in sorted where unique.last.map({ Self.compare($0, boundary) != 0 }) ?? true {
+            unique.append(boundary)
+        }
+        boundaries = unique
+        var earliest = [Int?](repeating: nil, count: max(unique.count - 1, 0))
+        // The first unmarked segment at or after each one (path-halving union-find); the last entry is a sentinel.
+        var nextUnmarked = Array(0...earliest.count)
+        func unmarked(from segment: Int) -> Int {
+            var segment = segment
+            while nextUnmarked[segment] != segment {
+                nextUnmarked[segment] = nextUnmarked[nextUnmarked[segment]]
+                segment = nextUnmarked[segment]
+            }
+            return segment
+        }
+        for range in covering.sorted(by: { $0.from < $1.from }) {
+            let last = Self.firstIndex(after: range.end, in: unique) - 1
+            var segment = unmarked(from: Self.firstIndex(after: range.begin, in: unique) - 1)
+            while segment < last {
+                earliest[segment] = range.from
+                nextUnmarked[segment] = segment + 1
+                segment = unmarked(from: segment + 1)
+            }
+        }
+        self.earliest = earliest
+    }
+
+    func earliest(covering key: [UInt8]) -> Int? {
+        let segment = Self.firstIndex(after: key, in: boundaries) - 1
+        guard segment >= 0, segment < earliest.count else { return nil }
+        return earliest[segment]
+    }
+
+    /// The index of the first boundary greater than `key`.
+    private static func firstIndex(after key: [UInt8], in boundaries: [[UInt8]]) -> Int {
+        var low = 0
+        var high = boundaries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if compare(boundaries[middle], key) <= 0 { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    private static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
+        let common = min(lhs.count, rhs.count)
+        let order = lhs.withUnsafeBufferPointer { left in
+            rhs.withUnsafeBufferPointer { right in common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common) }
+        }
+        if order != 0 { return Int(order) }
+        return lhs.count - rhs.count
+    }
+}
