@@ -9,7 +9,7 @@ import Testing
 /// Etcetera set up alike: each call must be allowed by both or refused by both with the same gRPC code
 /// and message. The few places where etcd 3.4 leaves a hole that Etcetera closes are named per case
 /// (`AuthMatrix.Hole`) and counted apart; any other difference fails the test.
-@Suite("auth permission matrix against real etcd", .serialized)
+@Suite("auth permission matrix against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct AuthMatrixTests {
     @Test("every user, range and call kind is allowed or refused as etcd does")
     func matrix() async throws {

@@ -8,7 +8,7 @@ import Testing
 /// `kill -9` of the kv service under write load: the launcher restarts it, every acknowledged put is
 /// still there, and meanwhile calls fail with `Unavailable` or wait briefly, but never hang. A frozen kv
 /// service (SIGSTOP) makes calls fail with `Unavailable` within the bus's liveness window.
-@Suite("Crash recovery")
+@Suite("Crash recovery", .timeLimit(.minutes(10)))
 struct CrashRecoveryTests {
     /// A call that takes longer than this counts as hung. The gateway gives up on the kv after 5 s; the
     /// rest is room for this test process, whose two cooperative threads other suites running in

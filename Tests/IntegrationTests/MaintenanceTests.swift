@@ -5,7 +5,7 @@ import Testing
 /// etcdctl's maintenance and cluster commands against a fresh real etcd and a fresh Etcetera with the
 /// same name and peer URL: every command must print the same thing apart from what differs between
 /// any two members (ids, database sizes, raft indexes, timings).
-@Suite("etcdctl maintenance and cluster commands against real etcd", .serialized)
+@Suite("etcdctl maintenance and cluster commands against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct MaintenanceTests {
     /// A pair of servers started alike: etcd with its peer URL chosen here, Etcetera advertising it.
     private static func startBoth(_ extraArguments: [String] = []) async throws -> (etcd: ServerProcess, etcetera: ServerProcess) {

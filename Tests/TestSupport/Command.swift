@@ -10,25 +10,33 @@ public enum Command {
 
     /// Runs the program on a dispatch thread: waiting for a process must not occupy one of the few
     /// threads Swift's concurrency runtime shares between all the tests running in parallel.
+    ///
+    /// A program still running after `timeout`, or when the calling task is cancelled (a test over its
+    /// time limit), is killed and the call throws: no test waits for ever on a client that hangs.
     public static func run(
         _ executable: String, _ arguments: [String], directory: String? = nil,
-        environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil
+        environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil,
+        timeout: Duration = .seconds(180)
     ) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    try runBlocking(executable, arguments, directory: directory, environment: environment,
-                                    removingEnvironment: removed, input: input)
-                })
+        let process = Process()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result {
+                        try runBlocking(process, executable, arguments, directory: directory, environment: environment,
+                                        removingEnvironment: removed, input: input, timeout: timeout)
+                    })
+                }
             }
+        } onCancel: {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
     }
 
     private static func runBlocking(
-        _ executable: String, _ arguments: [String], directory: String?,
-        environment: [String: String], removingEnvironment removed: [String], input: String?
+        _ process: Process, _ executable: String, _ arguments: [String], directory: String?,
+        environment: [String: String], removingEnvironment removed: [String], input: String?, timeout: Duration
     ) throws -> Output {
-        let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
@@ -42,6 +50,9 @@ public enum Command {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
+        let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval, execute: watchdog)
+        defer { watchdog.cancel() }
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try stdin.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty program cannot block on a full stderr pipe.
@@ -49,6 +60,9 @@ public enum Command {
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = errorData.wait()
         process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL {
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) was killed after \(timeout) or on cancellation")
+        }
         return Output(
             stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
             status: process.terminationStatus)
@@ -69,5 +83,12 @@ public enum Command {
             done.wait()
             return data
         }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for Dispatch and Foundation APIs.
+    var timeInterval: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
