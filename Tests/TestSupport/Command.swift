@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a program to completion and captures what it printed, for tests that drive real clients.
 public enum Command {
@@ -18,18 +21,18 @@ public enum Command {
         environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil,
         timeout: Duration = .seconds(180)
     ) async throws -> Output {
-        let process = Process()
+        let started = StartedProcess()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async {
                     continuation.resume(with: Result {
-                        try runBlocking(process, executable, arguments, directory: directory, environment: environment,
+                        try runBlocking(started.process, executable, arguments, directory: directory, environment: environment,
                                         removingEnvironment: removed, input: input, timeout: timeout)
                     })
                 }
             }
         } onCancel: {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            started.kill()
         }
     }
 
@@ -50,7 +53,8 @@ public enum Command {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let started = StartedProcess(process)
+        let watchdog = DispatchWorkItem { started.kill() }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval, execute: watchdog)
         defer { watchdog.cancel() }
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
@@ -66,6 +70,19 @@ public enum Command {
         return Output(
             stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
             status: process.terminationStatus)
+    }
+
+    /// A process handed between the waiting thread, the timeout and the cancellation handler.
+    private final class StartedProcess: @unchecked Sendable {
+        let process: Process
+
+        init(_ process: Process = Process()) {
+            self.process = process
+        }
+
+        func kill() {
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        }
     }
 
     private final class ErrorCollector: @unchecked Sendable {

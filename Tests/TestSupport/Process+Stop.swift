@@ -14,7 +14,8 @@ extension Process {
     }
 
     /// Sends `signal` (SIGTERM by default), gives the process `grace` to exit, then kills it with
-    /// SIGKILL and reaps it. Returns whether it exited within `grace`, without SIGKILL.
+    /// SIGKILL and reaps it. Returns whether it exited within `grace`, without SIGKILL. Blocks its
+    /// thread: for `defer` and `deinit`.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(10)) -> Bool {
         guard isRunning else { return true }
@@ -23,5 +24,29 @@ extension Process {
         kill(processIdentifier, SIGKILL)
         waitUntilExit()
         return false
+    }
+
+    /// `stop(signal:grace:)` that waits by sleeping, so that a test stopping processes does not hold
+    /// one of the few threads Swift's concurrency runtime shares between the tests running in parallel.
+    /// - Parameter repeatAfter: sends `signal` once more after this long, while the process stops.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(10), repeatAfter: Duration? = nil) async -> Bool {
+        guard isRunning else { return true }
+        let deadline = ContinuousClock.now + grace
+        kill(processIdentifier, signal)
+        if let repeatAfter {
+            let repeatAt = ContinuousClock.now + repeatAfter
+            while isRunning, ContinuousClock.now < repeatAt { try? await Task.sleep(for: .milliseconds(20)) }
+            if isRunning { kill(processIdentifier, signal) }
+        }
+        while isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if isRunning {
+            kill(processIdentifier, SIGKILL)
+            while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+            waitUntilExit()
+            return false
+        }
+        waitUntilExit()
+        return true
     }
 }
