@@ -266,7 +266,13 @@ func checkStream(ctx context.Context, client *clientv3.Client, start int64) {
 	count("watch_streams", 1)
 	expected := start
 	last := int64(0)
-	for response := range client.Watch(streamContext, "soak/", clientv3.WithPrefix(), clientv3.WithRev(start)) {
+	began := time.Now()
+	// What came before the events, for the report of a violation: responses without events.
+	history := ""
+	for response := range client.Watch(streamContext, "soak/", clientv3.WithPrefix(), clientv3.WithRev(start), clientv3.WithCreatedNotify()) {
+		if len(response.Events) == 0 {
+			history += fmt.Sprintf(" [%.1fs created=%v progress=%v header=%d]", time.Since(began).Seconds(), response.Created, response.IsProgressNotify(), response.Header.Revision)
+		}
 		if response.CompactRevision != 0 {
 			count("watch_compacted", 1)
 			return
@@ -283,10 +289,10 @@ func checkStream(ctx context.Context, client *clientv3.Client, start int64) {
 				last = revision
 				expected = revision + 1
 			case revision < expected:
-				violate("watch from %d: revision %d again after %d (duplicate or out of order)", start, revision, last)
+				violate("watch from %d: revision %d again after %d (duplicate or out of order), stream opened %s, event after %.1fs;%s", start, revision, last, began.UTC().Format("15:04:05.0"), time.Since(began).Seconds(), history)
 				return
 			default:
-				violate("watch from %d: revision %d after %d (gap)", start, revision, last)
+				violate("watch from %d: revision %d after %d (gap), stream opened %s, event after %.1fs;%s", start, revision, last, began.UTC().Format("15:04:05.0"), time.Since(began).Seconds(), history)
 				return
 			}
 			count("watch_events", 1)
