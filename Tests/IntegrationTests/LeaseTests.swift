@@ -80,7 +80,7 @@ struct LeaseDifferentialTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
-        holder.arguments = ["--endpoints", etcetera.endpoint, "lock", "--ttl=2", "the-lock", "--", "/bin/sh", "-c", "echo held > \(directory)/a; sleep 600"]
+        holder.arguments = ["--endpoints", etcetera.endpoint, "lock", "--ttl=2", "the-lock", "--", "/bin/sh", "-c", "echo $$ > \(directory)/a; exec sleep 600"]
         holder.environment = ["ETCDCTL_API": "3"]
         try holder.run()
         defer { holder.stop() }
@@ -90,6 +90,10 @@ struct LeaseDifferentialTests {
             seconds: 2, ["lock", "--ttl=2", "the-lock", "--", "/bin/echo", "second holder"], endpoint: etcetera.endpoint)
         #expect(!waiting.contains("second holder"))
         kill(holder.processIdentifier, SIGKILL)
+        // The holder's command outlives it; Foundation counts the holder as running until it ends.
+        if let command = try? String(contentsOfFile: "\(directory)/a", encoding: .utf8), let pid = Int32(command.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(pid, SIGKILL)
+        }
         let next = try await Etcdctl.runUntil(["lock", "--ttl=2", "the-lock", "--", "/bin/echo", "second holder"], endpoint: etcetera.endpoint) {
             $0.contains("second holder")
         }

@@ -14,15 +14,18 @@ extension Process {
     }
 
     /// Sends `signal` (SIGTERM by default), gives the process `grace` to exit, then kills it with
-    /// SIGKILL and reaps it. Returns whether it exited within `grace`, without SIGKILL. Blocks its
-    /// thread: for `defer` and `deinit`.
+    /// SIGKILL. Returns whether it exited within `grace`, without SIGKILL. Blocks its thread: for
+    /// `defer` and `deinit`.
+    ///
+    /// Foundation learns of an exit when a socket the process inherited closes, so a process whose
+    /// children outlive it still counts as running: every wait here is bounded all the same.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(10)) -> Bool {
         guard isRunning else { return true }
         kill(processIdentifier, signal)
         if waitForExit(within: grace) { return true }
         kill(processIdentifier, SIGKILL)
-        waitUntilExit()
+        _ = waitForExit(within: .seconds(10))
         return false
     }
 
@@ -42,8 +45,8 @@ extension Process {
         while isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if isRunning {
             kill(processIdentifier, SIGKILL)
-            while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-            waitUntilExit()
+            let killedAt = ContinuousClock.now
+            while isRunning, ContinuousClock.now < killedAt + .seconds(10) { try? await Task.sleep(for: .milliseconds(20)) }
             return false
         }
         waitUntilExit()
