@@ -187,11 +187,12 @@ struct SignalTests {
     func launcherMidMaintenance(operation: String) async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        // Enough data that the operation takes a while: 20,000 revisions of 1 KiB.
+        // Enough data that the operation takes a while: 4,000 revisions of 4 KiB, in few requests, so
+        // that a busy machine still writes them in minutes.
         let load = try await Command.run(TestPaths.executable("etcetera-bench"), [
             "--endpoints", etcetera.endpoint, "--clients", "8", "--conns", "2",
-            "put", "--total", "20000", "--key-space-size", "5000", "--sequential-keys", "--val-size", "1024",
-        ])
+            "put", "--total", "4000", "--key-space-size", "2000", "--sequential-keys", "--val-size", "4096",
+        ], timeout: .seconds(480))
         #expect(load.status == 0, "\(load.stderr)")
         let status = try await Etcdctl.run(["endpoint", "status", "-w", "json"], endpoint: etcetera.endpoint)
         let revision = try #require(status.stdout.firstMatch(of: /"revision":(\d+)/).map { String($0.1) }, "\(status.stdout)")
