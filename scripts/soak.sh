@@ -94,13 +94,14 @@ load=$!
 kills=0
 stalls=0
 next_stall=$((RANDOM % 30 + 30))
-elapsed=0
+started=$(date +%s)
 while kill -0 "$load" 2>/dev/null; do
     pause=$((RANDOM % 21 + 10))
     for _ in $(seq "$pause"); do kill -0 "$load" 2>/dev/null && sleep 1; done
     kill -0 "$load" 2>/dev/null || break
-    elapsed=$((elapsed + pause))
-    # Leave the last 20 s alone, so the check runs against restarted services.
+    elapsed=$(($(date +%s) - started))
+    # Leave the last 20 s of the load and its final check alone, so the check runs against restarted
+    # services.
     (( elapsed < seconds - 20 )) || continue
     if (( elapsed >= next_stall )); then
         stall_ms=$((RANDOM % 3000 + 2000))

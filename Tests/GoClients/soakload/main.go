@@ -269,7 +269,22 @@ func checkStream(ctx context.Context, client *clientv3.Client, start int64) {
 	began := time.Now()
 	// What came before the events, for the report of a violation: responses without events.
 	history := ""
-	for response := range client.Watch(streamContext, "soak/", clientv3.WithPrefix(), clientv3.WithRev(start), clientv3.WithCreatedNotify()) {
+	responses := client.Watch(streamContext, "soak/", clientv3.WithPrefix(), clientv3.WithRev(start), clientv3.WithCreatedNotify())
+	for {
+		var response clientv3.WatchResponse
+		select {
+		case received, open := <-responses:
+			if !open {
+				return
+			}
+			response = received
+		case <-streamContext.Done():
+			// clientv3 does not always close the channel of a watch that was never created.
+			if history == "" {
+				count("watch_never_created", 1)
+			}
+			return
+		}
 		if len(response.Events) == 0 {
 			history += fmt.Sprintf(" [%.1fs created=%v progress=%v header=%d]", time.Since(began).Seconds(), response.Created, response.IsProgressNotify(), response.Header.Revision)
 		}
