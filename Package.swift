@@ -57,6 +57,7 @@ let package = Package(
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB", logging]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
+        .target(name: "ServiceStartup", dependencies: ["Bus", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -117,15 +118,15 @@ let package = Package(
 
         // Executables: thin mains that parse configuration and wire the libraries together.
         .executableTarget(name: "etcetera", dependencies: ["Bus", "Launcher", "ServiceSupport", argumentParser, logging]),
-        .executableTarget(name: "etcetera-kv", dependencies: ["Bus", "KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-watch", dependencies: ["Bus", "WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-lease", dependencies: ["Bus", "LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-kv", dependencies: ["ServiceStartup", "Bus", "KVService", "ServiceSupport", "Storage", "MVCC", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-watch", dependencies: ["ServiceStartup", "Bus", "WatchService", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-lease", dependencies: ["ServiceStartup", "Bus", "LeaseService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
         .executableTarget(
             name: "etcetera-maintenance",
-            dependencies: ["Bus", "MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
+            dependencies: ["ServiceStartup", "Bus", "MaintenanceService", "Maintenance", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]
         ),
-        .executableTarget(name: "etcetera-auth", dependencies: ["Bus", "AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
-        .executableTarget(name: "etcetera-gateway", dependencies: ["Bus", "Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-auth", dependencies: ["ServiceStartup", "Bus", "AuthService", "ServiceSupport", "Storage", argumentParser, logging, serviceLifecycle]),
+        .executableTarget(name: "etcetera-gateway", dependencies: ["ServiceStartup", "Bus", "Gateway", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .executableTarget(name: "etcetera-bench", dependencies: ["Benchmarking", argumentParser]),
 
         // Plugins: alternative backends for the bus contracts (Plugins/README.md).
@@ -133,7 +134,7 @@ let package = Package(
             name: "AuthFileBackend", dependencies: ["Auth", logging], path: "Plugins/AuthFileBackend/Sources/AuthFileBackend"),
         .executableTarget(
             name: "etcetera-auth-file",
-            dependencies: ["AuthFileBackend", "AuthService", "Auth", "Bus", "ServiceSupport", argumentParser, logging, serviceLifecycle],
+            dependencies: ["ServiceStartup", "AuthFileBackend", "AuthService", "Auth", "ServiceSupport", argumentParser, logging, serviceLifecycle],
             path: "Plugins/AuthFileBackend/Sources/etcetera-auth-file"),
 
         // Tests.

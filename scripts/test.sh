@@ -15,3 +15,6 @@ swift build --build-tests
 # second) were missed about every other run when both shared one test process.
 swift test --skip-build --skip IntegrationTests
 swift test --skip-build --filter IntegrationTests
+# Three minutes of the chaos soak: load with auth on while services are killed and the disk stalls
+# (scripts/soak.sh, docs/reliability.md).
+scripts/soak.sh 3

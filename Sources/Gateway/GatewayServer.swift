@@ -3,6 +3,7 @@ import EtceteraAPI
 import Logging
 import NIOCore
 import ServiceLifecycle
+import ServiceSupport
 
 /// The client-facing server: etcd's gRPC API on the client URL, every call answered by forwarding to
 /// the backend services over the bus.
@@ -79,7 +80,10 @@ public final class GatewayServer: Service, Sendable {
     }
 
     public func run() async throws {
-        try await waitForServices()
+        guard try await untilGracefulShutdown({ try await self.waitForServices() }) != nil else {
+            watchRegistry?.close()
+            return closeBackends()
+        }
         let channel = try await server.bind()
         logger.info("gateway serving etcd gRPC API", metadata: [
             "address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "kv": "\(configuration.kvEndpoint)",
@@ -102,6 +106,10 @@ public final class GatewayServer: Service, Sendable {
         keepAlive.cancel()
         watchRegistry?.close()
         registry.cancel()
+        closeBackends()
+    }
+
+    private func closeBackends() {
         watch.close()
         kv.close()
         lease?.close()

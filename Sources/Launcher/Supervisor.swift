@@ -14,8 +14,10 @@ import Logging
 /// - Restart: a service that exits while the supervisor runs is logged
 ///   (`service etcetera-kv exited (signal 9), restarting`) and spawned again after a ``RestartBackoff``.
 /// - Stop: after ``requestShutdown()`` (the launcher calls it on SIGTERM/SIGINT) pending restarts are
-///   dropped and the services get SIGTERM one at a time in reverse start order; each has
-///   ``Configuration/stopTimeout`` to exit before SIGKILL. A second request kills the rest at once.
+///   dropped and the services get SIGTERM one at a time in reverse start order (clients lose the gateway
+///   first, the kv store goes last). Together they have ``Configuration/stopTimeout``: whatever still
+///   runs then gets SIGKILL, so the launcher itself stops within a supervisor's grace period however
+///   many services hang. A second request kills the rest at once.
 ///
 /// Each spawned process is reaped by a thread blocked in `waitpid` on that pid only, so processes the
 /// host program starts elsewhere are never reaped by mistake. All spawning and bookkeeping happen on the
@@ -28,7 +30,8 @@ public final class Supervisor: @unchecked Sendable {
         public var directories: [String]
         public var locator: ExecutableLocator
         public var restartPolicy: RestartPolicy
-        /// How long a service has to exit after SIGTERM before it gets SIGKILL.
+        /// How long the services together have to exit after the first SIGTERM before the rest get
+        /// SIGKILL. The default leaves the launcher within the 10 s systemd and `docker stop` give.
         public var stopTimeout: Duration
         public var readiness: ReadinessCheck?
         /// An executable implementing ``ChildTrampoline`` (the running `etcetera`); `nil` spawns directly.
@@ -39,7 +42,7 @@ public final class Supervisor: @unchecked Sendable {
             directories: [String] = [],
             locator: ExecutableLocator,
             restartPolicy: RestartPolicy = RestartPolicy(),
-            stopTimeout: Duration = .seconds(5),
+            stopTimeout: Duration = .seconds(8),
             readiness: ReadinessCheck? = nil,
             trampoline: String? = nil
         ) {
@@ -57,7 +60,7 @@ public final class Supervisor: @unchecked Sendable {
             plan: ServicePlan,
             locator: ExecutableLocator,
             restartPolicy: RestartPolicy = RestartPolicy(),
-            stopTimeout: Duration = .seconds(5),
+            stopTimeout: Duration = .seconds(8),
             logFormat: EtcdLogFormat = .capnslog,
             trampoline: String? = nil
         ) {
@@ -291,13 +294,18 @@ public final class Supervisor: @unchecked Sendable {
         for index in children.indices {
             children[index].restartAt = nil
         }
+        let deadline = clock.now + configuration.stopTimeout
+        var late = false
         for index in children.indices.reversed() {
             guard let pid = children[index].pid else { continue }
             let name = children[index].spec.name
-            kill(pid, SIGTERM)
-            observer?(.stopping(service: name, pid: pid))
-            if waitForExit(of: index, deadline: clock.now + configuration.stopTimeout, giveUpWhenForced: true) {
-                continue
+            if !late {
+                kill(pid, SIGTERM)
+                observer?(.stopping(service: name, pid: pid))
+                if waitForExit(of: index, deadline: deadline, giveUpWhenForced: true) {
+                    continue
+                }
+                late = true
             }
             logger.warning("service \(name) did not stop in time, killing it")
             kill(pid, SIGKILL)

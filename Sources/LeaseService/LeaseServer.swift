@@ -54,7 +54,10 @@ public final class LeaseServer: Service, Sendable {
     }
 
     public func run() async throws {
-        try await registerRestoredLeases()
+        guard try await untilGracefulShutdown({ try await self.registerRestoredLeases() }) != nil else {
+            server.close()
+            return kv.close()
+        }
         logger.info("lease service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "leases": "\(queue.sync { state.lessor.leaseIDs.count })",
         ])

@@ -48,7 +48,10 @@ public final class MaintenanceServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let status = try await kv.waitForStatus()
+        guard let status = try await untilGracefulShutdown({ try await self.kv.waitForStatus() }) else {
+            server.close()
+            return kv.close()
+        }
         let identity = configuration.cluster.identity
         logger.info("maintenance service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "member-id": "\(String(identity.memberID, radix: 16))",

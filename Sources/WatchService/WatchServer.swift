@@ -55,7 +55,11 @@ public final class WatchServer: Service, Sendable {
 
     public func run() async throws {
         // Subscribe first, then read where the store is: nothing committed in between is missed.
-        let status = try await kv.waitForStatus()
+        guard let status = try await untilGracefulShutdown({ try await self.kv.waitForStatus() }) else {
+            server.close()
+            events.close()
+            return kv.close()
+        }
         queue.sync {
             state.start(WatchHub(
                 currentRevision: status.revision, compactRevision: status.compactRevision,

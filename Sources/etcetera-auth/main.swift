@@ -1,10 +1,10 @@
 import ArgumentParser
 import Auth
-import Bus
 import AuthService
 import Foundation
 import Logging
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 import Storage
 
@@ -32,31 +32,22 @@ struct AuthServiceCommand: AsyncParsableCommand {
     @Option(help: "bcrypt cost of password hashes (etcd's --bcrypt-cost; outside 4...31 means 10).")
     var bcryptCost: UInt64 = 10
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-auth", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
-        configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
-        do {
-            configuration.tokens = try await Self.tokens(authToken, logger: logger)
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
+        try await ServiceStartup.run("etcetera-auth", options: service) { logger in
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
+            configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
+            do {
+                configuration.tokens = try await Self.tokens(authToken, logger: logger)
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode.failure
+            }
+            configuration.bcryptCost = Int(clamping: bcryptCost)
+            return [try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: dataDir), logger: logger)]
         }
-        configuration.bcryptCost = Int(clamping: bcryptCost)
-        let server = try AuthServer(configuration: configuration, storage: try LevelDBStorage(path: dataDir), logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
     }
 
     /// The tokens `--auth-token` asks for, its key files read and parsed as etcd does.

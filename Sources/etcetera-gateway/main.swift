@@ -1,9 +1,9 @@
 import ArgumentParser
-import Bus
 import Foundation
 import Gateway
 import Logging
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 
 /// etcetera-gateway: serves etcd's client API and forwards each call to the backend services.
@@ -63,18 +63,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Data directory of the member (reserved for gateway state).")
     var dataDir: String?
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-gateway", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         guard let first = listenClientUrls.split(separator: ",").first, let (host, port) = Self.address(of: first) else {
             throw ValidationError("--listen-client-urls needs scheme://host:port, got \(listenClientUrls)")
         }
@@ -101,9 +92,9 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.authEventsEndpoint = authEvents
         configuration.name = name
         configuration.peerURLs = peerUrls.split(separator: ",").map(String.init)
-        let gateway = try GatewayServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        try await ServiceStartup.run("etcetera-gateway", options: service) { logger in
+            [try GatewayServer(configuration: configuration, logger: logger)]
+        }
     }
 
     /// The host and port to bind for a listen URL (`localhost` as IPv4 loopback).

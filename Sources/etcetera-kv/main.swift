@@ -1,10 +1,10 @@
 import ArgumentParser
-import Bus
 import Foundation
 import KVService
 import Logging
 import MVCC
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 import Storage
 
@@ -30,37 +30,29 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "Backend quota in bytes (etcd's --quota-backend-bytes, given as the launcher resolves it); negative: no quota.")
     var quotaBackendBytes: Int64 = -1
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-kv", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        var storeConfiguration = MVCCStore.Configuration()
-        storeConfiguration.maxTxnOperations = maxTxnOps
-        storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
-        let store: MVCCStore
-        do {
-            store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
-        } catch {
-            // One line that names the directory and the engine's own words, then a failed exit: a
-            // damaged database is the operator's to repair (or restore from a snapshot), not a crash.
-            logger.critical("cannot open the store in \(dataDir): \(error)")
-            throw ExitCode.failure
+        var opened: MVCCStore?
+        defer { opened?.close() }
+        try await ServiceStartup.run("etcetera-kv", options: service) { logger in
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            var storeConfiguration = MVCCStore.Configuration()
+            storeConfiguration.maxTxnOperations = maxTxnOps
+            storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
+            let store: MVCCStore
+            do {
+                store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
+            } catch {
+                // One line that names the directory and the engine's own words, then a failed exit: a
+                // damaged database is the operator's to repair (or restore from a snapshot), not a crash.
+                logger.critical("cannot open the store in \(dataDir): \(error)")
+                throw ExitCode.failure
+            }
+            opened = store
+            var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
+            serverConfiguration.snapshotDirectory = dataDir + "/snapshots"
+            return [try KVServer(store: store, configuration: serverConfiguration, logger: logger)]
         }
-        defer { store.close() }
-        var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
-        serverConfiguration.snapshotDirectory = dataDir + "/snapshots"
-        let server = try KVServer(store: store, configuration: serverConfiguration, logger: logger)
-        let group = ServiceGroup(
-            services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Bus
 import Foundation
 import LeaseService
 import Logging
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 import Storage
 
@@ -22,22 +22,15 @@ struct LeaseServiceCommand: AsyncParsableCommand {
     @Option(help: "The kv service's request/reply endpoint.")
     var kv: String
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-lease", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let server = try LeaseServer(
-            configuration: .init(listenEndpoint: listen, kvEndpoint: kv), storage: try LevelDBStorage(path: dataDir), logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        try await ServiceStartup.run("etcetera-lease", options: service) { logger in
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            return [
+                try LeaseServer(
+                    configuration: .init(listenEndpoint: listen, kvEndpoint: kv), storage: try LevelDBStorage(path: dataDir), logger: logger)
+            ]
+        }
     }
 }

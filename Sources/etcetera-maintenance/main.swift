@@ -1,10 +1,10 @@
 import ArgumentParser
-import Bus
 import Cluster
 import Logging
 import Maintenance
 import MaintenanceService
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 
 /// etcetera-maintenance: etcd's Maintenance and Cluster services for the member, and auto-compaction
@@ -35,18 +35,9 @@ struct MaintenanceServiceCommand: AsyncParsableCommand {
     @Option(help: "History to keep: a duration or hours (periodic), a count (revision); 0 turns auto-compaction off.")
     var autoCompactionRetention: String = "0"
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-maintenance", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         let autoCompaction: AutoCompaction?
         do {
             autoCompaction = try AutoCompaction(mode: autoCompactionMode, retention: autoCompactionRetention)
@@ -56,9 +47,9 @@ struct MaintenanceServiceCommand: AsyncParsableCommand {
         let cluster = SingleMemberCluster(name: name, peerURLs: Self.list(peerUrls), clientURLs: Self.list(clientUrls))
         var configuration = MaintenanceServer.Configuration(listenEndpoint: listen, kvEndpoint: kv, cluster: cluster)
         configuration.autoCompaction = autoCompaction
-        let server = try MaintenanceServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        try await ServiceStartup.run("etcetera-maintenance", options: service) { logger in
+            [try MaintenanceServer(configuration: configuration, logger: logger)]
+        }
     }
 
     private static func list(_ text: String) -> [String] {

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Bus
 import Logging
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 import WatchService
 
@@ -44,29 +44,20 @@ struct WatchServiceCommand: AsyncParsableCommand {
     @Option(help: "Progress notification interval in milliseconds (etcd's --experimental-watch-progress-notify-interval).")
     var progressNotifyIntervalMs: Int = 600_000
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
-
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-watch", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         let remote = bus.flatMap { KVBusEndpoints(tcp: $0) }
         var configuration = WatchServer.Configuration(
             listenEndpoint: listen, kvEndpoint: remote?.requests ?? kv ?? "", kvEventsEndpoint: remote?.events ?? kvEvents ?? "")
         configuration.progressNotifyInterval = .milliseconds(max(progressNotifyIntervalMs, 1))
-        let server = try WatchServer(configuration: configuration, logger: logger)
-        var services: [any Service] = [MemoryReclaimer(), server]
-        if !announce.isEmpty {
-            let endpoint = advertise ?? AdvertisedEndpoint.forBind(listen)
-            services.append(try WatchAnnouncer(advertisedEndpoint: endpoint, registryEndpoints: announce, logger: logger))
+        try await ServiceStartup.run("etcetera-watch", options: service) { logger in
+            var services: [any Service] = [try WatchServer(configuration: configuration, logger: logger)]
+            if !announce.isEmpty {
+                let endpoint = advertise ?? AdvertisedEndpoint.forBind(listen)
+                services.append(try WatchAnnouncer(advertisedEndpoint: endpoint, registryEndpoints: announce, logger: logger))
+            }
+            return services
         }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
     }
 }

@@ -96,7 +96,7 @@ final class RunningBackend: AuthBackendClient, Sendable {
     }
 
     private func waitUntilServing() async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw TestFailure("\(backend.name) exited: \(log)") }
             if (try? await client.request(try Etcetera_Auth_AuthRequest.encoded { $0.permissions = .init() }, timeout: .seconds(1))) != nil { return }
@@ -150,7 +150,8 @@ final class RunningBackend: AuthBackendClient, Sendable {
     var isRunning: Bool { process.isRunning }
 
     /// Stops the process with SIGTERM, as the launcher does, and removes the directory. A backend that
-    /// is still running 3 s later fails the test (the contract: SIGTERM stops a backend) and is killed.
+    /// is still running 10 s later fails the test (the contract: SIGTERM stops a backend within 10 s) and
+    /// is killed.
     /// Waits by sleeping, never by blocking a thread: the tests run in parallel on the few threads
     /// Swift's concurrency runtime has, and one blocked thread delays every other test's sleeps and
     /// timeouts.
@@ -158,9 +159,9 @@ final class RunningBackend: AuthBackendClient, Sendable {
         subscriber.close()
         client.close()
         if process.isRunning { process.terminate() }
-        let deadline = ContinuousClock.now + .seconds(3)
+        let deadline = ContinuousClock.now + .seconds(10)
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        #expect(!process.isRunning, "the backend was still running 3 s after SIGTERM\n\(log)")
+        #expect(!process.isRunning, "the backend was still running 10 s after SIGTERM\n\(log)")
         kill()
     }
 

@@ -5,7 +5,7 @@ import TestSupport
 
 /// The file backends' part of the contract (docs/auth-plugins.md, "The file backend"): reloads, tokens
 /// across reloads, broken edits and broken files.
-@Suite("Auth file backend contract")
+@Suite("Auth file backend contract", .timeLimit(.minutes(10)))
 struct FileBackendContractTests {
     @Test("an edit raises the revision by one, publishes it and changes the snapshot", arguments: BackendUnderTest.fileReading)
     func editReloads(_ backend: BackendUnderTest) async throws {

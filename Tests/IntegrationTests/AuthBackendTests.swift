@@ -4,7 +4,7 @@ import Testing
 
 /// `etcetera --auth-backend`: the file backend started by the launcher, directly and through `exec:`,
 /// enforced by the gateway for etcdctl.
-@Suite("etcetera --auth-backend", .serialized)
+@Suite("etcetera --auth-backend", .serialized, .timeLimit(.minutes(10)))
 struct AuthBackendTests {
     /// root (rootpw) and alice (alicepw), who may read /app/ and nothing else; auth on.
     static let authFile = """

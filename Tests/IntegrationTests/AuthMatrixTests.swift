@@ -10,7 +10,7 @@ import Testing
 /// and message. The places where etcd 3.4.23 leaves a hole that Etcetera closes are named per case
 /// (`AuthMatrix.Hole`, the one list of these deliberate differences) and counted apart, each only where
 /// etcd allows and Etcetera refuses with an auth error; any other difference fails the test.
-@Suite("auth permission matrix against real etcd", .serialized)
+@Suite("auth permission matrix against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct AuthMatrixTests {
     @Test("every user, range and call kind is allowed or refused as etcd does")
     func matrix() async throws {

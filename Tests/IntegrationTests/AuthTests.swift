@@ -4,7 +4,7 @@ import Testing
 
 /// etcdctl's user, role and auth commands, and KV calls as different users, against a fresh real etcd
 /// and a fresh Etcetera: every command must print the same (ids aside) and exit the same way.
-@Suite("etcdctl auth against real etcd", .serialized)
+@Suite("etcdctl auth against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct AuthTests {
     /// (arguments, standard input)
     static let session: [([String], String?)] = [

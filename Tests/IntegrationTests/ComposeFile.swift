@@ -50,8 +50,7 @@ struct ComposeFile {
         var mapping: [Int: Int] = [:]
         for port in ports.sorted() where mapping[port] == nil {
             if ports.contains(port + 1) {
-                var base = FreePort.pick()
-                while FreePort.isAccepting(base + 1) { base = FreePort.pick() }
+                let base = FreePort.pick(consecutive: 2)
                 mapping[port] = base
                 mapping[port + 1] = base + 1
             } else {

@@ -5,7 +5,7 @@ import Testing
 
 /// Damaged stores: one the storage engine cannot open, and one whose records do not agree, which the
 /// start-up check catches before anything is served.
-@Suite("Corruption")
+@Suite("Corruption", .timeLimit(.minutes(10)))
 struct CorruptionTests {
     @Test("a store found inconsistent at start raises CORRUPT: KV requests get etcd's corrupt cluster, etcdctl alarm list/disarm work")
     func inconsistentStoreEndToEnd() async throws {

@@ -8,12 +8,12 @@ import Testing
 /// `kill -9` of the kv service under write load: the launcher restarts it, every acknowledged put is
 /// still there, and meanwhile calls fail with `Unavailable` or wait briefly, but never hang. A frozen kv
 /// service (SIGSTOP) makes calls fail with `Unavailable` within the bus's liveness window.
-@Suite("Crash recovery")
+@Suite("Crash recovery", .timeLimit(.minutes(10)))
 struct CrashRecoveryTests {
     /// A call that takes longer than this counts as hung. The gateway gives up on the kv after 5 s; the
-    /// rest is room for this test process, whose two cooperative threads other suites running in
-    /// parallel can hold for seconds (a call measured 8.1 s on a loaded machine). A real hang has no end.
-    static let hangBound: Duration = .seconds(15)
+    /// rest is room for a machine busy with other work, which can delay this test process's threads by
+    /// many seconds. A real hang has no end, so the bound only needs to be finite.
+    static let hangBound: Duration = .seconds(60)
 
     final class Outcomes: Sendable {
         let acknowledged = Mutex<[String: String]>([:])
@@ -52,7 +52,7 @@ struct CrashRecoveryTests {
                         }
                     }
                 }
-                let loadDeadline = ContinuousClock.now + .seconds(30)
+                let loadDeadline = ContinuousClock.now + .seconds(120)
                 while outcomes.acknowledged.withLock({ $0.count }) < 50, ContinuousClock.now < loadDeadline {
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -61,7 +61,7 @@ struct CrashRecoveryTests {
                 let ackedAtKill = outcomes.acknowledged.withLock { $0.count }
                 #expect(ackedAtKill > 0, "puts were acknowledged before the kill")
                 // Wait until writes succeed again (the launcher restarted the service), then a bit more.
-                let deadline = ContinuousClock.now + .seconds(30)
+                let deadline = ContinuousClock.now + .seconds(120)
                 while outcomes.acknowledged.withLock({ $0.count }) < ackedAtKill + 50, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(100))
                 }
@@ -98,7 +98,7 @@ struct CrashRecoveryTests {
             }
             #expect(ContinuousClock.now - started < Self.hangBound, "the call failed instead of hanging")
             #expect(try await Command.run("/usr/bin/pkill", ["-CONT", "-f", pattern]).status == 0)
-            let deadline = ContinuousClock.now + .seconds(15)
+            let deadline = ContinuousClock.now + .seconds(120)
             var recovered = false
             while !recovered, ContinuousClock.now < deadline {
                 recovered = (try? await client.kv.put(Build.put("after", "1"))) != nil

@@ -4,7 +4,7 @@ import Testing
 
 /// Sends the same KV request sequence to a fresh real etcd 3.4 and a fresh Etcetera and requires
 /// identical answers, apart from cluster and member ids and the raft term.
-@Suite("KV API against real etcd", .serialized)
+@Suite("KV API against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct DifferentialKVTests {
     @Test("scripted requests covering every KV option and error")
     func scripted() async throws {

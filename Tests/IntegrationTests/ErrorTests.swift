@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// etcd's exact status codes and messages for bad requests, and robustness against garbage.
-@Suite("Errors and bad input")
+@Suite("Errors and bad input", .timeLimit(.minutes(10)))
 struct ErrorTests {
     @Test("empty key, oversized request, too many ops, compacted and future revisions")
     func etcdErrors() async throws {

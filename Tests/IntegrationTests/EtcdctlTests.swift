@@ -4,7 +4,7 @@ import Testing
 
 /// Runs the same etcdctl session against a fresh real etcd and a fresh Etcetera: every command must
 /// print the same thing (member ids, cluster ids and raft terms aside) and exit the same way.
-@Suite("etcdctl against real etcd", .serialized)
+@Suite("etcdctl against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct EtcdctlTests {
     /// (arguments, standard input)
     static let session: [([String], String?)] = [

@@ -5,7 +5,7 @@ import Testing
 /// The Go clientv3 (what etcdctl, Kubernetes and most etcd users run) under sustained concurrent
 /// load: every request must succeed. grpc-go pings about once per round trip while estimating
 /// bandwidth, which a server with HTTP/2 ping-flood limits would answer by closing the connection.
-@Suite("Go clientv3")
+@Suite("Go clientv3", .timeLimit(.minutes(10)))
 struct GoClientTests {
     @Test("16 workers × 300 put+get pairs over one connection all succeed")
     func sustainedLoad() async throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// The client port's HTTP/1.1 side, next to gRPC on the same port: `/health` and `/version` answer
 /// what etcd answers, headers included, and `/health` turns false under an alarm as etcd's does.
-@Suite("HTTP endpoints on the client port against real etcd", .serialized)
+@Suite("HTTP endpoints on the client port against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct HTTPEndpointTests {
     @Test("/health, /version and unknown paths answer as etcd's, also under NOSPACE")
     func healthAndVersion() async throws {

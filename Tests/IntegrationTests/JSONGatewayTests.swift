@@ -6,7 +6,7 @@ import Testing
 /// them, to a fresh real etcd and a fresh Etcetera must get the same status, headers, body and
 /// trailers, once the values that must differ (member and cluster ids, timings, tokens, sizes) are
 /// masked. Revisions are compared: both servers see the same sequence of writes.
-@Suite("HTTP/JSON gateway against real etcd", .serialized)
+@Suite("HTTP/JSON gateway against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct JSONGatewayTests {
     /// A real etcd and an Etcetera that get every request in the same order.
     private struct Pair {

@@ -7,7 +7,7 @@ import Testing
 /// `--auth-token jwt,...`: real etcd and Etcetera started with the same RSA key pair (made with openssl
 /// in the test's directory) issue tokens that verify on either, refuse a token minted before an auth
 /// change with the same status, and refuse expired tokens.
-@Suite("JWT tokens against real etcd", .serialized)
+@Suite("JWT tokens against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct JWTAuthTests {
     /// A fresh key pair and the `--auth-token` value using it.
     private static func authToken(ttl: String) async throws -> String {

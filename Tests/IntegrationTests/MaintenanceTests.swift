@@ -5,7 +5,7 @@ import Testing
 /// etcdctl's maintenance and cluster commands against a fresh real etcd and a fresh Etcetera with the
 /// same name and peer URL: every command must print the same thing apart from what differs between
 /// any two members (ids, database sizes, raft indexes, timings).
-@Suite("etcdctl maintenance and cluster commands against real etcd", .serialized)
+@Suite("etcdctl maintenance and cluster commands against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct MaintenanceTests {
     /// A pair of servers started alike: etcd with its peer URL chosen here, Etcetera advertising it.
     private static func startBoth(_ extraArguments: [String] = []) async throws -> (etcd: ServerProcess, etcetera: ServerProcess) {
@@ -132,9 +132,13 @@ struct MaintenanceTests {
         var failures: [String] = []
         for server in [servers.etcd, servers.etcetera] {
             var written = 0
-            while written < 200 {
+            var attempts = 0
+            while written < 200, attempts < 400 {
+                attempts += 1
                 let put = try await Etcdctl.run(["put", "key\(written)", value], endpoint: server.endpoint)
                 if put.status != 0 {
+                    // A busy machine can make a put time out; only the quota's refusal ends the writing.
+                    guard put.stderr.contains("database space exceeded") else { continue }
                     failures.append(Self.errorLines(put.stderr))
                     break
                 }
@@ -181,13 +185,17 @@ struct MaintenanceTests {
     func periodicAutoCompaction() async throws {
         let etcetera = try await ServerProcess.etcetera(extraArguments: ["--auto-compaction-mode", "periodic", "--auto-compaction-retention", "2s"])
         defer { etcetera.stop() }
+        let firstPut = ContinuousClock.now
         for index in 1...5 {
             #expect(try await Etcdctl.run(["put", "k", "v\(index)"], endpoint: etcetera.endpoint).status == 0)
         }
-        // Within the first 2 s nothing is compacted; after it, the revision of 2 s ago (6) is the point.
+        // Within 2 s of the first put nothing past it can be compacted; after that the revision of 2 s
+        // ago (6) is the point. Only a read that surely falls in those 2 s can check the first part.
         let early = try await Etcdctl.run(["get", "k", "--rev=2"], endpoint: etcetera.endpoint)
-        #expect(early.stdout.contains("v1"), "\(early.stderr)")
-        let deadline = ContinuousClock.now + .seconds(10)
+        if ContinuousClock.now - firstPut < .seconds(2) {
+            #expect(early.stdout.contains("v1"), "\(early.stderr)")
+        }
+        let deadline = ContinuousClock.now + .seconds(120)
         var hash = ""
         while ContinuousClock.now < deadline {
             hash = try await Etcdctl.run(["endpoint", "hashkv", "-w", "json"], endpoint: etcetera.endpoint).stdout

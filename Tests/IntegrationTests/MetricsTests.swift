@@ -5,7 +5,7 @@ import Testing
 /// `/metrics` on the client port and on `--listen-metrics-urls`, read by python's prometheus_client:
 /// the metrics etcd also exports carry etcd's names, types, help texts and label names (compared with
 /// a real etcd 3.4 in the same test), and the counters follow the traffic.
-@Suite("Prometheus metrics against real etcd", .serialized)
+@Suite("Prometheus metrics against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct MetricsTests {
     /// What Etcetera exports under etcd's names; each must match etcd's own series of that name.
     static let etcdSeries = [

@@ -5,7 +5,7 @@ import Testing
 /// `etcdctl snapshot save` against a running Etcetera (Maintenance.Snapshot through the gateway and the
 /// maintenance service, read from the kv store part by part), checked and restored with
 /// `etcetera snapshot`, then served by `etcetera`: etcdctl sees the same store.
-@Suite("Snapshot save, status and restore")
+@Suite("Snapshot save, status and restore", .timeLimit(.minutes(10)))
 struct SnapshotTests {
     /// What `etcdctl get` prints of every key at a revision, without the member's identity.
     private func everything(_ server: ServerProcess, revision: Int? = nil) async throws -> String {

@@ -4,7 +4,7 @@ import Testing
 
 /// TLS on the client port: real etcd and Etcetera serve `https://` with the same openssl-made
 /// certificates, and etcdctl must print the same and exit the same way against both.
-@Suite("TLS on the client port against real etcd", .serialized)
+@Suite("TLS on the client port against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct TLSTests {
     /// etcdctl gives up on a refused handshake only at its timeouts; short ones keep the suite quick.
     static let quickTimeouts = ["--dial-timeout", "2s", "--command-timeout", "3s"]

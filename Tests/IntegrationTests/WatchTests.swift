@@ -6,7 +6,7 @@ import Testing
 /// ranges, filters, previous values, client-chosen and duplicate ids, an empty range, progress
 /// requests, cancels, a transaction's events in one response, compacted start revisions) must give
 /// the same responses per watch id, header revisions included.
-@Suite("Watch against real etcd", .serialized)
+@Suite("Watch against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct WatchDifferentialTests {
     @Test("a scripted watch session gives the responses real etcd gives")
     func scriptedSession() async throws {
@@ -36,10 +36,14 @@ struct WatchDifferentialTests {
             }
             _ = try await Etcdctl.run(["del", "fob"], endpoint: server.endpoint)
         }
-        for arguments in [["watch", "foo", "--rev", "1"], ["watch", "--prefix", "fo", "--rev", "2", "--prev-kv"], ["watch", "bar", "--rev", "3"]] {
-            let expected = try await Etcdctl.runFor(seconds: 1.5, arguments, endpoint: etcd.endpoint)
-            let actual = try await Etcdctl.runFor(seconds: 1.5, arguments, endpoint: etcetera.endpoint)
-            #expect(!expected.isEmpty)
+        // Each watch runs until it printed its last event (named here) and what etcd printed.
+        for (arguments, last) in [
+            (["watch", "foo", "--rev", "1"], "foo\n3\n"), (["watch", "--prefix", "fo", "--rev", "2", "--prev-kv"], "DELETE\nfob\n"),
+            (["watch", "bar", "--rev", "3"], "bar\ny\n"),
+        ] {
+            let expected = try await Etcdctl.runUntil(arguments, endpoint: etcd.endpoint) { $0.contains(last) }
+            let actual = try await Etcdctl.runUntil(arguments, endpoint: etcetera.endpoint) { $0.count >= expected.count }
+            #expect(expected.contains(last))
             #expect(actual == expected, "etcdctl \(arguments.joined(separator: " "))")
         }
     }
@@ -125,24 +129,19 @@ struct WatchDifferentialTests {
     @Test("a standalone watch process joined over TCP (CURVE keys) serves streams and takes over those of a killed local one")
     func standaloneWatchProcessOverTCP() async throws {
         let program = try await GoProgram.build("watchfailover")
-        var busPort = FreePort.pick()
-        while FreePort.isAccepting(busPort + 1) { busPort = FreePort.pick() }
+        let busPort = FreePort.pick(consecutive: 2)
         let watchPort = FreePort.pick()
         let directory = TestPaths.temporaryDirectory(prefix: "remote-watch")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let logPath = directory + "/watch.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let keys = directory + "/bus-keys"
         let made = try await Command.run(TestPaths.executable("etcetera"), ["bus-keys", keys])
         #expect(made.status == 0, "\(made.stderr)")
-        let remote = Process()
-        remote.executableURL = URL(fileURLWithPath: TestPaths.executable("etcetera-watch"))
-        remote.arguments = [
-            "--bus", "tcp://127.0.0.1:\(busPort)", "--listen", "tcp://127.0.0.1:\(watchPort)", "--bus-curve-keys", keys,
-        ]
-        remote.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try remote.run()
-        defer { remote.terminate() }
+        let remote = try LoggedProcess(
+            executable: TestPaths.executable("etcetera-watch"),
+            arguments: [
+                "--bus", "tcp://127.0.0.1:\(busPort)", "--listen", "tcp://127.0.0.1:\(watchPort)", "--bus-curve-keys", keys,
+            ],
+            logPath: directory + "/watch.log")
+        defer { remote.stop() }
         let etcetera = try await ServerProcess.etcetera(extraArguments: [
             "--bus-listen", "tcp://127.0.0.1:\(busPort)", "--external-watch-endpoints", "tcp://127.0.0.1:\(watchPort)",
             "--bus-curve-keys", keys,
@@ -155,7 +154,6 @@ struct WatchDifferentialTests {
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         #expect(output.stdout.contains("20 watchers, 1500 puts, 0 failed"))
         #expect(etcetera.log.contains("moving watch session"), "sessions of the killed process moved")
-        let remoteLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        #expect(remoteLog.contains("watch service serving"), "the standalone process reached the kv store: \(remoteLog)")
+        #expect(remote.log.contains("watch service serving"), "the standalone process reached the kv store: \(remote.log)")
     }
 }

@@ -1,7 +1,7 @@
 import ServiceSupport
 import Testing
 
-@Suite("Advertised endpoints")
+@Suite("Advertised endpoints", .timeLimit(.minutes(10)))
 struct AdvertisedEndpointTests {
     @Test("a wildcard bind is advertised on the machine's address, with its port")
     func wildcard() {

@@ -1,7 +1,7 @@
 import Launcher
 import Testing
 
-@Suite("--auth-backend")
+@Suite("--auth-backend", .timeLimit(.minutes(10)))
 struct AuthBackendChoiceTests {
     private func backend(_ arguments: [String], environment: [String: String] = [:]) throws -> AuthBackendChoice {
         try EtcdConfiguration.parse(arguments: arguments, environment: environment).configuration.authBackend

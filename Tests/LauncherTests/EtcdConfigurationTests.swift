@@ -4,7 +4,7 @@ import Testing
 @testable import Launcher
 import ServiceSupport
 
-@Suite("etcd-compatible configuration")
+@Suite("etcd-compatible configuration", .timeLimit(.minutes(10)))
 struct EtcdConfigurationTests {
     private func configuration(
         _ arguments: [String],

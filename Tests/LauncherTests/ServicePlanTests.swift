@@ -5,7 +5,7 @@ import Testing
 
 @testable import Launcher
 
-@Suite("Service plan")
+@Suite("Service plan", .timeLimit(.minutes(10)))
 struct ServicePlanTests {
     @Test("kv, auth, lease, maintenance, watch, then gateway, with etcd's settings and ipc sockets in the data directory")
     func childCommandLines() throws {

@@ -8,7 +8,7 @@ import Testing
 
 @testable import Launcher
 
-@Suite("etcetera snapshot restore and status")
+@Suite("etcetera snapshot restore and status", .timeLimit(.minutes(10)))
 struct SnapshotCommandTests {
     @Test("the command line takes etcdctl's forms and refuses what etcdctl refuses")
     func parsing() throws {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a program to completion and captures what it printed, for tests that drive real clients.
 public enum Command {
@@ -10,25 +13,33 @@ public enum Command {
 
     /// Runs the program on a dispatch thread: waiting for a process must not occupy one of the few
     /// threads Swift's concurrency runtime shares between all the tests running in parallel.
+    ///
+    /// A program still running after `timeout`, or when the calling task is cancelled (a test over its
+    /// time limit), is killed and the call throws: no test waits for ever on a client that hangs.
     public static func run(
         _ executable: String, _ arguments: [String], directory: String? = nil,
-        environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil
+        environment: [String: String] = [:], removingEnvironment removed: [String] = [], input: String? = nil,
+        timeout: Duration = .seconds(180)
     ) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    try runBlocking(executable, arguments, directory: directory, environment: environment,
-                                    removingEnvironment: removed, input: input)
-                })
+        let started = StartedProcess()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result {
+                        try runBlocking(started.process, executable, arguments, directory: directory, environment: environment,
+                                        removingEnvironment: removed, input: input, timeout: timeout)
+                    })
+                }
             }
+        } onCancel: {
+            started.kill()
         }
     }
 
     private static func runBlocking(
-        _ executable: String, _ arguments: [String], directory: String?,
-        environment: [String: String], removingEnvironment removed: [String], input: String?
+        _ process: Process, _ executable: String, _ arguments: [String], directory: String?,
+        environment: [String: String], removingEnvironment removed: [String], input: String?, timeout: Duration
     ) throws -> Output {
-        let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
@@ -42,6 +53,10 @@ public enum Command {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
+        let started = StartedProcess(process)
+        let watchdog = DispatchWorkItem { started.kill() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval, execute: watchdog)
+        defer { watchdog.cancel() }
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try stdin.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty program cannot block on a full stderr pipe.
@@ -49,9 +64,25 @@ public enum Command {
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = errorData.wait()
         process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL {
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) was killed after \(timeout) or on cancellation")
+        }
         return Output(
             stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
             status: process.terminationStatus)
+    }
+
+    /// A process handed between the waiting thread, the timeout and the cancellation handler.
+    private final class StartedProcess: @unchecked Sendable {
+        let process: Process
+
+        init(_ process: Process = Process()) {
+            self.process = process
+        }
+
+        func kill() {
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        }
     }
 
     private final class ErrorCollector: @unchecked Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A server executable started by hand for a test, what it prints (its log) kept in a file. Stopped
-/// with SIGTERM by `stop()` or when released.
+/// by `stop()` or when released: SIGTERM, then SIGKILL if it has not exited within 10 s.
 public final class LoggedProcess: @unchecked Sendable {
     public let process: Process
     private let logPath: String
@@ -34,9 +34,7 @@ public final class LoggedProcess: @unchecked Sendable {
     }
 
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.stop()
     }
 
     deinit { stop() }

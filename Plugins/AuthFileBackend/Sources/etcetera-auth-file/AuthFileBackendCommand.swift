@@ -2,10 +2,10 @@ import ArgumentParser
 import Auth
 import AuthFileBackend
 import AuthService
-import Bus
 import Foundation
 import Logging
 import ServiceLifecycle
+import ServiceStartup
 import ServiceSupport
 
 /// etcetera-auth-file: a read-only auth backend whose users, roles and permissions come from a JSON file
@@ -28,8 +28,7 @@ struct AuthFileBackendCommand: AsyncParsableCommand {
     @Option(help: "Seconds an unused simple token stays valid (etcd's --auth-token-ttl; 0 means 300).")
     var authTokenTtl: UInt64 = 300
 
-    @Option(help: "debug, info, warn or error.")
-    var logLevel: String = "info"
+    @OptionGroup var service: ServiceOptions
 
     @Option(help: "Accepted for the standard backend command line and ignored: the file holds the state.")
     var dataDir: String?
@@ -37,27 +36,19 @@ struct AuthFileBackendCommand: AsyncParsableCommand {
     @Option(help: "Accepted for the standard backend command line and ignored: passwords are never hashed here.")
     var bcryptCost: UInt64?
 
-    @Option(help: "Directory of the bus's CURVE keys (etcetera bus-keys DIR); encrypts the tcp:// bus endpoints.")
-    var busCurveKeys: String?
-
-    @Flag(help: "Accept tcp:// bus endpoints without --bus-curve-keys: plaintext and unauthenticated (warns at every start).")
-    var busInsecure = false
-
     func run() async throws {
-        let logger = ServiceLogging.bootstrap(label: "etcetera-auth-file", level: logLevel)
-        try BusTransportSecurity.useForThisProcess(curveKeysDirectory: busCurveKeys, insecure: busInsecure, logger: logger)
         var configuration = AuthServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
         configuration.tokenTTL = .seconds(Int64(clamping: authTokenTtl))
-        let state: FileAuthState
-        do {
-            state = try FileAuthState(
-                path: file, tokenProvider: SimpleTokenProvider(configuration: configuration.tokenProviderConfiguration), logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("etcetera-auth-file: \(file): \(error)\n".utf8))
-            throw ExitCode(1)
+        try await ServiceStartup.run("etcetera-auth-file", options: service) { logger in
+            let state: FileAuthState
+            do {
+                state = try FileAuthState(
+                    path: file, tokenProvider: SimpleTokenProvider(configuration: configuration.tokenProviderConfiguration), logger: logger)
+            } catch {
+                FileHandle.standardError.write(Data("etcetera-auth-file: \(file): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return [try AuthServer(configuration: configuration, readOnlyState: state, source: file, logger: logger)]
         }
-        let server = try AuthServer(configuration: configuration, readOnlyState: state, source: file, logger: logger)
-        let group = ServiceGroup(services: [MemoryReclaimer(), server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
     }
 }
