@@ -32,6 +32,11 @@ public struct GatewayConfiguration: Sendable {
     public var metricsAddresses: [(host: String, port: Int)] = []
     /// How long a backend request may take before the client gets `Unavailable`.
     public var requestTimeout: Duration = .seconds(5)
+    /// etcd's `--max-concurrent-streams`: streams one client connection may have open (etcd 3.4's
+    /// default, `math.MaxUint32`, is no limit; what a connection may buffer is bounded regardless).
+    public var maxConcurrentStreams: UInt32 = .max
+    /// etcd's `--grpc-keepalive-min-time`, `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`.
+    public var keepalive = GRPCKeepalive()
 
     public init(host: String, port: Int, kvEndpoint: String) {
         self.host = host
