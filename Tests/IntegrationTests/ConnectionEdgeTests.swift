@@ -106,4 +106,30 @@ struct ConnectionEdgeTests {
         let answer = try PlainHTTP.request("POST", "/v3/kv/put", port: etcetera.port, body: "{\"key\":\"Zm9v\",\"value\":\"YmFy\"}")
         #expect(answer.status == 200, "the gateway still serves: \(answer)")
     }
+
+    @Test("thousands of calls opened and reset at once (\"rapid reset\") on one connection leave the gateway serving, its memory bounded",
+          .timeLimit(.minutes(2)))
+    func rapidReset() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let gateway = try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" })
+        let before = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let connection = try RawHTTP2Connection(port: etcetera.port)
+        defer { connection.close() }
+        // A Range of "foo" (field 1, length 3), as one gRPC message.
+        let range: [UInt8] = [0, 0, 0, 0, 5, 0x0A, 0x03] + Array("foo".utf8)
+        for index in 0..<5000 {
+            let stream = UInt32(2 * index + 1)
+            try connection.sendHeaders(stream: stream, path: "/etcdserverpb.KV/Range")
+            try connection.sendData(stream: stream, range, endStream: true)
+            try connection.sendRstStream(stream: stream)
+        }
+        try connection.sendPing(42)
+        let ack = connection.awaitFrame(timeout: 60) { $0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 1 }
+        #expect(ack != nil, "the connection is still served after the resets")
+        let after = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        #expect(after - before < 64 << 20, "RSS grew from \(before >> 20) MiB to \(after >> 20) MiB")
+        let answer = try PlainHTTP.request("POST", "/v3/kv/range", port: etcetera.port, body: "{\"key\":\"Zm9v\"}")
+        #expect(answer.status == 200, "the gateway still serves: \(answer)")
+    }
 }
