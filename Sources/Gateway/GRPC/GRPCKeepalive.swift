@@ -20,7 +20,7 @@ public struct GRPCKeepalive: Sendable, Hashable {
 ///   comes sooner than `minTime` after the previous one (two hours when no stream is open) is a
 ///   strike; the third strike is answered with GOAWAY `ENHANCE_YOUR_CALM` and debug data
 ///   `too_many_pings`, and the connection is closed. Headers or data written to the client clear the
-///   strikes, so the pings grpc-go's clients send to estimate bandwidth never count.
+///   strikes, so the pings grpc-go's clients send to estimate bandwidth while they receive never count.
 /// - Server pings: when nothing has been read for `interval`, a PING is sent; if nothing is read in
 ///   the `timeout` after it, the connection is closed. Reads are checked once per interval, so the
 ///   ping leaves between one and two intervals after the last read.
@@ -42,6 +42,8 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
     private var lastPingAt: NIODeadline?
     private var pingStrikes = 0
     private var resetPingStrikes = false
+    /// DATA frames written and not yet sent in full.
+    private var dataOnItsWay = 0
     private var openStreams = 0
     private var highestStreamID = HTTP2StreamID.rootStream
     private var readSinceCheck = false
@@ -79,6 +81,8 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
             highestStreamID = frame.streamID
         case .ping(_, ack: false):
             policePing(context: context)
+        case .windowUpdate where dataOnItsWay > 0:
+            resetPingStrikes = true
         default:
             break
         }
@@ -94,12 +98,27 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Headers leave at once and clear the strikes. DATA waits for the client's window and leaves in
+    /// pieces NIO does not report, so while DATA is on its way each WINDOW_UPDATE from the client
+    /// (the sign that a piece arrived) clears them, as grpc-go clears them per DATA frame written;
+    /// otherwise the pings grpc-go's client sends while it receives a large answer would count.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data).payload {
-        case .headers, .data: resetPingStrikes = true
-        default: break
+        case .headers:
+            resetPingStrikes = true
+            context.write(data, promise: promise)
+        case .data:
+            let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            dataOnItsWay += 1
+            written.futureResult.whenComplete { _ in
+                handler.value.dataOnItsWay -= 1
+                handler.value.resetPingStrikes = true
+            }
+            context.write(data, promise: written)
+        default:
+            context.write(data, promise: promise)
         }
-        context.write(data, promise: promise)
     }
 
     private func policePing(context: ChannelHandlerContext) {

@@ -37,7 +37,7 @@ final class JSONGatewayExchange {
     private let keepAlive: Bool
     private let callContext: CallContext
     private var plan: Plan
-    /// The body from the end of the last value read on.
+    /// The body received and not yet dropped.
     private var body: [UInt8] = []
     private var scanner = GoJSONScanner()
     /// Where the last value read ends in `body`; the bytes before it are dropped in batches.
