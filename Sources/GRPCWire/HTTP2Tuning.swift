@@ -5,21 +5,26 @@ import NIOHTTP2
 public enum HTTP2Tuning {
     /// Connection settings for gRPC traffic whose messages may be up to `maxMessageBytes`.
     ///
-    /// Streams get an initial window larger than the largest message, so no stream ever waits for a
-    /// window update. grpc-go (etcdctl, clientv3, etcd itself) sends a PING about once per round trip
+    /// Streams get an initial window (``streamWindow(maxMessageBytes:)``) larger than the largest
+    /// message, so a message never waits for a window update half-way; the receiver re-opens each
+    /// stream's window as it takes the stream's messages. grpc-go (etcdctl, clientv3, etcd itself) sends a PING about once per round trip
     /// while it estimates bandwidth, plus keepalive pings; NIO's default of 200 control frames per 30 s
     /// would drop such a peer under load, so the limit is raised far out of reach.
     public static func connectionConfiguration(
         maxMessageBytes: Int, extraSettings: [HTTP2Setting] = []
     ) -> NIOHTTP2Handler.ConnectionConfiguration {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        let streamWindow = min(Int(Int32.max), max(4 << 20, maxMessageBytes + 1024))
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
-            HTTP2Setting(parameter: .initialWindowSize, value: streamWindow),
+            HTTP2Setting(parameter: .initialWindowSize, value: streamWindow(maxMessageBytes: maxMessageBytes)),
         ] + extraSettings
         connection.controlFrameRateLimit.maximumCount = 1_000_000
         return connection
+    }
+
+    /// The receive window each stream starts with: room for the largest message and its framing.
+    public static func streamWindow(maxMessageBytes: Int) -> Int {
+        min(Int(Int32.max), max(4 << 20, maxMessageBytes + 1024))
     }
 
     /// Stream settings for the same traffic. NIO closes a connection whose peer resets more than 200

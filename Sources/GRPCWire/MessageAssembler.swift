@@ -9,8 +9,20 @@ public struct MessageAssembler {
 
     public enum Failure: Error { case compressed, tooLarge }
 
+    /// Bytes received and not yet taken as messages.
+    public var bufferedBytes: Int { buffer?.readableBytes ?? 0 }
+
+    /// Adds received bytes. Bytes already taken are dropped first once they outweigh the ones
+    /// kept, so a stream whose frames keep cutting messages in two holds one message, not its history.
     public mutating func append(_ bytes: inout ByteBuffer) {
-        if buffer == nil { buffer = bytes } else { buffer!.writeBuffer(&bytes) }
+        guard var pending = buffer else {
+            buffer = bytes
+            return
+        }
+        buffer = nil
+        if pending.readerIndex > pending.readableBytes { pending.discardReadBytes() }
+        pending.writeBuffer(&bytes)
+        buffer = pending
     }
 
     /// The next complete message, if one has arrived.

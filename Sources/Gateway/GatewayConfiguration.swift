@@ -34,6 +34,11 @@ public struct GatewayConfiguration: Sendable {
     /// timeout (5 s plus two election timeouts), so a write held up by a disk stall of a few seconds
     /// still completes, as it does on etcd.
     public var requestTimeout: Duration = .seconds(7)
+    /// etcd's `--max-concurrent-streams`: streams one client connection may have open (etcd 3.4's
+    /// default, `math.MaxUint32`, is no limit; what a connection may buffer is bounded regardless).
+    public var maxConcurrentStreams: UInt32 = .max
+    /// etcd's `--grpc-keepalive-min-time`, `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`.
+    public var keepalive = GRPCKeepalive()
 
     public init(host: String, port: Int, kvEndpoint: String) {
         self.host = host

@@ -71,7 +71,8 @@ public final class GatewayServer: Service, Sendable {
         server = ClientPortServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port,
-                maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls),
+                maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls,
+                maxConcurrentStreams: configuration.maxConcurrentStreams, keepalive: configuration.keepalive),
             methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
             healthCheck: healthCheck, scrape: scrape, logger: logger)
         metricsListeners = configuration.metricsAddresses.map {

@@ -95,6 +95,10 @@ private struct FlagDefinition {
         .init(name: "initial-advertise-peer-urls", isBoolean: false, readsEnvironment: true),
         .init(name: "max-txn-ops", isBoolean: false, readsEnvironment: true),
         .init(name: "max-request-bytes", isBoolean: false, readsEnvironment: true),
+        .init(name: "max-concurrent-streams", isBoolean: false, readsEnvironment: true),
+        .init(name: "grpc-keepalive-min-time", isBoolean: false, readsEnvironment: true),
+        .init(name: "grpc-keepalive-interval", isBoolean: false, readsEnvironment: true),
+        .init(name: "grpc-keepalive-timeout", isBoolean: false, readsEnvironment: true),
         .init(name: "log-level", isBoolean: false, readsEnvironment: true),
         .init(name: "logger", isBoolean: false, readsEnvironment: true),
         .init(name: "quota-backend-bytes", isBoolean: false, readsEnvironment: true),
@@ -128,6 +132,7 @@ private struct FlagDefinition {
 private struct RawValue {
     let text: String
     let source: String
+    var isConfigFileValue = false
 }
 
 private struct FlagParser {
@@ -264,7 +269,7 @@ private struct FlagParser {
                 }
                 if valueNode.scalar?.string == "~" || valueNode.scalar?.string == "null" || valueNode.scalar?.string == "" { continue }
                 guard let scalar = valueNode.scalar else { throw unusable("\(qualified) in \(path) must be a single value, not a list or mapping") }
-                fileValues[key] = RawValue(text: scalar.string, source: "key \(qualified) of \(path)")
+                fileValues[key] = RawValue(text: scalar.string, source: "key \(qualified) of \(path)", isConfigFileValue: true)
             }
         }
         if let node {
@@ -306,6 +311,19 @@ private struct FlagParser {
         }
         if let raw = values["max-request-bytes"] {
             configuration.maxRequestBytes = try unsigned(raw)
+        }
+        if let raw = values["max-concurrent-streams"] {
+            guard let streams = UInt32(raw.text) else { throw invalid(raw, "expected an integer from 0 to 4294967295") }
+            configuration.maxConcurrentStreams = streams
+        }
+        if let raw = values["grpc-keepalive-min-time"] {
+            configuration.grpcKeepaliveMinTime = try duration(raw)
+        }
+        if let raw = values["grpc-keepalive-interval"] {
+            configuration.grpcKeepaliveInterval = try duration(raw)
+        }
+        if let raw = values["grpc-keepalive-timeout"] {
+            configuration.grpcKeepaliveTimeout = try duration(raw)
         }
         if let raw = values["log-level"] {
             guard let level = EtcdConfiguration.LogLevel(etcdName: raw.text) else {
@@ -426,6 +444,15 @@ private struct FlagParser {
         } catch let error as LauncherError {
             throw LauncherError(code: error.code, message: "\(raw.source): \(error.message)")
         }
+    }
+
+    /// A Go duration (`5s`, `2h`, `0`); in a configuration file also an integer of nanoseconds, which
+    /// is how etcd reads a `time.Duration` key there.
+    private func duration(_ raw: RawValue) throws -> Duration {
+        if let nanoseconds = GoDuration.nanoseconds(raw.text) ?? (raw.isConfigFileValue ? Int64(raw.text) : nil) {
+            return .nanoseconds(nanoseconds)
+        }
+        throw invalid(raw, "expected a duration such as 5s, 2h or 500ms")
     }
 
     private func unsigned(_ raw: RawValue) throws -> UInt64 {

@@ -40,6 +40,14 @@ extension EtcdConfiguration {
             Maximum number of operations permitted in a transaction.
           --max-request-bytes '1572864'
             Maximum client request size in bytes the server will accept.
+          --max-concurrent-streams 'math.MaxUint32'
+            Maximum concurrent streams that each client can open at a time.
+          --grpc-keepalive-min-time '5s'
+            Minimum duration interval that a client should wait before pinging server (0: gRPC's 5m, as etcd).
+          --grpc-keepalive-interval '2h'
+            Frequency duration of server-to-client ping to check if a connection is alive (0: gRPC's 2h, as etcd).
+          --grpc-keepalive-timeout '20s'
+            Additional duration of wait before closing a non-responsive connection (0: gRPC's 20s, as etcd).
 
         Clustering:
           --listen-client-urls 'http://localhost:2379'

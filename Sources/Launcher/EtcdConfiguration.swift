@@ -25,6 +25,15 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var maxTxnOps: UInt64
     /// `--max-request-bytes`: largest client request the gateway accepts.
     public var maxRequestBytes: UInt64
+    /// `--max-concurrent-streams`: streams one client connection may have open (etcd 3.4's default,
+    /// `math.MaxUint32`, means no limit).
+    public var maxConcurrentStreams: UInt32 = .max
+    /// `--grpc-keepalive-min-time`: clients that ping more often are disconnected (`too_many_pings`).
+    public var grpcKeepaliveMinTime: Duration = .seconds(5)
+    /// `--grpc-keepalive-interval`: how long a connection may be silent before the server pings it.
+    public var grpcKeepaliveInterval: Duration = .seconds(2 * 60 * 60)
+    /// `--grpc-keepalive-timeout`: how long a pinged connection may stay silent before it is closed.
+    public var grpcKeepaliveTimeout: Duration = .seconds(20)
     /// `--log-level`.
     public var logLevel: LogLevel
     /// `--logger`: the shape of the readiness lines scripts wait for (etcd 3.4's default is capnslog).
@@ -192,6 +201,20 @@ extension EtcdConfiguration {
 
     /// etcd's default backend quota: 2 GiB.
     public static let defaultQuotaBackendBytes: Int64 = 2 * 1024 * 1024 * 1024
+}
+
+extension EtcdConfiguration {
+    /// The keepalive the gateway runs, as etcd 3.4 hands its flags to grpc-go: a min-time that is not
+    /// positive leaves grpc-go's own policy (5 minutes), and an interval or a timeout that is not
+    /// positive leaves grpc-go's own server pings (every 2 hours, 20 s to answer), so "0 to disable"
+    /// in etcd's help disables nothing.
+    public var effectiveGRPCKeepalive: (minTime: Duration, interval: Duration, timeout: Duration) {
+        let minTime = grpcKeepaliveMinTime > .zero ? grpcKeepaliveMinTime : .seconds(5 * 60)
+        guard grpcKeepaliveInterval > .zero, grpcKeepaliveTimeout > .zero else {
+            return (minTime, .seconds(2 * 60 * 60), .seconds(20))
+        }
+        return (minTime, grpcKeepaliveInterval, grpcKeepaliveTimeout)
+    }
 }
 
 extension EtcdConfiguration {

@@ -254,6 +254,13 @@ public struct ServicePlan: Sendable, Hashable {
         tls: [String]
     ) -> ServiceSpec {
         let metricsURLs = configuration.listenMetricsURLs.filter { $0.scheme == "http" }.map(\.string)
+        let keepalive = configuration.effectiveGRPCKeepalive
+        /// Whole milliseconds, at least one (a positive duration below one stays positive).
+        func milliseconds(_ duration: Duration) -> Int64 {
+            let (seconds, attoseconds) = duration.components
+            let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+            return overflow ? Int64.max : max(1, whole.addingReportingOverflow(attoseconds / 1_000_000_000_000_000).partialValue)
+        }
         return ServiceSpec(
             executable: "etcetera-gateway",
             arguments: watchEndpoints.flatMap { ["--watch", $0] } + tls
@@ -267,6 +274,10 @@ public struct ServicePlan: Sendable, Hashable {
                 "--auth", auth.requests,
                 "--auth-events", auth.events,
                 "--max-request-bytes", String(configuration.maxRequestBytes),
+                "--max-concurrent-streams", String(configuration.maxConcurrentStreams),
+                "--grpc-keepalive-min-time-ms", String(milliseconds(keepalive.minTime)),
+                "--grpc-keepalive-interval-ms", String(milliseconds(keepalive.interval)),
+                "--grpc-keepalive-timeout-ms", String(milliseconds(keepalive.timeout)),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,
             ]

@@ -94,7 +94,7 @@ public final class Lessor {
         try persist(batch)
         let lease = Lease(id: id, grantedTTL: granted, expiry: now + .seconds(granted))
         leases[id] = lease
-        expiries.push(lease.expiry, id)
+        expiries.set(lease.expiry, for: id)
         return lease
     }
 
@@ -104,7 +104,7 @@ public final class Lessor {
         guard let lease = live(id, now: now) else { throw .notFound }
         let renewed = Lease(id: id, grantedTTL: lease.grantedTTL, expiry: now + .seconds(lease.grantedTTL))
         leases[id] = renewed
-        expiries.push(renewed.expiry, id)
+        expiries.set(renewed.expiry, for: id)
         return renewed.grantedTTL
     }
 
@@ -120,6 +120,9 @@ public final class Lessor {
     /// How many ``leaseIDs`` there are, without listing them.
     public var leaseCount: Int { leases.count }
 
+    /// Entries in the expiry queue: at most one per lease, however often leases are renewed.
+    public var queuedExpiryCount: Int { expiries.count }
+
     /// The leases of ``leaseIDs``, in the same order.
     public var allLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
 
@@ -134,7 +137,7 @@ public final class Lessor {
     /// The keys of a revoking lease could not be deleted: it may be handed out as expired again.
     public func abandonRevoke(_ id: Int64) {
         revoking.remove(id)
-        if let lease = leases[id] { expiries.push(lease.expiry, id) }
+        if let lease = leases[id] { expiries.set(lease.expiry, for: id) }
     }
 
     /// Forgets a revoked lease for good.
@@ -143,6 +146,7 @@ public final class Lessor {
         batch.delete(Self.recordKey(id))
         try persist(batch)
         leases[id] = nil
+        expiries.remove(id)
         revoking.remove(id)
     }
 
@@ -152,8 +156,8 @@ public final class Lessor {
         var expired: [Int64] = []
         while expired.count < limit, let (expiry, id) = expiries.peek(), expiry <= now {
             expiries.pop()
-            // Entries left behind by renewals name an expiry the lease no longer has.
-            guard let lease = leases[id], lease.expiry == expiry, !revoking.contains(id) else { continue }
+            // A lease revoked by request leaves the queue here; abandoning its revoke puts it back.
+            guard leases[id] != nil, !revoking.contains(id) else { continue }
             revoking.insert(id)
             expired.append(id)
         }
@@ -163,7 +167,7 @@ public final class Lessor {
     /// When the next lease expires, for the caller's timer.
     public var nextExpiry: ContinuousClock.Instant? {
         while let (expiry, id) = expiries.peek() {
-            if let lease = leases[id], lease.expiry == expiry, !revoking.contains(id) { return expiry }
+            if leases[id] != nil, !revoking.contains(id) { return expiry }
             expiries.pop()
         }
         return nil
@@ -213,7 +217,7 @@ public final class Lessor {
         for lease in remaining {
             let restoredLease = Lease(id: lease.id, grantedTTL: lease.ttl, expiry: now + lease.left)
             leases[lease.id] = restoredLease
-            expiries.push(restoredLease.expiry, lease.id)
+            expiries.set(restoredLease.expiry, for: lease.id)
         }
     }
 
@@ -250,38 +254,80 @@ public final class Lessor {
     }
 }
 
-/// A min-heap of (expiry, lease ID). Renewals push a new entry instead of moving the old one; stale
-/// entries are dropped when they reach the top.
+/// A min-heap of (expiry, lease ID) with one entry per lease: a renewal moves the lease's entry
+/// rather than adding one, so the queue grows with leases, never with keep-alives.
 struct ExpiryQueue {
-    private var heap: [(ContinuousClock.Instant, Int64)] = []
+    private var heap: [(expiry: ContinuousClock.Instant, id: Int64)] = []
+    /// Where each lease's entry is in `heap`.
+    private var positions: [Int64: Int] = [:]
 
-    mutating func push(_ expiry: ContinuousClock.Instant, _ id: Int64) {
-        heap.append((expiry, id))
-        var child = heap.count - 1
+    var count: Int { heap.count }
+
+    /// Queues `id` to expire at `expiry`, or moves its entry there.
+    mutating func set(_ expiry: ContinuousClock.Instant, for id: Int64) {
+        guard let position = positions[id] else {
+            heap.append((expiry, id))
+            positions[id] = heap.count - 1
+            siftUp(heap.count - 1)
+            return
+        }
+        let earlier = expiry < heap[position].expiry
+        heap[position].expiry = expiry
+        if earlier { siftUp(position) } else { siftDown(position) }
+    }
+
+    mutating func remove(_ id: Int64) {
+        guard let position = positions[id] else { return }
+        removeEntry(at: position)
+    }
+
+    func peek() -> (ContinuousClock.Instant, Int64)? { heap.first.map { ($0.expiry, $0.id) } }
+
+    mutating func pop() {
+        guard !heap.isEmpty else { return }
+        removeEntry(at: 0)
+    }
+
+    private mutating func removeEntry(at position: Int) {
+        positions[heap[position].id] = nil
+        let last = heap.count - 1
+        if position != last {
+            heap[position] = heap[last]
+            positions[heap[position].id] = position
+        }
+        heap.removeLast()
+        guard position < heap.count else { return }
+        siftUp(position)
+        siftDown(position)
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var child = start
         while child > 0 {
             let parent = (child - 1) / 2
-            guard heap[child].0 < heap[parent].0 else { break }
-            heap.swapAt(child, parent)
+            guard heap[child].expiry < heap[parent].expiry else { break }
+            swapEntries(child, parent)
             child = parent
         }
     }
 
-    func peek() -> (ContinuousClock.Instant, Int64)? { heap.first }
-
-    mutating func pop() {
-        guard !heap.isEmpty else { return }
-        heap.swapAt(0, heap.count - 1)
-        heap.removeLast()
-        var parent = 0
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < heap.count, heap[left].0 < heap[smallest].0 { smallest = left }
-            if right < heap.count, heap[right].0 < heap[smallest].0 { smallest = right }
+            if left < heap.count, heap[left].expiry < heap[smallest].expiry { smallest = left }
+            if right < heap.count, heap[right].expiry < heap[smallest].expiry { smallest = right }
             guard smallest != parent else { return }
-            heap.swapAt(parent, smallest)
+            swapEntries(parent, smallest)
             parent = smallest
         }
+    }
+
+    private mutating func swapEntries(_ a: Int, _ b: Int) {
+        heap.swapAt(a, b)
+        positions[heap[a].id] = a
+        positions[heap[b].id] = b
     }
 }

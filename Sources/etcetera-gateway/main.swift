@@ -60,6 +60,18 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Largest write request accepted, in bytes (etcd's --max-request-bytes).")
     var maxRequestBytes: Int = 1_572_864
 
+    @Option(help: "Streams one client connection may have open (etcd's --max-concurrent-streams).")
+    var maxConcurrentStreams: UInt32 = .max
+
+    @Option(help: "Clients pinging more often are disconnected, in milliseconds (etcd's --grpc-keepalive-min-time).")
+    var grpcKeepaliveMinTimeMs: Int64 = 5000
+
+    @Option(help: "Silence before the server pings a connection, in milliseconds (etcd's --grpc-keepalive-interval).")
+    var grpcKeepaliveIntervalMs: Int64 = 7_200_000
+
+    @Option(help: "Silence after a ping before the connection is closed, in milliseconds (etcd's --grpc-keepalive-timeout).")
+    var grpcKeepaliveTimeoutMs: Int64 = 20000
+
     @Option(help: "Data directory of the member (reserved for gateway state).")
     var dataDir: String?
 
@@ -84,6 +96,10 @@ struct GatewayCommand: AsyncParsableCommand {
                 certificateFile: certFile, keyFile: keyFile, trustedCAFile: trustedCaFile, clientCertificateAuth: clientCertAuth)
         }
         configuration.maxRequestBytes = maxRequestBytes
+        configuration.maxConcurrentStreams = maxConcurrentStreams
+        configuration.keepalive.minTime = .milliseconds(grpcKeepaliveMinTimeMs)
+        configuration.keepalive.interval = .milliseconds(grpcKeepaliveIntervalMs)
+        configuration.keepalive.timeout = .milliseconds(grpcKeepaliveTimeoutMs)
         configuration.watchEndpoints = watch
         configuration.watchRegistryEndpoint = watchRegistry
         configuration.leaseEndpoint = lease

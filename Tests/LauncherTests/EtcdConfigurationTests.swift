@@ -60,6 +60,34 @@ struct EtcdConfigurationTests {
         #expect(throws: LauncherError.self) { try configuration(["--watch-processes", "65"]) }
     }
 
+    @Test("--max-concurrent-streams and the gRPC keepalive flags take etcd's values and defaults, and what grpc-go makes of zeros")
+    func streamAndKeepaliveFlags() throws {
+        func keepalive(_ configuration: EtcdConfiguration) -> [Duration] {
+            let effective = configuration.effectiveGRPCKeepalive
+            return [effective.minTime, effective.interval, effective.timeout]
+        }
+        let defaults = try configuration([])
+        #expect(defaults.maxConcurrentStreams == UInt32.max)
+        #expect(keepalive(defaults) == [.seconds(5), .seconds(7200), .seconds(20)])
+        let set = try configuration([
+            "--max-concurrent-streams", "100", "--grpc-keepalive-min-time", "1s", "--grpc-keepalive-interval=30s",
+            "--grpc-keepalive-timeout", "500ms",
+        ])
+        #expect(set.maxConcurrentStreams == 100)
+        #expect(keepalive(set) == [.seconds(1), .seconds(30), .milliseconds(500)])
+        let zeros = try configuration(["--grpc-keepalive-min-time", "0", "--grpc-keepalive-interval", "0", "--grpc-keepalive-timeout", "3s"])
+        #expect(keepalive(zeros) == [.seconds(300), .seconds(7200), .seconds(20)])
+        #expect(throws: LauncherError.self) { try configuration(["--max-concurrent-streams", "4294967296"]) }
+        #expect(throws: LauncherError.self) { try configuration(["--max-concurrent-streams", "-1"]) }
+        #expect(throws: LauncherError.self) { try configuration(["--grpc-keepalive-min-time", "5"]) }
+        let file = try EtcdConfiguration.parse(
+            arguments: ["--config-file", "/etc/etcd.yml"],
+            readFile: { _ in "max-concurrent-streams: 10\ngrpc-keepalive-min-time: 2000000000\ngrpc-keepalive-timeout: 7s\n" })
+        #expect(file.configuration.maxConcurrentStreams == 10)
+        #expect(file.configuration.grpcKeepaliveMinTime == .seconds(2))
+        #expect(file.configuration.grpcKeepaliveTimeout == .seconds(7))
+    }
+
     @Test("--flag value and --flag=value give the same configuration")
     func bothSyntaxes() throws {
         let separate = try configuration([

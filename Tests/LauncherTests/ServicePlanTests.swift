@@ -101,6 +101,10 @@ struct ServicePlanTests {
                     "--auth", "ipc:///var/lib/etcetera/bus/auth.sock",
                     "--auth-events", "ipc:///var/lib/etcetera/bus/auth-events.sock",
                     "--max-request-bytes", "2000000",
+                    "--max-concurrent-streams", "4294967295",
+                    "--grpc-keepalive-min-time-ms", "5000",
+                    "--grpc-keepalive-interval-ms", "7200000",
+                    "--grpc-keepalive-timeout-ms", "20000",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
                 ]

@@ -116,4 +116,23 @@ struct LessorTests {
         #expect(perSecond.reduce(0, +) == 100)
         #expect(perSecond.allSatisfy { $0 <= 31 }, "\(perSecond)")
     }
+
+    @Test("the expiry queue holds one entry per lease however fast keep-alives come, and expiries stay in order")
+    func oneQueueEntryPerLease() throws {
+        let leases = try lessor()
+        for id in 1...3 { try leases.grant(id: Int64(id), ttl: 10, now: start) }
+        for renewal in 1...100_000 {
+            _ = try leases.renew(Int64(renewal % 3 + 1), now: start + .microseconds(renewal))
+        }
+        #expect(leases.queuedExpiryCount == 3)
+        // The last renewals: lease 3 at 99,998 µs, 1 at 99,999 µs, 2 at 100,000 µs.
+        #expect(leases.nextExpiry == start + .seconds(10) + .microseconds(99_998))
+        #expect(leases.takeExpired(now: start + .seconds(11), limit: 10) == [3, 1, 2])
+        #expect(leases.queuedExpiryCount == 0, "taken leases leave the queue")
+        leases.abandonRevoke(1)
+        #expect(leases.queuedExpiryCount == 1)
+        try leases.finishRevoke(2)
+        #expect(leases.queuedExpiryCount == 1)
+        #expect(leases.takeExpired(now: start + .seconds(11), limit: 10) == [1])
+    }
 }

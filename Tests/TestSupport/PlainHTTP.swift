@@ -49,9 +49,15 @@ public enum PlainHTTP {
         private var decoded = [UInt8]()
         private var raw = [UInt8]()
 
-        public init(_ method: String, _ path: String, port: Int, body: String, headers: [(String, String)] = []) throws {
-            connection = try Connection(port: port)
+        public convenience init(_ method: String, _ path: String, port: Int, body: String, headers: [(String, String)] = []) throws {
+            let connection = try Connection(port: port)
             try connection.send(method, path, body: body, headers: headers)
+            try self.init(answerOn: connection)
+        }
+
+        /// Reads the response head of a request already sent on `connection`.
+        init(answerOn connection: Connection, timeout: Double = 10) throws {
+            self.connection = connection
             while true {
                 if let end = Self.find([13, 10, 13, 10], in: raw) {
                     let head = String(decoding: raw[..<end], as: UTF8.self)
@@ -59,7 +65,7 @@ public enum PlainHTTP {
                     (status, self.headers) = try PlainHTTP.parseHead(head)
                     return
                 }
-                guard let chunk = connection.receive(timeout: 10) else { throw TestFailure("no response head") }
+                guard let chunk = connection.receive(timeout: timeout) else { throw TestFailure("no response head") }
                 raw += chunk
             }
         }
@@ -161,14 +167,29 @@ public enum PlainHTTP {
             var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
             for (name, value) in headers { request += "\(name): \(value)\r\n" }
             request += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            let bytes = Array(request.utf8)
+            try send(Array(request.utf8))
+        }
+
+        /// Sends `bytes` as they are, waiting while the peer's receive buffer is full, at most `timeout`
+        /// seconds at a time; throws if the peer stopped reading for that long or closed.
+        func send(_ bytes: [UInt8], timeout: Double = 30) throws {
             var sent = 0
             while sent < bytes.count {
-                let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-                guard count > 0 else { throw TestFailure("send failed") }
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                guard poll(&poller, 1, Int32(timeout * 1000)) > 0 else {
+                    throw TestFailure("the peer stopped reading (\(sent) of \(bytes.count) bytes sent)")
+                }
+                let count = bytes[sent...].withUnsafeBytes {
+                    Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                }
+                if count < 0, errno == EAGAIN || errno == EINTR { continue }
+                guard count > 0 else { throw TestFailure("send failed: errno \(errno)") }
                 sent += count
             }
         }
+
+        /// Whether a receive found the end of the stream (or a reset).
+        private(set) var isClosedByPeer = false
 
         /// The next bytes received, or nil at the end of the stream or after `timeout` seconds.
         func receive(timeout: Double) -> [UInt8]? {
@@ -176,6 +197,7 @@ public enum PlainHTTP {
             guard poll(&poller, 1, Int32(timeout * 1000)) > 0 else { return nil }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = recv(fd, &chunk, chunk.count, 0)
+            if count <= 0 { isClosedByPeer = true }
             return count > 0 ? Array(chunk[0..<count]) : nil
         }
 

@@ -53,12 +53,15 @@ final class WatchSession: StreamingCall, Sendable {
     private let headerSuffix: [UInt8]
     private let admission: WatchAdmission?
     private let state = Mutex(State())
+    /// Bounds the requests the client sent and has not read the answers of (``StreamBacklog``).
+    private let backlog: StreamBacklog
 
     init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8], admission: WatchAdmission?) {
         self.backend = backend
         self.writer = writer
         self.headerSuffix = headerSuffix
         self.admission = admission
+        backlog = StreamBacklog(writer: writer)
         backend.register(self)
         homeOnNextProcess(excluding: nil, generation: 0)
     }
@@ -70,17 +73,29 @@ final class WatchSession: StreamingCall, Sendable {
 
     // MARK: Client side
 
-    func received(_ message: [UInt8]) {
-        guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: message) else { return }
+    /// Creates and progress requests are always answered, cancels of a known watcher too; those count
+    /// in the stream's backlog until their answer (or any other output) has left for the client.
+    func received(_ message: [UInt8]) -> StreamDemand {
+        guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: message) else { return .more }
         let checked = admission?.isNeeded ?? false
-        let (queued, startDraining) = state.withLock { state -> (Bool, Bool) in
-            guard checked || state.draining else { return (false, false) }
+        let (queued, startDraining, answered) = state.withLock { state -> (Bool, Bool, Bool) in
+            let answered = switch request.requestUnion {
+            case .createRequest, .progressRequest: true
+            case .cancelRequest(let cancel): state.watchers[cancel.watchID] != nil
+            case nil: false
+            }
+            guard checked || state.draining else { return (false, false, answered) }
             state.inbox.append(request)
             defer { state.draining = true }
-            return (true, !state.draining)
+            return (true, !state.draining, answered)
         }
-        if !queued { return forward(request) }
-        if startDraining { Task { await drainInbox() } }
+        let demand = answered ? backlog.taken() : .more
+        if !queued {
+            forward(request)
+        } else if startDraining {
+            Task { await drainInbox() }
+        }
+        return demand
     }
 
     /// Takes the inbox in order, each create only once the admission has decided it.
@@ -104,7 +119,7 @@ final class WatchSession: StreamingCall, Sendable {
         state.withLock { state in
             guard !state.closed else { return }
             if state.pendingCreates.isEmpty {
-                writer.send(response)
+                writer.send(response) { [backlog] in backlog.answered() }
             } else {
                 state.pendingCreates.append(.refused(response))
             }
@@ -269,12 +284,13 @@ final class WatchSession: StreamingCall, Sendable {
             }
             while case .refused(let response)? = state.pendingCreates.first {
                 state.pendingCreates.removeFirst()
-                writer.send(response)
+                writer.send(response) { [backlog] in backlog.answered() }
             }
         }
     }
 
     private func delivered() {
+        backlog.answered()
         let due = state.withLock { state -> Bool in
             state.delivered += 1
             return state.delivered >= Self.creditBatch

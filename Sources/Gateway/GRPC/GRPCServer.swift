@@ -18,6 +18,11 @@ final class ClientPortServer: Sendable {
         var maxMessageBytes: Int
         /// TLS settings; nil serves plaintext.
         var tls: ClientTLS?
+        /// etcd's `--max-concurrent-streams`: streams a client may have open on one connection.
+        var maxConcurrentStreams: UInt32 = .max
+        var keepalive = GRPCKeepalive()
+        /// How long a new connection may take to show its protocol (TLS handshake included).
+        var handshakeTimeout: TimeAmount = .seconds(10)
     }
 
     private let configuration: Configuration
@@ -53,7 +58,9 @@ final class ClientPortServer: Sendable {
         let jsonGateway = JSONGateway(methods: methods, maxMessageBytes: maxMessageBytes)
         let connectionConfiguration = HTTP2Tuning.connectionConfiguration(
             maxMessageBytes: maxMessageBytes,
-            extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 10_000)])
+            extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: Int(configuration.maxConcurrentStreams))])
+        let keepalive = configuration.keepalive
+        let handshakeTimeout = configuration.handshakeTimeout
         let stream = HTTP2Tuning.streamConfiguration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -66,9 +73,11 @@ final class ClientPortServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(HandshakeRejectionLogger(logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(
+                        handshakeTimeout: handshakeTimeout,
                         http2: { pipeline in
                             try pipeline.addHandler(
                                 NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
+                            try pipeline.addHandler(GRPCKeepaliveHandler(keepalive))
                             try pipeline.addHandler(GRPCConnectionHandler(
                                 methods: methods, maxMessageBytes: maxMessageBytes,
                                 certificateUser: certificateNamesCaller ? pipeline.verifiedClientCommonName() : nil))

@@ -6,10 +6,20 @@ import NIOHTTP2
 /// calls it on the connection's event loop: each client message in order, then `cancelled` once if the
 /// client resets the stream or the connection closes.
 protocol StreamingCall: AnyObject {
-    func received(_ message: [UInt8])
+    /// Takes the client's next message. `.paused` asks the transport to hold the messages after it,
+    /// and to stop reading them from the client, until the call's writer resumes reading.
+    func received(_ message: [UInt8]) -> StreamDemand
     /// The client half-closed its side. etcd keeps such a stream open for its responses.
     func clientFinished()
     func cancelled()
+}
+
+/// Whether a streaming call takes more client messages now. A client that sends and never reads
+/// would otherwise make the gateway queue answers without end; pausing turns that into the client's
+/// own flow control (no window for the stream, or no reads from the HTTP/1.1 connection).
+enum StreamDemand: Sendable {
+    case more
+    case paused
 }
 
 /// How a streaming call answers its client, from any thread: messages in order, then the status.
@@ -18,13 +28,16 @@ protocol StreamingCall: AnyObject {
 final class StreamWriter: Sendable {
     typealias Deliver = @Sendable (_ message: [UInt8], _ written: (@Sendable () -> Void)?) -> Void
     typealias Finish = @Sendable (GRPCStatus) -> Void
+    typealias Resume = @Sendable () -> Void
 
     private let deliver: Deliver
     private let end: Finish
+    private let resume: Resume
 
-    init(deliver: @escaping Deliver, finish: @escaping Finish) {
+    init(deliver: @escaping Deliver, finish: @escaping Finish, resume: @escaping Resume) {
         self.deliver = deliver
         self.end = finish
+        self.resume = resume
     }
 
     /// A writer onto one HTTP/2 stream of a gRPC connection.
@@ -35,6 +48,9 @@ final class StreamWriter: Sendable {
             },
             finish: { status in
                 eventLoop.execute { connection.value.finishStream(stream, status: status) }
+            },
+            resume: {
+                eventLoop.execute { connection.value.resumeStream(stream) }
             })
     }
 
@@ -47,5 +63,11 @@ final class StreamWriter: Sendable {
     /// Ends the stream with `status`.
     func finish(_ status: GRPCStatus) {
         end(status)
+    }
+
+    /// Lets the transport pass the client's messages again after the call answered `.paused`.
+    /// Always hops to the transport's event loop, so it cannot overtake the pause it ends.
+    func resumeReading() {
+        resume()
     }
 }

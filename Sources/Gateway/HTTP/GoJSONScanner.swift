@@ -4,7 +4,9 @@
 /// Malformed input gets the exact message of Go's scanner (`invalid character '}' looking for
 /// beginning of object key string`, `unexpected EOF`), which clients see in etcd's error body.
 ///
-/// The scanner is iterative, so deeply nested input cannot exhaust the stack.
+/// The scanner is a state machine over single bytes, as Go's is: it keeps its place between calls,
+/// so a body that arrives in many pieces is read once however it is cut (no re-scan of a value on
+/// every piece), and deeply nested input cannot exhaust the stack.
 struct GoJSONScanner {
     enum Kind: Equatable {
         case object, array, string, number, bool, null
@@ -32,211 +34,280 @@ struct GoJSONScanner {
         case malformed(String)
     }
 
-    /// Scans the value that starts at or after `start`.
-    /// - Parameter bodyComplete: whether `bytes` holds the whole body; a value cut short is then
-    ///   Go's `unexpected EOF` rather than a wait for more.
-    static func scan(_ bytes: [UInt8], from start: Int, bodyComplete: Bool) -> Outcome {
-        var index = start
-        while index < bytes.count, isSpace(bytes[index]) { index += 1 }
-        guard index < bytes.count else { return bodyComplete ? .endOfBody : .needsMore }
-        let first = index
-        var scanner = GoJSONScanner(bytes: bytes, index: index)
-        switch scanner.run() {
-        case .finished(let kind):
-            return .value(first..<scanner.index, kind)
-        case .ranOut:
-            // A top-level number ends where the body ends.
-            if bodyComplete, scanner.topLevelNumberComplete { return .value(first..<scanner.index, .number) }
-            return bodyComplete ? .malformed("unexpected EOF") : .needsMore
-        case .invalid(let message):
-            return .malformed(message)
+    /// Where the scanner is, as Go's `scanner.step` functions name it.
+    private enum State {
+        case beginValue
+        /// After `[`.
+        case beginValueOrEmpty
+        /// After `{`.
+        case beginKeyOrEmpty
+        /// After `,` in an object.
+        case beginKey
+        /// After a value inside a container.
+        case endValue
+        case string
+        case stringEscape
+        /// Inside `\u`, with this many hex digits read.
+        case stringUnicode(Int)
+        case negative
+        case zero
+        case integer
+        case dot
+        case fraction
+        case exponent
+        case exponentSign
+        case exponentDigits
+        /// Inside `true`, `false` or `null`, with this many bytes of it read.
+        case literal(StaticString, Int)
+
+        /// Whether a number may end here.
+        var endsNumber: Bool {
+            switch self {
+            case .zero, .integer, .fraction, .exponentDigits: true
+            default: false
+            }
         }
     }
 
-    private enum Run {
-        case finished(Kind)
-        case ranOut
+    /// What the innermost open container expects next (Go's parse states).
+    private enum Container {
+        case objectKey, objectValue, array
+    }
+
+    /// The next byte to read.
+    private var index = 0
+    private var state = State.beginValue
+    private var containers: [Container] = []
+    /// Where the value being read starts, and its kind, once its first byte has been read.
+    private var valueStart: Int?
+    private var kind = Kind.null
+
+    init() {}
+
+    /// The scanner's place moves `count` bytes back: the caller dropped that many bytes, all before
+    /// the value being read.
+    mutating func dropped(_ count: Int) {
+        index -= count
+        valueStart = valueStart.map { $0 - count }
+    }
+
+    /// Reads on from where the previous call stopped to the end of the next value in `bytes`.
+    /// - Parameter bodyComplete: whether `bytes` holds the whole body; a value cut short is then
+    ///   Go's `unexpected EOF` rather than a wait for more.
+    mutating func next(in bytes: [UInt8], bodyComplete: Bool) -> Outcome {
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch step(byte, at: index) {
+            case .continue:
+                index += 1
+            case .reprocess:
+                break
+            case .ended(let end):
+                return finish(at: end)
+            case .invalid(let message):
+                return .malformed(message)
+            }
+        }
+        guard bodyComplete else { return .needsMore }
+        guard let start = valueStart else { return .endOfBody }
+        guard containers.isEmpty, state.endsNumber else { return .malformed("unexpected EOF") }
+        // A top-level number ends where the body ends.
+        index = bytes.count
+        return .value(start..<bytes.count, .number)
+    }
+
+    private enum StepResult {
+        case `continue`
+        /// The byte ended a number and is read again in the state after it.
+        case reprocess
+        /// A top-level value ended before `end`.
+        case ended(Int)
         case invalid(String)
     }
 
-    private enum Container {
-        case object, array
+    private mutating func finish(at end: Int) -> Outcome {
+        let outcome = Outcome.value(valueStart!..<end, kind)
+        index = end
+        state = .beginValue
+        valueStart = nil
+        return outcome
     }
 
-    private let bytes: [UInt8]
-    private var index: Int
-    private var containers: [Container] = []
-    private var topLevelNumberComplete = false
-
-    private init(bytes: [UInt8], index: Int) {
-        self.bytes = bytes
-        self.index = index
-    }
-
-    private mutating func run() -> Run {
-        var firstKind: Kind?
-        // Each turn reads one value, then the punctuation after it up to the next value.
-        while true {
-            guard let byte = peek() else { return .ranOut }
-            let kind: Kind
+    private mutating func step(_ byte: UInt8, at position: Int) -> StepResult {
+        switch state {
+        case .beginValue:
+            return beginValue(byte, at: position)
+        case .beginValueOrEmpty:
+            if Self.isSpace(byte) { return .continue }
+            if byte == UInt8(ascii: "]") { return close(at: position) }
+            return beginValue(byte, at: position)
+        case .beginKeyOrEmpty:
+            if Self.isSpace(byte) { return .continue }
+            if byte == UInt8(ascii: "}") { return close(at: position) }
+            return beginKey(byte)
+        case .beginKey:
+            if Self.isSpace(byte) { return .continue }
+            return beginKey(byte)
+        case .endValue:
+            if Self.isSpace(byte) { return .continue }
+            switch (containers[containers.count - 1], byte) {
+            case (.objectKey, UInt8(ascii: ":")):
+                containers[containers.count - 1] = .objectValue
+                state = .beginValue
+                return .continue
+            case (.objectKey, _):
+                return invalid(byte, "after object key")
+            case (.objectValue, UInt8(ascii: ",")):
+                containers[containers.count - 1] = .objectKey
+                state = .beginKey
+                return .continue
+            case (.objectValue, UInt8(ascii: "}")), (.array, UInt8(ascii: "]")):
+                return close(at: position)
+            case (.objectValue, _):
+                return invalid(byte, "after object key:value pair")
+            case (.array, UInt8(ascii: ",")):
+                state = .beginValue
+                return .continue
+            case (.array, _):
+                return invalid(byte, "after array element")
+            }
+        case .string:
             switch byte {
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                let isObject = byte == UInt8(ascii: "{")
-                index += 1
-                guard let next = skipSpace() else { return .ranOut }
-                if next == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    index += 1
-                    kind = isObject ? .object : .array
-                } else {
-                    if isObject {
-                        guard next == UInt8(ascii: "\"") else { return invalid(next, "looking for beginning of object key string") }
-                        if let failure = readKey() { return failure }
-                    }
-                    containers.append(isObject ? .object : .array)
-                    if firstKind == nil { firstKind = isObject ? .object : .array }
-                    continue
-                }
-            case UInt8(ascii: "\""):
-                if let failure = readString() { return failure }
-                kind = .string
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if let failure = readNumber(topLevel: containers.isEmpty) { return failure }
-                kind = .number
-            case UInt8(ascii: "t"):
-                if let failure = readLiteral("true") { return failure }
-                kind = .bool
-            case UInt8(ascii: "f"):
-                if let failure = readLiteral("false") { return failure }
-                kind = .bool
-            case UInt8(ascii: "n"):
-                if let failure = readLiteral("null") { return failure }
-                kind = .null
-            default:
-                return invalid(byte, "looking for beginning of value")
+            case UInt8(ascii: "\""): return valueEnded(at: position + 1)
+            case UInt8(ascii: "\\"): state = .stringEscape
+            case 0..<0x20: return invalid(byte, "in string literal")
+            default: break
             }
-            // After a value: close containers or move to the next element.
-            while true {
-                guard let container = containers.last else { return .finished(firstKind ?? kind) }
-                guard let next = skipSpace() else { return .ranOut }
-                index += 1
-                switch (container, next) {
-                case (.object, UInt8(ascii: ",")):
-                    guard let keyStart = skipSpace() else { return .ranOut }
-                    guard keyStart == UInt8(ascii: "\"") else { return invalid(keyStart, "looking for beginning of object key string") }
-                    if let failure = readKey() { return failure }
-                case (.array, UInt8(ascii: ",")):
-                    break
-                case (.object, UInt8(ascii: "}")), (.array, UInt8(ascii: "]")):
-                    containers.removeLast()
-                    continue
-                case (.object, _):
-                    return invalid(next, "after object key:value pair")
-                case (.array, _):
-                    return invalid(next, "after array element")
-                }
-                break
-            }
-        }
-    }
-
-    /// Reads `"key"` and the colon after it; the index then points at the value.
-    private mutating func readKey() -> Run? {
-        if let failure = readString() { return failure }
-        guard let colon = skipSpace() else { return .ranOut }
-        guard colon == UInt8(ascii: ":") else { return invalid(colon, "after object key") }
-        index += 1
-        guard skipSpace() != nil else { return .ranOut }
-        return nil
-    }
-
-    private mutating func readString() -> Run? {
-        index += 1
-        while let byte = peek() {
-            index += 1
+            return .continue
+        case .stringEscape:
             switch byte {
-            case UInt8(ascii: "\""):
-                return nil
-            case UInt8(ascii: "\\"):
-                guard let escape = peek() else { return .ranOut }
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    continue
-                case UInt8(ascii: "u"):
-                    for _ in 0..<4 {
-                        guard let hex = peek() else { return .ranOut }
-                        guard isHexDigit(hex) else { return invalid(hex, "in \\u hexadecimal character escape") }
-                        index += 1
-                    }
-                default:
-                    return invalid(escape, "in string escape code")
-                }
-            case 0..<0x20:
-                return invalid(byte, "in string literal")
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                state = .string
+            case UInt8(ascii: "u"):
+                state = .stringUnicode(0)
             default:
-                continue
+                return invalid(byte, "in string escape code")
             }
-        }
-        return .ranOut
-    }
-
-    private mutating func readNumber(topLevel: Bool) -> Run? {
-        if peek() == UInt8(ascii: "-") {
-            index += 1
-            guard let digit = peek() else { return .ranOut }
-            guard isDigit(digit) else { return invalid(digit, "in numeric literal") }
-        }
-        if peek() == UInt8(ascii: "0") {
-            index += 1
-        } else {
-            while let digit = peek(), isDigit(digit) { index += 1 }
-        }
-        topLevelNumberComplete = topLevel
-        if peek() == UInt8(ascii: ".") {
-            index += 1
-            topLevelNumberComplete = false
-            guard let digit = peek() else { return .ranOut }
-            guard isDigit(digit) else { return invalid(digit, "after decimal point in numeric literal") }
-            while let digit = peek(), isDigit(digit) { index += 1 }
-            topLevelNumberComplete = topLevel
-        }
-        if let exponent = peek(), exponent == UInt8(ascii: "e") || exponent == UInt8(ascii: "E") {
-            index += 1
-            topLevelNumberComplete = false
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index += 1 }
-            guard let digit = peek() else { return .ranOut }
-            guard isDigit(digit) else { return invalid(digit, "in exponent of numeric literal") }
-            while let digit = peek(), isDigit(digit) { index += 1 }
-            topLevelNumberComplete = topLevel
-        }
-        // Digits may go on in bytes not received yet; only the end of the body settles a top-level number.
-        return peek() == nil ? .ranOut : nil
-    }
-
-    private mutating func readLiteral(_ word: String) -> Run? {
-        index += 1
-        for expected in word.utf8.dropFirst() {
-            guard let byte = peek() else { return .ranOut }
+            return .continue
+        case .stringUnicode(let read):
+            guard isHexDigit(byte) else { return invalid(byte, "in \\u hexadecimal character escape") }
+            state = read == 3 ? .string : .stringUnicode(read + 1)
+            return .continue
+        case .negative:
+            switch byte {
+            case UInt8(ascii: "0"): state = .zero
+            case UInt8(ascii: "1")...UInt8(ascii: "9"): state = .integer
+            default: return invalid(byte, "in numeric literal")
+            }
+            return .continue
+        case .integer where isDigit(byte), .fraction where isDigit(byte), .exponentDigits where isDigit(byte):
+            return .continue
+        case .zero, .integer:
+            switch byte {
+            case UInt8(ascii: "."): state = .dot
+            case UInt8(ascii: "e"), UInt8(ascii: "E"): state = .exponent
+            default: return numberEnded(at: position)
+            }
+            return .continue
+        case .dot:
+            guard isDigit(byte) else { return invalid(byte, "after decimal point in numeric literal") }
+            state = .fraction
+            return .continue
+        case .fraction:
+            guard byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") else { return numberEnded(at: position) }
+            state = .exponent
+            return .continue
+        case .exponent where byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-"):
+            state = .exponentSign
+            return .continue
+        case .exponent, .exponentSign:
+            guard isDigit(byte) else { return invalid(byte, "in exponent of numeric literal") }
+            state = .exponentDigits
+            return .continue
+        case .exponentDigits:
+            return numberEnded(at: position)
+        case .literal(let word, let read):
+            let expected = word.withUTF8Buffer { $0[read] }
             guard byte == expected else {
                 return invalid(byte, "in literal \(word) (expecting \(Self.quoteChar(expected)))")
             }
-            index += 1
+            if read + 1 == word.utf8CodeUnitCount { return valueEnded(at: position + 1) }
+            state = .literal(word, read + 1)
+            return .continue
         }
-        return nil
     }
 
-    private func peek() -> UInt8? {
-        index < bytes.count ? bytes[index] : nil
+    private mutating func beginValue(_ byte: UInt8, at position: Int) -> StepResult {
+        if Self.isSpace(byte) { return .continue }
+        let started: Kind
+        switch byte {
+        case UInt8(ascii: "{"):
+            containers.append(.objectKey)
+            state = .beginKeyOrEmpty
+            started = .object
+        case UInt8(ascii: "["):
+            containers.append(.array)
+            state = .beginValueOrEmpty
+            started = .array
+        case UInt8(ascii: "\""):
+            state = .string
+            started = .string
+        case UInt8(ascii: "-"):
+            state = .negative
+            started = .number
+        case UInt8(ascii: "0"):
+            state = .zero
+            started = .number
+        case UInt8(ascii: "1")...UInt8(ascii: "9"):
+            state = .integer
+            started = .number
+        case UInt8(ascii: "t"):
+            state = .literal("true", 1)
+            started = .bool
+        case UInt8(ascii: "f"):
+            state = .literal("false", 1)
+            started = .bool
+        case UInt8(ascii: "n"):
+            state = .literal("null", 1)
+            started = .null
+        default:
+            return invalid(byte, "looking for beginning of value")
+        }
+        if valueStart == nil {
+            valueStart = position
+            kind = started
+        }
+        return .continue
     }
 
-    /// Skips whitespace and returns the next byte, if any has arrived.
-    private mutating func skipSpace() -> UInt8? {
-        while let byte = peek(), Self.isSpace(byte) { index += 1 }
-        return peek()
+    private mutating func beginKey(_ byte: UInt8) -> StepResult {
+        guard byte == UInt8(ascii: "\"") else { return invalid(byte, "looking for beginning of object key string") }
+        state = .string
+        return .continue
     }
 
-    private func invalid(_ byte: UInt8, _ context: String) -> Run {
+    /// A container closed with the byte at `position`.
+    private mutating func close(at position: Int) -> StepResult {
+        containers.removeLast()
+        return valueEnded(at: position + 1)
+    }
+
+    /// A value ended just before `end`.
+    private mutating func valueEnded(at end: Int) -> StepResult {
+        if containers.isEmpty { return .ended(end) }
+        state = .endValue
+        return .continue
+    }
+
+    /// A number ended just before the byte at `position`, which is read again after it.
+    private mutating func numberEnded(at position: Int) -> StepResult {
+        if containers.isEmpty { return .ended(position) }
+        state = .endValue
+        return .reprocess
+    }
+
+    private func invalid(_ byte: UInt8, _ context: String) -> StepResult {
         .invalid("invalid character \(Self.quoteChar(byte)) \(context)")
     }
 

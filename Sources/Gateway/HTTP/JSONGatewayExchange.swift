@@ -11,6 +11,9 @@ import NIOHTTP1
 /// - A streaming call (Watch, LeaseKeepAlive, Snapshot) opens the method's `StreamingCall` at once,
 ///   passes it each JSON value of the body as it arrives, and writes each answer as a line
 ///   `{"result":{…}}` of a chunked response that stays open until the call ends or the client goes.
+///   When the call pauses (``StreamDemand``), the exchange stops passing messages and stops reading
+///   the connection until the call resumes, so a client that sends and never reads is held by its
+///   own socket; bytes of messages already passed are dropped.
 final class JSONGatewayExchange {
     private enum Plan {
         case simple(HTTPResponseStatus, contentType: String?, body: String, extraHeaders: [(String, String)])
@@ -34,9 +37,15 @@ final class JSONGatewayExchange {
     private let keepAlive: Bool
     private let callContext: CallContext
     private var plan: Plan
+    /// The body received and not yet dropped.
     private var body: [UInt8] = []
-    /// Where the next unread JSON value of the body starts.
+    private var scanner = GoJSONScanner()
+    /// Where the last value read ends in `body`; the bytes before it are dropped in batches.
     private var readOffset = 0
+    /// The whole body has arrived.
+    private var bodyComplete = false
+    /// The streaming call answered `.paused`; the connection is not read until it resumes.
+    private var paused = false
     /// Whether the client's messages may still come (a stream stops reading at the first bad one).
     private var clientSending = true
     private var messagesPassed = 0
@@ -60,7 +69,7 @@ final class JSONGatewayExchange {
         if body.count - readOffset > Self.bufferLimit(gateway) {
             return failTooLarge()
         }
-        if case .stream(let route, let call) = plan { passMessages(route, to: call, bodyComplete: false) }
+        if case .stream(let route, let call) = plan, !paused { passMessages(route, to: call) }
     }
 
     func requestEnded() {
@@ -72,7 +81,8 @@ final class JSONGatewayExchange {
         case .unary(let route):
             callUnary(route)
         case .stream(let route, let call):
-            passMessages(route, to: call, bodyComplete: true)
+            bodyComplete = true
+            if !paused { passMessages(route, to: call) }
         case .unservedStream(let route):
             // The method table's status for it, as for a unary call.
             if case .failure(let status) = gateway.methods.handler(for: route.method) { writeCallError(status) }
@@ -107,7 +117,8 @@ final class JSONGatewayExchange {
             let loop = context.eventLoop
             let writer = StreamWriter(
                 deliver: { message, written in loop.execute { bound.value.streamDelivered(message, written: written) } },
-                finish: { status in loop.execute { bound.value.streamFinished(status) } })
+                finish: { status in loop.execute { bound.value.streamFinished(status) } },
+                resume: { loop.execute { bound.value.streamResumed() } })
             return .stream(route, open(callContext, writer))
         }
     }
@@ -135,7 +146,7 @@ final class JSONGatewayExchange {
 
     /// The next JSON value of the body as the route's request message.
     private func nextMessage(_ route: JSONGateway.Route, bodyComplete: Bool) -> Next {
-        switch GoJSONScanner.scan(body, from: readOffset, bodyComplete: bodyComplete) {
+        switch scanner.next(in: body, bodyComplete: bodyComplete) {
         case .needsMore:
             return .needsMore
         case .endOfBody:
@@ -169,6 +180,7 @@ final class JSONGatewayExchange {
         let status = GRPCStatus(code: .resourceExhausted, message: "grpc: received message larger than max")
         body = []
         readOffset = 0
+        scanner = GoJSONScanner()
         if case .stream(_, let call) = plan { call.cancelled() }
         plan = .done
         clientSending = false
@@ -216,8 +228,9 @@ final class JSONGatewayExchange {
 
     // MARK: Streaming calls
 
-    private func passMessages(_ route: JSONGateway.Route, to call: StreamingCall, bodyComplete: Bool) {
-        while clientSending {
+    private func passMessages(_ route: JSONGateway.Route, to call: StreamingCall) {
+        defer { dropReadBytes() }
+        while clientSending, !paused {
             switch nextMessage(route, bodyComplete: bodyComplete) {
             case .needsMore:
                 return
@@ -226,7 +239,10 @@ final class JSONGatewayExchange {
                 call.clientFinished()
             case .message(let message):
                 messagesPassed += 1
-                call.received(message)
+                if call.received(message) == .paused {
+                    paused = true
+                    setReading(false)
+                }
             case .malformed(let message):
                 clientSending = false
                 guard messagesPassed == 0, !headersSent else {
@@ -240,10 +256,27 @@ final class JSONGatewayExchange {
                 return writeError(GRPCStatus(code: .unknown, message: message), afterCall: false)
             }
         }
-        if body.count > 64 * 1024, readOffset == body.count {
-            body = []
-            readOffset = 0
-        }
+    }
+
+    /// Drops the bytes of values already read once they are at least half the buffer, so the
+    /// buffer holds about one value and dropping costs no more than reading did.
+    private func dropReadBytes() {
+        guard readOffset > 0, readOffset >= body.count / 2 else { return }
+        body.removeFirst(readOffset)
+        scanner.dropped(readOffset)
+        readOffset = 0
+    }
+
+    /// The call takes messages again: pass those that wait and read the connection again.
+    private func streamResumed() {
+        guard paused else { return }
+        paused = false
+        setReading(true)
+        if case .stream(let route, let call) = plan { passMessages(route, to: call) }
+    }
+
+    private func setReading(_ reading: Bool) {
+        try? context.channel.syncOptions?.setOption(.autoRead, value: reading)
     }
 
     private func streamDelivered(_ message: [UInt8], written: (@Sendable () -> Void)?) {
@@ -342,6 +375,10 @@ final class JSONGatewayExchange {
     private func end(trailers: HTTPHeaders?) {
         guard !responseEnded else { return }
         responseEnded = true
+        if paused {
+            paused = false
+            setReading(true)
+        }
         let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)))
         if !keepAlive {
             done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }

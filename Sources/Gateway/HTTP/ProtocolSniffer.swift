@@ -4,6 +4,10 @@ import NIOCore
 /// HTTP/2 preface, anything else is HTTP/1.1 (curl, etcd's JSON API, `/health`). The sniffer reads
 /// until the first bytes decide, installs the handlers for that protocol behind itself, hands them
 /// the bytes read so far and leaves the pipeline.
+///
+/// A connection that has not told its protocol within the handshake timeout (counted from when the
+/// sniffer joins the pipeline, so a TLS handshake in front of it counts too) is closed: a peer that
+/// connects and sends nothing holds no file descriptor for long.
 final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -15,11 +19,24 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     private let http2: Configure
     private let http1: Configure
+    private let handshakeTimeout: TimeAmount
     private var received: ByteBuffer?
+    private var deadline: Scheduled<Void>?
 
-    init(http2: @escaping Configure, http1: @escaping Configure) {
+    init(handshakeTimeout: TimeAmount, http2: @escaping Configure, http1: @escaping Configure) {
+        self.handshakeTimeout = handshakeTimeout
         self.http2 = http2
         self.http1 = http1
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: handshakeTimeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -103,11 +103,13 @@ struct LeaseHandler: Sendable {
     }
 }
 
-/// One client keep-alive stream.
+/// One client keep-alive stream. Its backlog bounds the keep-alives forwarded and not yet answered
+/// to the client, so a client that sends keep-alives and never reads the answers is paused.
 private final class KeepAliveStream: StreamingCall, Sendable {
     private let backend: ServiceBackend
     private let writer: StreamWriter
     private let headerSuffix: [UInt8]
+    private let backlog: StreamBacklog
     /// Keep-alives forwarded and not answered yet, and whether the client has closed its side.
     private let progress = Mutex((pending: 0, clientDone: false))
 
@@ -115,16 +117,18 @@ private final class KeepAliveStream: StreamingCall, Sendable {
         self.backend = backend
         self.writer = writer
         self.headerSuffix = headerSuffix
+        backlog = StreamBacklog(writer: writer)
     }
 
-    func received(_ message: [UInt8]) {
+    func received(_ message: [UInt8]) -> StreamDemand {
         progress.withLock { $0.pending += 1 }
+        let demand = backlog.taken()
         backend.forward(
             message, requestField: Self.keepAliveRequestField, replyField: Self.keepAliveReplyField,
             limitSize: false, headerSuffix: headerSuffix
         ) { [self] result in
             switch result {
-            case .success(let response): writer.send(response)
+            case .success(let response): writer.send(response) { [backlog] in backlog.answered() }
             case .failure(let status): writer.finish(status)
             }
             let finished = progress.withLock { state in
@@ -133,6 +137,7 @@ private final class KeepAliveStream: StreamingCall, Sendable {
             }
             if finished { writer.finish(GRPCStatus(code: .ok, message: "")) }
         }
+        return demand
     }
 
     /// etcd's keep-alive loop answers what it has read and returns when the client closes its side,

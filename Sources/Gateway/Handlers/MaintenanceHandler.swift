@@ -122,17 +122,22 @@ private final class SnapshotStream: StreamingCall, Sendable {
         self.admission = admission
     }
 
-    func received(_ message: [UInt8]) {
+    /// Later messages are ignored, so the stream never needs to pause its client.
+    func received(_ message: [UInt8]) -> StreamDemand {
         let first = state.withLock { state in
             defer { state.started = true }
             return !state.started
         }
-        guard first else { return }
-        guard let admission else { return fetch(id: 0, offset: 0) }
+        guard first else { return .more }
+        guard let admission else {
+            fetch(id: 0, offset: 0)
+            return .more
+        }
         Task {
             if let status = await admission() { return writer.finish(status) }
             fetch(id: 0, offset: 0)
         }
+        return .more
     }
 
     func clientFinished() {}

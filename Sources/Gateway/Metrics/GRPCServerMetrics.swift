@@ -39,7 +39,8 @@ enum GRPCServerMetrics {
                         finish: { status in
                             outcome.ended(status.code)
                             writer.finish(status)
-                        })
+                        },
+                        resume: { writer.resumeReading() })
                     return CountedStream(open(context, counted), counters: counters, outcome: outcome)
                 }
             })
@@ -118,9 +119,9 @@ enum GRPCServerMetrics {
             self.outcome = outcome
         }
 
-        func received(_ message: [UInt8]) {
+        func received(_ message: [UInt8]) -> StreamDemand {
             counters.messageReceived()
-            call.received(message)
+            return call.received(message)
         }
 
         func clientFinished() { call.clientFinished() }

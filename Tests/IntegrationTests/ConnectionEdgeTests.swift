@@ -1,0 +1,135 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The client edge of connections: etcd's gRPC keepalive rules (as grpc-go enforces them for etcd),
+/// connections that never start, and a connection that opens thousands of streams with half-sent
+/// bodies, which must not make the gateway hold what they announce.
+@Suite("Client edge: connections", .serialized)
+struct ConnectionEdgeTests {
+    @Test("a client pinging faster than --grpc-keepalive-min-time gets GOAWAY ENHANCE_YOUR_CALM too_many_pings, as from etcd",
+          .timeLimit(.minutes(2)))
+    func tooManyPings() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        var answers: [String] = []
+        for server in [etcd, etcetera] {
+            let connection = try RawHTTP2Connection(port: server.port)
+            defer { connection.close() }
+            for _ in 0..<5 { try? connection.sendPing() }
+            let goAway = connection.awaitFrame(timeout: 10) { $0.type == RawHTTP2Connection.Frame.goAway }
+            answers.append("\(goAway?.errorCode.map(String.init) ?? "none") \(goAway?.debugData ?? "") closed: \(connection.closedByServer(within: 10))")
+        }
+        #expect(answers[0] == "11 too_many_pings closed: true")
+        #expect(answers[1] == answers[0])
+    }
+
+    @Test("pings no closer than --grpc-keepalive-min-time on a connection with a stream open are answered, not refused",
+          .timeLimit(.minutes(1)))
+    func pingsWithinPolicy() async throws {
+        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--grpc-keepalive-min-time", "100ms"])
+        defer { etcetera.stop() }
+        let connection = try RawHTTP2Connection(port: etcetera.port)
+        defer { connection.close() }
+        try connection.sendHeaders(stream: 1, path: "/etcdserverpb.Watch/Watch")
+        var acks = 0
+        for _ in 0..<6 {
+            try await Task.sleep(for: .milliseconds(250))
+            try connection.sendPing()
+            let answer = connection.awaitFrame(timeout: 10) {
+                $0.type == RawHTTP2Connection.Frame.goAway || ($0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 1)
+            }
+            if answer?.type == RawHTTP2Connection.Frame.ping { acks += 1 }
+        }
+        #expect(acks == 6)
+    }
+
+    @Test("the server pings a silent connection every --grpc-keepalive-interval and closes it when no answer comes within --grpc-keepalive-timeout",
+          .timeLimit(.minutes(1)))
+    func serverPings() async throws {
+        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--grpc-keepalive-interval", "1s", "--grpc-keepalive-timeout", "1s"])
+        defer { etcetera.stop() }
+        let connection = try RawHTTP2Connection(port: etcetera.port)
+        defer { connection.close() }
+        let ping = connection.awaitFrame(timeout: 15) { $0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 0 }
+        #expect(ping != nil, "the server pings a silent connection")
+        #expect(connection.closedByServer(within: 15), "and closes it when the ping is not answered")
+    }
+
+    @Test("a connection that never shows its protocol is closed after the handshake timeout", .timeLimit(.minutes(1)))
+    func handshakeTimeout() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let silent = try RawHTTP2Connection(port: etcetera.port, opening: [])
+        defer { silent.close() }
+        let halfPreface = try RawHTTP2Connection(port: etcetera.port, opening: Array("PRI * HTTP/2.0\r\n".utf8))
+        defer { halfPreface.close() }
+        #expect(silent.closedByServer(within: 30))
+        #expect(halfPreface.closedByServer(within: 5))
+    }
+
+    @Test("hundreds of streams with half-sent 2 MB bodies on one connection are refused past its buffer budget; the gateway's memory stays bounded",
+          .timeLimit(.minutes(2)))
+    func halfSentBodies() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let gateway = try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" })
+        let before = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let connection = try RawHTTP2Connection(port: etcetera.port)
+        defer { connection.close() }
+        // Each stream announces a 2,000,000-byte Put (0x1E8480) and sends half of it.
+        let announced: [UInt8] = [0, 0x00, 0x1E, 0x84, 0x80] + [UInt8](repeating: 0, count: 1_000_000)
+        let streams = 400
+        var sent = 0
+        do {
+            for index in 0..<streams {
+                let stream = UInt32(2 * index + 1)
+                try connection.sendHeaders(stream: stream, path: "/etcdserverpb.KV/Put")
+                try connection.sendData(stream: stream, announced, timeout: 10)
+                sent += 1
+            }
+        } catch {
+            Issue.record("stream \(sent + 1): \(error)")
+        }
+        // Nothing but a refusal ends one of these calls: trailers (HEADERS with END_STREAM).
+        var refused = 0
+        while let frame = connection.nextFrame(timeout: 2) {
+            if frame.type == RawHTTP2Connection.Frame.headers, frame.flags & RawHTTP2Connection.endStream != 0 { refused += 1 }
+        }
+        let after = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        #expect(sent == streams, "every stream's half body was taken or dropped, none stalled the connection")
+        #expect(refused > streams / 2, "\(refused) of \(sent) streams refused")
+        // Without a budget the gateway would hold 400 MB of bodies; its budget is 64 MiB.
+        #expect(after - before < 192 << 20, "RSS grew from \(before >> 20) MiB to \(after >> 20) MiB")
+        let answer = try PlainHTTP.request("POST", "/v3/kv/put", port: etcetera.port, body: "{\"key\":\"Zm9v\",\"value\":\"YmFy\"}")
+        #expect(answer.status == 200, "the gateway still serves: \(answer)")
+    }
+
+    @Test("thousands of calls opened and reset at once (\"rapid reset\") on one connection leave the gateway serving, its memory bounded",
+          .timeLimit(.minutes(2)))
+    func rapidReset() async throws {
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let gateway = try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" })
+        let before = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let connection = try RawHTTP2Connection(port: etcetera.port)
+        defer { connection.close() }
+        // A Range of "foo" (field 1, length 3), as one gRPC message.
+        let range: [UInt8] = [0, 0, 0, 0, 5, 0x0A, 0x03] + Array("foo".utf8)
+        for index in 0..<5000 {
+            let stream = UInt32(2 * index + 1)
+            try connection.sendHeaders(stream: stream, path: "/etcdserverpb.KV/Range")
+            try connection.sendData(stream: stream, range, endStream: true)
+            try connection.sendRstStream(stream: stream)
+        }
+        try connection.sendPing(42)
+        let ack = connection.awaitFrame(timeout: 60) { $0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 1 }
+        #expect(ack != nil, "the connection is still served after the resets")
+        let after = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        #expect(after - before < 64 << 20, "RSS grew from \(before >> 20) MiB to \(after >> 20) MiB")
+        let answer = try PlainHTTP.request("POST", "/v3/kv/range", port: etcetera.port, body: "{\"key\":\"Zm9v\"}")
+        #expect(answer.status == 200, "the gateway still serves: \(answer)")
+    }
+}
