@@ -141,7 +141,6 @@ final class WatchSession: StreamingCall, Sendable {
             add.fragment = create.fragment
             add.noPut = create.filters.contains(.noput)
             add.noDelete = create.filters.contains(.nodelete)
-            state.withLock { $0.pendingCreates.append(.forwarded(add)) }
             forwarded.add = add
         case .cancelRequest(let cancel):
             forwarded.cancel.session = id
@@ -151,7 +150,9 @@ final class WatchSession: StreamingCall, Sendable {
         case nil:
             return
         }
-        sendToHome(forwarded)
+        sendToHome(forwarded) { state in
+            if case .add(let add)? = forwarded.request { state.pendingCreates.append(.forwarded(add)) }
+        }
     }
 
     func clientFinished() {}
@@ -172,9 +173,16 @@ final class WatchSession: StreamingCall, Sendable {
 
     // MARK: Process side
 
-    private func sendToHome(_ request: Etcetera_Watch_WatchServiceRequest) {
-        guard let (process, generation) = state.withLock({ state in
-            state.closed ? nil : state.process.map { ($0, state.generation) }
+    /// Sends a request to the process the session is homed on, after `record` has noted it in the
+    /// session's state under the same lock. Noting and choosing the process at once is what keeps a
+    /// create from reaching a new home twice: a move that comes after the note re-sends the create
+    /// itself (this send then goes to the old home, which no longer knows the session), and one that
+    /// came before it does not know the create, which this send then delivers.
+    private func sendToHome(_ request: Etcetera_Watch_WatchServiceRequest, record: (inout State) -> Void = { _ in }) {
+        guard let (process, generation) = state.withLock({ state -> (Int, Int)? in
+            guard !state.closed else { return nil }
+            record(&state)
+            return state.process.map { ($0, state.generation) }
         }) else { return }
         backend.send(request, to: process) { [self] _, sessionKnown in
             if !sessionKnown { rehome(from: generation) }
