@@ -92,9 +92,9 @@ private final class Target: @unchecked Sendable {
 }
 
 /// One of etcd's methods: how its request decodes and where it goes.
-private struct Method {
+private struct Method: Sendable {
     let streaming: Bool
-    let handle: (_ message: [UInt8], _ target: Target) -> Void
+    let handle: @Sendable (_ message: [UInt8], _ target: Target) -> Void
 
     /// A request that only decodes here: its service does not reach the store.
     static func decodes<Request: SwiftProtobuf.Message>(_ type: Request.Type, streaming: Bool = false) -> Method {
@@ -102,7 +102,7 @@ private struct Method {
     }
 
     static func handles<Request: SwiftProtobuf.Message>(
-        _ type: Request.Type, streaming: Bool = false, _ body: @escaping (Request, Target) -> Void
+        _ type: Request.Type, streaming: Bool = false, _ body: @escaping @Sendable (Request, Target) -> Void
     ) -> Method {
         Method(streaming: streaming) { message, target in
             guard let request = try? Request(serializedBytes: message) else { return }
