@@ -14,4 +14,7 @@ swift build --build-tests
 # servers, Go builds and clients by the dozen, and the bus tests' "fails at once" bounds (under a
 # second) were missed about every other run when both shared one test process.
 swift test --skip-build --skip IntegrationTests
+# A 20-second smoke of each libFuzzer target, in a sanitizer build of its own (docs/reliability.md,
+# "Fuzzing"); a crash fails the run.
+scripts/fuzz.sh all 20
 swift test --skip-build --filter IntegrationTests
