@@ -168,3 +168,34 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (docs/reliability.md, "Fuzzing"): libFuzzer executables, declared only when
+// scripts/fuzz.sh builds them (ETCETERA_FUZZ=1, scratch path .build-fuzz, `-sanitize=fuzzer,address`),
+// because they link libFuzzer's main; the normal build never sees them.
+if Context.environment["ETCETERA_FUZZ"] != nil {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzSupport"),
+        .executableTarget(
+            name: "FuzzGRPCRequests",
+            dependencies: [
+                "FuzzSupport", "EtceteraAPI", "GRPCWire", "Lease", "MVCC", "Storage", nioCore,
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Fuzz/FuzzGRPCRequests"),
+        .executableTarget(
+            name: "FuzzJSONGateway", dependencies: ["FuzzSupport", "Gateway", "EtceteraAPI", .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "Fuzz/FuzzJSONGateway"),
+        .executableTarget(
+            name: "FuzzBus",
+            dependencies: [
+                "FuzzSupport", "AuthService", "Bus", "CZeroMQ", "Cluster", "EtceteraAPI", "KVService", "LeaseService", "MaintenanceService",
+                "MVCC", "Storage", "WatchService", logging,
+            ],
+            path: "Fuzz/FuzzBus"),
+        .executableTarget(
+            name: "FuzzSnapshotReader", dependencies: ["FuzzSupport", "Snapshot", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Fuzz/FuzzSnapshotReader"),
+        .executableTarget(name: "FuzzAuthFile", dependencies: ["FuzzSupport", "AuthFileBackend"], path: "Fuzz/FuzzAuthFile"),
+    ]
+}

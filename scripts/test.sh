@@ -14,6 +14,9 @@ swift build --build-tests
 # servers, Go builds and clients by the dozen, and the bus tests' "fails at once" bounds (under a
 # second) were missed about every other run when both shared one test process.
 swift test --skip-build --skip IntegrationTests
+# A 20-second smoke of each libFuzzer target, in a sanitizer build of its own (debug: it builds in a
+# fraction of the release build's time; docs/reliability.md, "Fuzzing"); a crash fails the run.
+ETCETERA_FUZZ_CONFIGURATION=debug scripts/fuzz.sh all 20
 swift test --skip-build --filter IntegrationTests
 # Three minutes of the chaos soak: load with auth on while services are killed and the disk stalls
 # (scripts/soak.sh, docs/reliability.md).

@@ -1,0 +1,5 @@
+#include <stddef.h>
+#include <stdint.h>
+
+/* libFuzzer's entry point for a program with a main of its own (compiler-rt's FuzzerInterface.h). */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
