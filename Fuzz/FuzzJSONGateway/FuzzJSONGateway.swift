@@ -26,17 +26,28 @@ func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = codec.encodeResponse(body)
         return 0
     }
-    // The value a body cut anywhere holds so far, as a stream sees it before the rest arrives.
-    _ = GoJSONScanner.scan(Array(body.prefix(body.count / 2)), from: 0, bodyComplete: false)
-    var offset = 0
-    while offset <= body.count, case .value(let range, let kind) = GoJSONScanner.scan(body, from: offset, bodyComplete: true) {
-        precondition(range.lowerBound >= offset && range.upperBound <= body.count && !range.isEmpty, "value \(range) outside the body")
-        offset = range.upperBound
-        if kind == .object, let message = try? codec.decodeRequest(Array(body[range])) {
-            _ = codec.encodeResponse(message)
+    // The body arrives in two parts, as a stream reads it: the scanner reads on where it stopped, and
+    // the bytes of each value read are dropped, as the exchange drops them.
+    let half = body.count / 2
+    var scanner = GoJSONScanner()
+    var buffer = Array(body[..<half])
+    var complete = false
+    while true {
+        switch scanner.next(in: buffer, bodyComplete: complete) {
+        case .value(let range, let kind):
+            precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count && !range.isEmpty, "value \(range) outside the body")
+            if kind == .object, let message = try? codec.decodeRequest(Array(buffer[range])) {
+                _ = codec.encodeResponse(message)
+            }
+            buffer.removeFirst(range.upperBound)
+            scanner.dropped(range.upperBound)
+        case .needsMore where !complete:
+            buffer += body[half...]
+            complete = true
+        default:
+            return 0
         }
     }
-    return 0
 }
 
 private let gateway = JSONGateway(methods: MethodTable(), maxMessageBytes: 1_572_864)

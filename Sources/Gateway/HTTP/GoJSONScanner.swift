@@ -111,9 +111,8 @@ struct GoJSONScanner {
         guard bodyComplete else { return .needsMore }
         guard let start = valueStart else { return .endOfBody }
         guard containers.isEmpty, state.endsNumber else { return .malformed("unexpected EOF") }
-        // A top-level number ends where the body ends.
-        index = bytes.count
-        return .value(start..<bytes.count, .number)
+        // A top-level number ends where the body ends; the scanner is then past it, as after any value.
+        return finish(at: bytes.count)
     }
 
     private enum StepResult {
