@@ -37,6 +37,10 @@ final class WatchSession: StreamingCall, Sendable {
         /// Outputs written to the client since the last credit.
         var delivered = 0
         var failedOpens = 0
+        /// Watchers re-created on the current home whose re-creation the process has not confirmed yet.
+        /// Its progress reports wait until there are none: a report sent before a re-creation reached
+        /// the process says nothing of that watcher, and must not move its resume point.
+        var unconfirmedResumes = 0
         var closed = false
         var openRequest: StreamingRequestHandle?
     }
@@ -194,6 +198,7 @@ final class WatchSession: StreamingCall, Sendable {
         let (generation, open, resumed, pending) = state.withLock { state in
             state.generation += 1
             state.process = process
+            state.unconfirmedResumes = state.watchers.count
             var open = Etcetera_Watch_OpenSession()
             open.session = id
             open.maxResponseBytes = Int64(backend.maxResponseBytes)
@@ -216,7 +221,11 @@ final class WatchSession: StreamingCall, Sendable {
         for watcher in resumed.sorted(by: { $0.watchID < $1.watchID }) {
             var request = Etcetera_Watch_WatchServiceRequest()
             request.add = watcher
-            backend.send(request, to: process)
+            backend.send(request, to: process) { [self] _, _ in
+                state.withLock { state in
+                    if state.generation == generation { state.unconfirmedResumes -= 1 }
+                }
+            }
         }
         for create in pending {
             var request = Etcetera_Watch_WatchServiceRequest()
@@ -267,7 +276,7 @@ final class WatchSession: StreamingCall, Sendable {
         state.withLock { state in
             guard state.generation == generation, !state.closed else { return }
             state.failedOpens = 0
-            if output.hasProgress {
+            if output.hasProgress, state.unconfirmedResumes == 0 {
                 let behind = Set(output.progress.behind)
                 for (watchID, watcher) in state.watchers where !behind.contains(watchID) {
                     state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
