@@ -31,33 +31,12 @@ struct OverloadTests {
             var token = Metadata()
             token.addString(response.token, forKey: "token")
             let quiet = try await Self.measure(client, metadata: token, operations: 50)
-            let outcomes = Outcomes()
-            let flooding = Flooding()
-            async let loaded = Self.measure(client, metadata: token, operations: 50, while: flooding)
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<32 {
-                    group.addTask {
-                        for _ in 0..<(2 * Self.scale) {
-                            let outcome: String
-                            do {
-                                _ = try await client.auth.authenticate(.with { $0.name = "root"; $0.password = "rootpw" })
-                                outcome = "ok"
-                            } catch let error as RPCError {
-                                outcome = "\(error.code): \(error.message)"
-                            } catch {
-                                outcome = "\(error)"
-                            }
-                            outcomes.record(outcome)
-                        }
-                    }
-                }
+            let (underFlood, seen) = try await Self.flood(client, metadata: token, tasks: 32, callsEach: 2 * Self.scale) {
+                _ = try await client.auth.authenticate(.with { $0.name = "root"; $0.password = "rootpw" })
             }
-            flooding.stop()
-            let underFlood = try await loaded
-            let seen = outcomes.seen
             print("Authenticate flood (\(64 * Self.scale) calls, 32 at a time, bcrypt cost \(Self.measured == nil ? 6 : 10)): \(seen)")
             print("put+range without flood: \(quiet); during the flood: \(underFlood)")
-            // A check that waited longer than the gateway's 5 s (a busy machine) times out instead.
+            // A check that waited longer than the gateway's request timeout (a busy machine) times out instead.
             let expected = ["ok", "resourceExhausted: etcdserver: too many requests", "unavailable: etcdserver: request timed out"]
             #expect(seen.keys.allSatisfy(expected.contains), "\(seen)")
             #expect(seen["ok", default: 0] > 0, "\(seen)")
@@ -74,32 +53,11 @@ struct OverloadTests {
                 _ = try await client.kv.put(.with { $0.key = Data("fill/\(index)".utf8); $0.value = value })
             }
             let quiet = try await Self.measure(client, metadata: Metadata(), operations: 50)
-            let outcomes = Outcomes()
-            let flooding = Flooding()
-            async let loaded = Self.measure(client, metadata: Metadata(), operations: 50, while: flooding)
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<8 {
-                    group.addTask {
-                        for _ in 0..<(2 * Self.scale) {
-                            let outcome: String
-                            do {
-                                try await client.maintenance.snapshot(.init()) { response in
-                                    for try await _ in response.messages {}
-                                }
-                                outcome = "ok"
-                            } catch let error as RPCError {
-                                outcome = "\(error.code): \(error.message)"
-                            } catch {
-                                outcome = "\(error)"
-                            }
-                            outcomes.record(outcome)
-                        }
-                    }
+            let (underFlood, seen) = try await Self.flood(client, metadata: Metadata(), tasks: 8, callsEach: 2 * Self.scale) {
+                try await client.maintenance.snapshot(.init()) { response in
+                    for try await _ in response.messages {}
                 }
             }
-            flooding.stop()
-            let underFlood = try await loaded
-            let seen = outcomes.seen
             print("Snapshot flood (\(16 * Self.scale) calls, 8 at a time): \(seen)")
             print("put+range without flood: \(quiet); during the flood: \(underFlood)")
             #expect(seen["ok", default: 0] > 0, "\(seen)")
@@ -107,6 +65,34 @@ struct OverloadTests {
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: etcetera.dataDirectory + "/member/kv/snapshots")
             #expect(leftovers.isEmpty, "every snapshot read to the end was deleted: \(leftovers)")
         }
+    }
+
+    /// Runs `call` `callsEach` times on each of `tasks` concurrent tasks while put+range probes go on
+    /// beside it; returns the probes' latencies during the flood and how the flood's calls ended.
+    private static func flood(
+        _ client: EtcdClient, metadata: Metadata, tasks: Int, callsEach: Int, _ call: @escaping @Sendable () async throws -> Void
+    ) async throws -> (underFlood: Latencies, seen: [String: Int]) {
+        let outcomes = Outcomes()
+        let flooding = Flooding()
+        async let loaded = measure(client, metadata: metadata, operations: 50, while: flooding)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    for _ in 0..<callsEach {
+                        do {
+                            try await call()
+                            outcomes.record("ok")
+                        } catch let error as RPCError {
+                            outcomes.record("\(error.code): \(error.message)")
+                        } catch {
+                            outcomes.record("\(error)")
+                        }
+                    }
+                }
+            }
+        }
+        flooding.stop()
+        return (try await loaded, outcomes.seen)
     }
 
     /// Latencies of a put followed by a range of its key, `operations` times (and, with `while`, on
