@@ -75,8 +75,8 @@ struct ConnectionEdgeTests {
     func halfSentBodies() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        let gateway = try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" })
-        let before = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let gateway = try Self.gatewayPID(of: etcetera)
+        let before = try #require(ProcessMemory.residentBytes(of: gateway))
         let connection = try RawHTTP2Connection(port: etcetera.port)
         defer { connection.close() }
         // Each stream announces a 2,000,000-byte Put (0x1E8480) and sends half of it.
@@ -98,7 +98,7 @@ struct ConnectionEdgeTests {
         while let frame = connection.nextFrame(timeout: 2) {
             if frame.type == RawHTTP2Connection.Frame.headers, frame.flags & RawHTTP2Connection.endStream != 0 { refused += 1 }
         }
-        let after = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let after = try #require(ProcessMemory.residentBytes(of: gateway))
         #expect(sent == streams, "every stream's half body was taken or dropped, none stalled the connection")
         #expect(refused > streams / 2, "\(refused) of \(sent) streams refused")
         // Without a budget the gateway would hold 400 MB of bodies; its budget is 64 MiB.
@@ -112,8 +112,8 @@ struct ConnectionEdgeTests {
     func rapidReset() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        let gateway = try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" })
-        let before = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let gateway = try Self.gatewayPID(of: etcetera)
+        let before = try #require(ProcessMemory.residentBytes(of: gateway))
         let connection = try RawHTTP2Connection(port: etcetera.port)
         defer { connection.close() }
         // A Range of "foo" (field 1, length 3), as one gRPC message.
@@ -127,9 +127,14 @@ struct ConnectionEdgeTests {
         try connection.sendPing(42)
         let ack = connection.awaitFrame(timeout: 60) { $0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 1 }
         #expect(ack != nil, "the connection is still served after the resets")
-        let after = try #require(ProcessMemory.residentBytes(of: gateway.pid))
+        let after = try #require(ProcessMemory.residentBytes(of: gateway))
         #expect(after - before < 64 << 20, "RSS grew from \(before >> 20) MiB to \(after >> 20) MiB")
         let answer = try PlainHTTP.request("POST", "/v3/kv/range", port: etcetera.port, body: "{\"key\":\"Zm9v\"}")
         #expect(answer.status == 200, "the gateway still serves: \(answer)")
+    }
+
+    /// The gateway process the launcher started, whose memory the budget tests watch.
+    private static func gatewayPID(of etcetera: ServerProcess) throws -> Int32 {
+        try #require(ProcessMemory.children(of: etcetera.process.processIdentifier).first { $0.name == "etcetera-gateway" }).pid
     }
 }
