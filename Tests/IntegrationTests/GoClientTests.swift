@@ -43,19 +43,9 @@ enum GoProgram {
 }
 
 /// The verdict of the `watchfailover` client, which watches with `streams` clients while `puts` keys
-/// are written and a watch process is killed: every watcher saw every event once, in order.
-///
-/// Under heavy load a session moved off a killed watch process can still resume one revision late
-/// (`watcher N: got revision R+1, want R`), a product bug not found yet (docs/reliability.md, "Chaos
-/// soak", open findings). That one failure is recorded as a known issue until it is fixed, so the run
-/// shows it without stopping every other change from landing; any other failure of the client, or a
-/// client that no longer fails that way, fails the test as before.
+/// are written and a watch process is killed: every watcher saw exactly the revisions of the puts, once
+/// each, in order.
 func expectEveryWatcherSawEveryEvent(_ output: Command.Output, streams: Int, puts: Int, _ comment: Comment? = nil) {
-    let resumedOneRevisionLate = output.stdout.contains(": got revision ")
-    withKnownIssue("a moved watch session resumed one revision late", isIntermittent: true) {
-        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
-        #expect(output.stdout.contains("\(streams) watchers, \(puts) puts, 0 failed"), comment)
-    } when: {
-        resumedOneRevisionLate
-    }
+    #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+    #expect(output.stdout.contains("\(streams) watchers, \(puts) puts, 0 failed"), comment)
 }

@@ -1,3 +1,4 @@
+import EtceteraAPI
 import Foundation
 import TestSupport
 import Testing
@@ -58,11 +59,21 @@ struct LeaseDifferentialTests {
     func expiryDeletesKeysInOneRevision() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
-        let id = try await Etcdctl.grantLease(ttl: 2, endpoint: etcetera.endpoint)
-        for key in ["x1", "x2", "x3"] {
-            _ = try await Etcdctl.run(["put", "--lease=\(id)", key, "v"], endpoint: etcetera.endpoint)
+        // The three keys are attached in one txn right after the grant; on a machine so busy that the
+        // 2-second lease expired before the txn, it is tried again with a new lease.
+        let attachedAt = try await withEtcdClient(port: etcetera.port) { client in
+            for _ in 0..<5 {
+                let id = try await client.lease.leaseGrant(.with { $0.ttl = 2 }).id
+                let puts = ["x1", "x2", "x3"].map { key in
+                    Etcdserverpb_RequestOp.with { $0.requestPut = .with { $0.key = Data(key.utf8); $0.value = Data("v".utf8); $0.lease = id } }
+                }
+                if let response = try? await client.kv.txn(.with { $0.success = puts }) { return response.header.revision }
+            }
+            throw TestFailure("no lease lived long enough for one txn")
         }
-        let watched = try await Etcdctl.runUntil(["watch", "--prefix", "x", "--rev", "5", "-w", "json"], endpoint: etcetera.endpoint) {
+        let watched = try await Etcdctl.runUntil(
+            ["watch", "--prefix", "x", "--rev", String(attachedAt + 1), "-w", "json"], endpoint: etcetera.endpoint
+        ) {
             $0.contains("\"Events\"")
         }
         let responses = watched.split(separator: "\n").filter { $0.contains("\"Events\"") }

@@ -53,8 +53,14 @@ public enum Command {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        let started = StartedProcess(process)
-        let watchdog = DispatchWorkItem { started.kill() }
+        // The watchdog holds the pid alone: a cancelled work item stays queued, with what it holds,
+        // until its deadline, and a Process holds its pipes' descriptors. Holding the process made
+        // every command keep its descriptors for the whole timeout (thousands, over a run of the
+        // suite), and past about 1,300 open descriptors Foundation's `Process.run` reads beyond a
+        // buffer while listing /proc/self/fd, which crashed the test process. The pid is still the
+        // program's while the watchdog can fire: this thread is waiting for it.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { _ = Glibc.kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval, execute: watchdog)
         defer { watchdog.cancel() }
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
