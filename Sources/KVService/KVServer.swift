@@ -6,7 +6,6 @@ import Logging
 import MVCC
 import ServiceLifecycle
 import SwiftProtobuf
-import Synchronization
 
 /// The kv service on the bus: answers `KVRequest`s from an `MVCCStore` and publishes every committed
 /// revision on the event stream, with an idle heartbeat that carries the current revision.
@@ -31,6 +30,10 @@ public final class KVServer: Service, Sendable {
         public var readWorkers = max(ProcessInfo.processInfo.activeProcessorCount, 2) * 2
         /// How many more reads may wait for a worker before reads are turned away as overload.
         public var waitingReadLimit = 4096
+        /// How many writes, and how many bytes of them, may wait for the next commit group (they
+        /// gather while the disk syncs the group before) before writes are turned away as overload.
+        public var waitingWriteLimit = 65_536
+        public var waitingWriteBytes = 64 << 20
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -46,11 +49,11 @@ public final class KVServer: Service, Sendable {
     private let readers: BusWorkQueue
     private let snapshots: SnapshotTransfers?
     private let operations = OperationCounters()
-    /// Writes received and not yet handed to the store, and whether the committer is running.
-    private let waitingWrites = Mutex<(writes: [PendingWrite], committing: Bool)>(([], false))
-    /// Where groups are committed and synced: off the bus thread, which keeps answering heartbeats
-    /// and reads however long the disk takes.
-    private let committer = DispatchQueue(label: "kv-commit")
+    /// Writes received and not yet handed to the store. Each batch is committed as one group with
+    /// one sync, off the bus thread, which keeps answering heartbeats and reads however long the disk
+    /// takes; the writes that arrive during one sync form the next group, so a slow disk makes groups
+    /// larger, never the bus thread slower.
+    private let writes: BusBatchLine<PendingWrite>
 
     /// Binds both endpoints; throws if either is taken, or if the snapshot directory cannot be made.
     public init(store: MVCCStore, configuration: Configuration, logger: Logger) throws {
@@ -63,6 +66,9 @@ public final class KVServer: Service, Sendable {
                 maximumTransfers: configuration.maximumSnapshotTransfers)
         }
         readers = BusWorkQueue(label: "kv-readers", concurrency: configuration.readWorkers, waitingLimit: configuration.waitingReadLimit)
+        writes = BusBatchLine(
+            label: "kv-commit", waitingLimit: configuration.waitingWriteLimit, byteLimit: configuration.waitingWriteBytes
+        ) { [store] in store.write($0) }
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
     }
@@ -92,7 +98,7 @@ public final class KVServer: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await self.server.run { self.handle($0) } afterEachBatch: { self.commitBatch() }
+                    try await self.server.run { self.handle($0) } afterEachBatch: { self.writes.startIfWaiting() }
                 }
                 group.addTask { try await self.sendHeartbeats() }
                 if let snapshots { group.addTask { try await self.discardIdleSnapshots(snapshots) } }
@@ -195,32 +201,7 @@ public final class KVServer: Service, Sendable {
             operations.record(request.request, reply.reply)
             incoming.reply(Self.encode(reply))
         }
-        waitingWrites.withLock { $0.writes.append(pending) }
-    }
-
-    /// Runs on the bus thread after each batch of requests: starts the committer unless it is running.
-    private func commitBatch() {
-        let start = waitingWrites.withLock { waiting in
-            guard !waiting.writes.isEmpty, !waiting.committing else { return false }
-            waiting.committing = true
-            return true
-        }
-        if start { committer.async { self.commitWaitingWrites() } }
-    }
-
-    /// Runs on the committer: commits every waiting write as one group, with one sync, until none is
-    /// left. The writes that arrive during one sync form the next group, so a slow disk makes groups
-    /// larger, never the bus thread slower.
-    private func commitWaitingWrites() {
-        while true {
-            let writes = waitingWrites.withLock { waiting in
-                defer { waiting.writes.removeAll(keepingCapacity: true) }
-                if waiting.writes.isEmpty { waiting.committing = false }
-                return waiting.writes
-            }
-            guard !writes.isEmpty else { return }
-            store.write(writes)
-        }
+        writes.append(incoming, pending)
     }
 
     private func read(_ request: Etcetera_Kv_KVRequest) -> Etcetera_Kv_KVReply {
