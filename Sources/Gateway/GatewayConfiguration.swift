@@ -39,6 +39,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxConcurrentStreams: UInt32 = .max
     /// etcd's `--grpc-keepalive-min-time`, `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`.
     public var keepalive = GRPCKeepalive()
+    /// How long a client connection may stay open with no call or request in progress.
+    public var clientIdleTimeout: Duration = .seconds(5 * 60)
 
     public init(host: String, port: Int, kvEndpoint: String) {
         self.host = host

@@ -72,7 +72,8 @@ public final class GatewayServer: Service, Sendable {
             configuration: .init(
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls,
-                maxConcurrentStreams: configuration.maxConcurrentStreams, keepalive: configuration.keepalive),
+                maxConcurrentStreams: configuration.maxConcurrentStreams, keepalive: configuration.keepalive,
+                idleTimeout: TimeAmount(clamping: configuration.clientIdleTimeout)),
             methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
             healthCheck: healthCheck, scrape: scrape, logger: logger)
         metricsListeners = configuration.metricsAddresses.map {

@@ -99,6 +99,7 @@ private struct FlagDefinition {
         .init(name: "grpc-keepalive-min-time", isBoolean: false, readsEnvironment: true),
         .init(name: "grpc-keepalive-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "grpc-keepalive-timeout", isBoolean: false, readsEnvironment: true),
+        .init(name: "client-idle-timeout", isBoolean: false, readsEnvironment: true),
         .init(name: "log-level", isBoolean: false, readsEnvironment: true),
         .init(name: "logger", isBoolean: false, readsEnvironment: true),
         .init(name: "quota-backend-bytes", isBoolean: false, readsEnvironment: true),
@@ -324,6 +325,11 @@ private struct FlagParser {
         }
         if let raw = values["grpc-keepalive-timeout"] {
             configuration.grpcKeepaliveTimeout = try duration(raw)
+        }
+        if let raw = values["client-idle-timeout"] {
+            let timeout = try duration(raw)
+            guard timeout > .zero else { throw invalid(raw, "expected a positive duration such as 5m") }
+            configuration.clientIdleTimeout = timeout
         }
         if let raw = values["log-level"] {
             guard let level = EtcdConfiguration.LogLevel(etcdName: raw.text) else {

@@ -48,6 +48,9 @@ extension EtcdConfiguration {
             Frequency duration of server-to-client ping to check if a connection is alive (0: gRPC's 2h, as etcd).
           --grpc-keepalive-timeout '20s'
             Additional duration of wait before closing a non-responsive connection (0: gRPC's 20s, as etcd).
+          --client-idle-timeout '5m'
+            Etcetera's own: a client connection with no call or request in progress for this long is
+            closed (gRPC with GOAWAY first; clients reconnect at their next call).
 
         Clustering:
           --listen-client-urls 'http://localhost:2379'

@@ -34,6 +34,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var grpcKeepaliveInterval: Duration = .seconds(2 * 60 * 60)
     /// `--grpc-keepalive-timeout`: how long a pinged connection may stay silent before it is closed.
     public var grpcKeepaliveTimeout: Duration = .seconds(20)
+    /// `--client-idle-timeout`, Etcetera's own: how long a client connection may stay open with no
+    /// call or request in progress (etcd keeps such connections for ever).
+    public var clientIdleTimeout: Duration = .seconds(5 * 60)
     /// `--log-level`.
     public var logLevel: LogLevel
     /// `--logger`: the shape of the readiness lines scripts wait for (etcd 3.4's default is capnslog).

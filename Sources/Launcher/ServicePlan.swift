@@ -278,6 +278,7 @@ public struct ServicePlan: Sendable, Hashable {
                 "--grpc-keepalive-min-time-ms", String(milliseconds(keepalive.minTime)),
                 "--grpc-keepalive-interval-ms", String(milliseconds(keepalive.interval)),
                 "--grpc-keepalive-timeout-ms", String(milliseconds(keepalive.timeout)),
+                "--client-idle-timeout-ms", String(milliseconds(configuration.clientIdleTimeout)),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,
             ]

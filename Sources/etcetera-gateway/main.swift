@@ -72,6 +72,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Silence after a ping before the connection is closed, in milliseconds (etcd's --grpc-keepalive-timeout).")
     var grpcKeepaliveTimeoutMs: Int64 = 20000
 
+    @Option(help: "A client connection with no call or request in progress for this long is closed, in milliseconds (the launcher's --client-idle-timeout).")
+    var clientIdleTimeoutMs: Int64 = 300_000
+
     @Option(help: "Data directory of the member (reserved for gateway state).")
     var dataDir: String?
 
@@ -100,6 +103,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.keepalive.minTime = .milliseconds(grpcKeepaliveMinTimeMs)
         configuration.keepalive.interval = .milliseconds(grpcKeepaliveIntervalMs)
         configuration.keepalive.timeout = .milliseconds(grpcKeepaliveTimeoutMs)
+        guard clientIdleTimeoutMs > 0 else { throw ValidationError("--client-idle-timeout-ms must be positive") }
+        configuration.clientIdleTimeout = .milliseconds(clientIdleTimeoutMs)
         configuration.watchEndpoints = watch
         configuration.watchRegistryEndpoint = watchRegistry
         configuration.leaseEndpoint = lease

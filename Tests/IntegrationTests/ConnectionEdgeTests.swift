@@ -70,6 +70,45 @@ struct ConnectionEdgeTests {
         #expect(halfPreface.closedByServer(within: 5))
     }
 
+    @Test("a connection with nothing in progress for --client-idle-timeout is closed, gRPC after GOAWAY NO_ERROR; open streams and a JSON watch outlive it",
+          .timeLimit(.minutes(2)))
+    func idleTimeout() async throws {
+        let etcetera = try await ServerProcess.etcetera(extraArguments: ["--client-idle-timeout", "2s"])
+        defer { etcetera.stop() }
+        let idle = try RawHTTP2Connection(port: etcetera.port)
+        defer { idle.close() }
+        let busy = try RawHTTP2Connection(port: etcetera.port)
+        defer { busy.close() }
+        try busy.sendHeaders(stream: 1, path: "/etcdserverpb.Watch/Watch")
+        let keptAlive = try PlainHTTP.Connection(port: etcetera.port)
+        defer { keptAlive.close() }
+        try keptAlive.send("GET", "/health", body: "", headers: [])
+        #expect(keptAlive.receive(timeout: 10) != nil, "/health answered on a kept-alive connection")
+        let watch = try PlainHTTP.ChunkedRequest("POST", "/v3/watch", port: etcetera.port)
+        defer { watch.close() }
+        try watch.send(#"{"create_request":{"key":"aWRsZQ=="}}"#)
+        #expect(try watch.nextLine()?.contains("\"created\":true") == true)
+
+        let goAway = idle.awaitFrame(timeout: 30) { $0.type == RawHTTP2Connection.Frame.goAway }
+        #expect(goAway?.errorCode == 0, "GOAWAY NO_ERROR to the idle gRPC connection: \(goAway.map { "\($0)" } ?? "none")")
+        #expect(idle.closedByServer(within: 10))
+        var closed = false
+        for _ in 0..<30 where !closed {
+            _ = keptAlive.receive(timeout: 1)
+            closed = keptAlive.isClosedByPeer
+        }
+        #expect(closed, "the kept-alive HTTP/1.1 connection is closed between requests")
+        // Well past the timeout, the connections with something in progress are still served.
+        #expect(try await Etcdctl.run(["put", "idle", "late"], endpoint: etcetera.endpoint).stdout == "OK\n")
+        let event = try watch.nextLine(timeout: 30)
+        #expect(event?.contains(Data("late".utf8).base64EncodedString()) == true, "the JSON watch still delivers: \(event ?? "nothing")")
+        try busy.sendPing()
+        let answer = busy.awaitFrame(timeout: 10) {
+            $0.type == RawHTTP2Connection.Frame.goAway || ($0.type == RawHTTP2Connection.Frame.ping && $0.flags & 1 == 1)
+        }
+        #expect(answer?.type == RawHTTP2Connection.Frame.ping, "the gRPC connection with a stream open is still served")
+    }
+
     @Test("hundreds of streams with half-sent 2 MB bodies on one connection are refused past its buffer budget; the gateway's memory stays bounded",
           .timeLimit(.minutes(2)))
     func halfSentBodies() async throws {

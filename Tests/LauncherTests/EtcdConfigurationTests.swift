@@ -86,6 +86,10 @@ struct EtcdConfigurationTests {
         #expect(file.configuration.maxConcurrentStreams == 10)
         #expect(file.configuration.grpcKeepaliveMinTime == .seconds(2))
         #expect(file.configuration.grpcKeepaliveTimeout == .seconds(7))
+        #expect(defaults.clientIdleTimeout == .seconds(300))
+        #expect(try configuration(["--client-idle-timeout", "90s"]).clientIdleTimeout == .seconds(90))
+        #expect(throws: LauncherError.self) { try configuration(["--client-idle-timeout", "0"]) }
+        #expect(throws: LauncherError.self) { try configuration(["--client-idle-timeout", "-1s"]) }
     }
 
     @Test("--flag value and --flag=value give the same configuration")

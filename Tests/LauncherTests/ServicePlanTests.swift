@@ -105,6 +105,7 @@ struct ServicePlanTests {
                     "--grpc-keepalive-min-time-ms", "5000",
                     "--grpc-keepalive-interval-ms", "7200000",
                     "--grpc-keepalive-timeout-ms", "20000",
+                    "--client-idle-timeout-ms", "300000",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
                 ]

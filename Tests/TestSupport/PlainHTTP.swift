@@ -142,11 +142,11 @@ public enum PlainHTTP {
     }
 
     /// One loopback TCP connection.
-    final class Connection {
+    public final class Connection {
         private let fd: Int32
         private let port: Int
 
-        init(port: Int) throws {
+        public init(port: Int) throws {
             self.port = port
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw TestFailure("socket failed") }
@@ -163,7 +163,7 @@ public enum PlainHTTP {
             }
         }
 
-        func send(_ method: String, _ path: String, body: String, headers: [(String, String)]) throws {
+        public func send(_ method: String, _ path: String, body: String, headers: [(String, String)]) throws {
             var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
             for (name, value) in headers { request += "\(name): \(value)\r\n" }
             request += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -189,10 +189,10 @@ public enum PlainHTTP {
         }
 
         /// Whether a receive found the end of the stream (or a reset).
-        private(set) var isClosedByPeer = false
+        public private(set) var isClosedByPeer = false
 
         /// The next bytes received, or nil at the end of the stream or after `timeout` seconds.
-        func receive(timeout: Double) -> [UInt8]? {
+        public func receive(timeout: Double) -> [UInt8]? {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, Int32(timeout * 1000)) > 0 else { return nil }
             var chunk = [UInt8](repeating: 0, count: 65536)
@@ -201,7 +201,7 @@ public enum PlainHTTP {
             return count > 0 ? Array(chunk[0..<count]) : nil
         }
 
-        func close() {
+        public func close() {
             Glibc.close(fd)
         }
     }

@@ -24,6 +24,10 @@ public struct GRPCKeepalive: Sendable, Hashable {
 /// - Server pings: when nothing has been read for `interval`, a PING is sent; if nothing is read in
 ///   the `timeout` after it, the connection is closed. Reads are checked once per interval, so the
 ///   ping leaves between one and two intervals after the last read.
+/// - Idleness (grpc-go's `MaxConnectionIdle`, which etcd leaves unset): `maxConnectionIdle` after the connection opened or
+///   its last stream closed, with no stream opened since, GOAWAY `NO_ERROR` naming the last stream
+///   the client opened is sent and the connection closed. A stream the client opens meanwhile is
+///   above that one, so its client knows it was not served and sends it again on a new connection.
 final class GRPCKeepaliveHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -49,28 +53,39 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
     private var readSinceCheck = false
     private var pingOutstanding = false
     private var check: Scheduled<Void>?
+    private let maxConnectionIdle: TimeAmount
+    /// Set while no stream is open: the GOAWAY for an idle connection.
+    private var idleClose: Scheduled<Void>?
     private var closing = false
 
-    init(_ keepalive: GRPCKeepalive) {
-        minTime = Self.timeAmount(keepalive.minTime)
-        interval = Self.timeAmount(keepalive.interval)
-        timeout = Self.timeAmount(keepalive.timeout)
+    /// - Parameter maxConnectionIdle: see `ClientPortServer.Configuration.idleTimeout`.
+    init(_ keepalive: GRPCKeepalive, maxConnectionIdle: TimeAmount) {
+        minTime = TimeAmount(clamping: keepalive.minTime)
+        interval = TimeAmount(clamping: keepalive.interval)
+        timeout = TimeAmount(clamping: keepalive.timeout)
+        self.maxConnectionIdle = maxConnectionIdle
     }
 
     /// Joins a connection already open (see `GRPCConnectionHandler.handlerAdded`).
     func handlerAdded(context: ChannelHandlerContext) {
         schedule(after: interval, context: context)
+        scheduleIdleClose(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        check?.cancel()
-        check = nil
+        cancelTimers()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    private func cancelTimers() {
         check?.cancel()
         check = nil
-        context.fireChannelInactive()
+        idleClose?.cancel()
+        idleClose = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -91,11 +106,38 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case is NIOHTTP2StreamCreatedEvent: openStreams += 1
-        case is StreamClosedEvent: openStreams = max(0, openStreams - 1)
+        case is NIOHTTP2StreamCreatedEvent:
+            openStreams += 1
+            idleClose?.cancel()
+            idleClose = nil
+        case is StreamClosedEvent:
+            openStreams = max(0, openStreams - 1)
+            if openStreams == 0 { scheduleIdleClose(context: context) }
         default: break
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func scheduleIdleClose(context: ChannelHandlerContext) {
+        idleClose?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleClose = context.eventLoop.scheduleTask(in: maxConnectionIdle) {
+            let (handler, context) = bound.value
+            handler.idleClose = nil
+            guard handler.openStreams == 0 else { return }
+            handler.goAway(.noError, debugData: "", context: context)
+        }
+    }
+
+    /// Sends GOAWAY naming the last stream the client opened, then closes the connection.
+    private func goAway(_ code: HTTP2ErrorCode, debugData: String, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        let goAway = HTTP2Frame(
+            streamID: .rootStream,
+            payload: .goAway(lastStreamID: highestStreamID, errorCode: code, opaqueData: ByteBuffer(string: debugData)))
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(goAway)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Headers leave at once and clear the strikes. DATA waits for the client's window and leaves in
@@ -131,12 +173,8 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
         }
         let least = openStreams > 0 ? minTime : Self.minTimeWithoutStreams
         if let lastPingAt, lastPingAt + least > now { pingStrikes += 1 }
-        guard pingStrikes > Self.maxPingStrikes, !closing else { return }
-        closing = true
-        let goAway = HTTP2Frame(
-            streamID: .rootStream,
-            payload: .goAway(lastStreamID: highestStreamID, errorCode: .enhanceYourCalm, opaqueData: ByteBuffer(string: "too_many_pings")))
-        context.writeAndFlush(wrapOutboundOut(goAway)).whenComplete { _ in context.close(promise: nil) }
+        guard pingStrikes > Self.maxPingStrikes else { return }
+        goAway(.enhanceYourCalm, debugData: "too_many_pings", context: context)
     }
 
     private func schedule(after delay: TimeAmount, context: ChannelHandlerContext) {
@@ -158,11 +196,13 @@ final class GRPCKeepaliveHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.pingData, ack: false))), promise: nil)
         schedule(after: timeout, context: context)
     }
+}
 
+extension TimeAmount {
     /// `duration` as NIO's time amount; beyond ten years is as good as never, and cannot overflow a deadline.
-    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+    init(clamping duration: Duration) {
         let longest = Duration.seconds(10 * 365 * 24 * 60 * 60)
         let (seconds, attoseconds) = min(max(duration, .zero), longest).components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

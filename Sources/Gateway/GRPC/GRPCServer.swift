@@ -23,6 +23,12 @@ final class ClientPortServer: Sendable {
         var keepalive = GRPCKeepalive()
         /// How long a new connection may take to show its protocol (TLS handshake included).
         var handshakeTimeout: TimeAmount = .seconds(10)
+        /// How long a connection may stay open with no call or request in progress before it is
+        /// closed (gRPC with GOAWAY first): a client that connects and then does nothing holds a
+        /// descriptor and the connection's buffers for a bounded time only. etcd keeps such
+        /// connections for ever; clients notice nothing, as gRPC clients reconnect at their next
+        /// call and HTTP/1.1 clients at their next request.
+        var idleTimeout: TimeAmount
     }
 
     private let configuration: Configuration
@@ -61,6 +67,7 @@ final class ClientPortServer: Sendable {
             extraSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: Int(configuration.maxConcurrentStreams))])
         let keepalive = configuration.keepalive
         let handshakeTimeout = configuration.handshakeTimeout
+        let idleTimeout = configuration.idleTimeout
         let stream = HTTP2Tuning.streamConfiguration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -77,13 +84,14 @@ final class ClientPortServer: Sendable {
                         http2: { pipeline in
                             try pipeline.addHandler(
                                 NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
-                            try pipeline.addHandler(GRPCKeepaliveHandler(keepalive))
+                            try pipeline.addHandler(GRPCKeepaliveHandler(keepalive, maxConnectionIdle: idleTimeout))
                             try pipeline.addHandler(GRPCConnectionHandler(
                                 methods: methods, maxMessageBytes: maxMessageBytes,
                                 certificateUser: certificateNamesCaller ? pipeline.verifiedClientCommonName() : nil))
                         },
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                            try pipeline.addHandler(HTTPIdleTimeout(idleTimeout))
                             try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck, metrics: scrape, jsonGateway: jsonGateway))
                         }))
                 }
