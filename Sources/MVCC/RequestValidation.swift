@@ -25,8 +25,9 @@ public enum RequestValidation {
 
     public static func check(_ request: Etcdserverpb_TxnRequest, maxOperations: Int) throws(MVCCError) {
         try checkStructure(request, maxOperations: maxOperations)
-        _ = try TxnWrites(branch: request.success)
-        _ = try TxnWrites(branch: request.failure)
+        var keys = TxnKeys()
+        _ = try TxnWrites(branch: request.success, keys: &keys)
+        _ = try TxnWrites(branch: request.failure, keys: &keys)
     }
 
     private static func checkStructure(_ request: Etcdserverpb_TxnRequest, maxOperations: Int) throws(MVCCError) {

@@ -10,7 +10,7 @@ struct InitialCorruptionCheckTests {
     func soundStore() async throws {
         let directory = try RunningKVServer.makeDirectory()
         try await Self.writeStore(in: directory)
-        let kv = try RunningKVServer(directory: directory)
+        let kv = try await RunningKVServer.started(directory: directory)
         let reply = try await kv.request { $0.range.key = Data("a".utf8) }
         #expect(reply.range.kvs.map { String(decoding: $0.value, as: UTF8.self) } == ["1"], "\(reply)")
         #expect(kv.store.activeAlarms.isEmpty)
@@ -35,7 +35,7 @@ struct InitialCorruptionCheckTests {
             // The head of b is lost: a live key the store would no longer serve.
             batch.delete(Array("kb".utf8))
         }
-        let kv = try RunningKVServer(directory: directory)
+        let kv = try await RunningKVServer.started(directory: directory)
 
         func expectCorrupt(_ name: String, _ body: (inout Etcetera_Kv_KVRequest) -> Void) async throws {
             let reply = try await kv.request(body)

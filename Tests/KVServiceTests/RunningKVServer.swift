@@ -21,7 +21,7 @@ final class RunningKVServer {
 
     /// - Parameter directory: a directory made by `makeDirectory()` whose `kv` store is used as it
     ///   is; nil for a new one.
-    init(directory: String? = nil, partSize: Int = 1 << 20, idleTimeout: Duration = .seconds(60)) throws {
+    private init(directory: String?, partSize: Int, idleTimeout: Duration) throws {
         self.directory = try directory ?? Self.makeDirectory()
         var logger = Logger(label: "kv-test") { [logs] _ in logs }
         logger.logLevel = .info
@@ -34,6 +34,21 @@ final class RunningKVServer {
         let server = try KVServer(store: store, configuration: configuration, logger: logger)
         serving = Task { try await server.run() }
         client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
+    }
+
+    /// A kv service that is serving: before that (its initial corruption check, however long a busy
+    /// machine makes it) it answers no heartbeat, and its clients take it for a dead one.
+    static func started(directory: String? = nil, partSize: Int = 1 << 20, idleTimeout: Duration = .seconds(60)) async throws -> RunningKVServer {
+        let kv = try RunningKVServer(directory: directory, partSize: partSize, idleTimeout: idleTimeout)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while kv.logs.first("kv service serving") == nil {
+            guard ContinuousClock.now < deadline else {
+                await kv.stop()
+                throw MVCCError.corrupt("the kv service did not start serving within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return kv
     }
 
     /// A new temporary directory (short enough for `ipc://` socket paths).

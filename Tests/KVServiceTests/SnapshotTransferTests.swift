@@ -12,7 +12,7 @@ import Testing
 struct SnapshotTransferTests {
     @Test("a snapshot read part by part over the bus is a verified file of the store at one revision, leases included")
     func readWholeSnapshot() async throws {
-        let kv = try RunningKVServer(partSize: 4096)
+        let kv = try await RunningKVServer.started(partSize: 4096)
         let leaseReply = try await kv.request { $0.registerLeases.leases = [.with { $0.id = 77; $0.ttl = 45 }] }
         guard case .leasesRegistered = leaseReply.reply else { Issue.record("\(leaseReply)"); return await kv.stop() }
         for index in 0..<300 { try await kv.put(String(format: "key-%03d", index), String(repeating: "v", count: 100), lease: index == 7 ? 77 : 0) }
@@ -61,7 +61,7 @@ struct SnapshotTransferTests {
 
     @Test("unknown ids, offsets past the end and a new snapshot from a non-zero offset get clear errors")
     func errors() async throws {
-        let kv = try RunningKVServer(partSize: 1 << 20)
+        let kv = try await RunningKVServer.started(partSize: 1 << 20)
         #expect(try await kv.snapshotPart(id: 12345, offset: 0).error.code == "snapshot.not_found")
         #expect(try await kv.snapshotPart(id: 0, offset: 10).error.code == "snapshot.bad_offset")
         let first = try await kv.snapshotPart(id: 0, offset: 0)
@@ -76,7 +76,7 @@ struct SnapshotTransferTests {
 
     @Test("a snapshot nobody reads is deleted after the idle timeout; leftovers of an earlier run are deleted at start")
     func idleSnapshotsAreDeleted() async throws {
-        let kv = try RunningKVServer(partSize: 1 << 20, idleTimeout: .milliseconds(400))
+        let kv = try await RunningKVServer.started(partSize: 1 << 20, idleTimeout: .milliseconds(400))
         let first = try await kv.snapshotPart(id: 0, offset: 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: kv.snapshotDirectory).count == 1)
         try await Task.sleep(for: .milliseconds(1200))

@@ -13,36 +13,37 @@ import Foundation
 ///
 /// Each delete therefore carries the position from which it counts (0 for the branch's own deletes,
 /// i for those of the i-th nested txn) and each put the position before which a delete counts against
-/// it. Deletes of single keys are looked up by hash; range deletes cut the key space into segments,
-/// each marked with the earliest position of a range covering it, and a put finds its segment by
-/// binary search: O(n log n) for n puts and deletes in the branch however they are arranged, where
-/// comparing each put with each delete would cost n².
+/// it. Deletes of single keys are looked up by number (`TxnKeys`); range deletes cut the key space
+/// into segments, each marked with the earliest position of a range covering it, and a put finds its
+/// segment by binary search: O(n log n) for n puts and deletes in the branch however they are
+/// arranged, where comparing each put with each delete would cost n².
 struct TxnWrites {
-    private(set) var puts: Set<[UInt8]> = []
-    /// The keys deleted one by one (deletes without a range end).
-    private(set) var deletedKeys: Set<[UInt8]> = []
+    /// The numbers of the keys the branch puts.
+    private(set) var puts: Set<Int> = []
+    /// The numbers of the keys deleted one by one (deletes without a range end).
+    private(set) var deletedKeys: Set<Int> = []
     /// The ranges `[begin, end)` deleted; a reversed or empty one covers nothing.
     private(set) var deletedRanges: [(begin: [UInt8], end: [UInt8])] = []
 
     /// The writes of `operations`, one branch of a txn; throws `duplicateKey` where etcd does.
-    init(branch operations: [Etcdserverpb_RequestOp]) throws(MVCCError) {
-        var keyDeletes: [[UInt8]: Int] = [:]
+    init(branch operations: [Etcdserverpb_RequestOp], keys: inout TxnKeys) throws(MVCCError) {
+        var keyDeletes: [Int: Int] = [:]
         var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
         for operation in operations {
             guard case .requestDeleteRange(let delete) = operation.request else { continue }
             if delete.rangeEnd.isEmpty {
-                keyDeletes[[UInt8](delete.key)] = 0
+                keyDeletes[keys.number(of: delete.key)] = 0
             } else {
                 rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
             }
         }
-        var checks: [(key: [UInt8], before: Int)] = []
+        var checks: [(key: Int, before: Int)] = []
         var nestedCount = 0
         for operation in operations {
             guard case .requestTxn(let txn) = operation.request else { continue }
             nestedCount += 1
-            let then = try TxnWrites(branch: txn.success)
-            let otherwise = try TxnWrites(branch: txn.failure)
+            let then = try TxnWrites(branch: txn.success, keys: &keys)
+            let otherwise = try TxnWrites(branch: txn.failure, keys: &keys)
             for key in then.puts {
                 if puts.contains(key) { throw .duplicateKey }
                 checks.append((key, nestedCount))
@@ -53,7 +54,10 @@ struct TxnWrites {
             }
             puts.formUnion(then.puts)
             puts.formUnion(otherwise.puts)
-            for key in then.deletedKeys.union(otherwise.deletedKeys) where keyDeletes[key] == nil {
+            for key in then.deletedKeys where keyDeletes[key] == nil {
+                keyDeletes[key] = nestedCount
+            }
+            for key in otherwise.deletedKeys where keyDeletes[key] == nil {
                 keyDeletes[key] = nestedCount
             }
             for range in then.deletedRanges + otherwise.deletedRanges {
@@ -62,7 +66,7 @@ struct TxnWrites {
         }
         for operation in operations {
             guard case .requestPut(let put) = operation.request else { continue }
-            let key = [UInt8](put.key)
+            let key = keys.number(of: put.key)
             if !puts.insert(key).inserted { throw .duplicateKey }
             checks.append((key, nestedCount + 1))
         }
@@ -70,11 +74,32 @@ struct TxnWrites {
             let cover = RangeCover(rangeDeletes)
             for check in checks {
                 if let from = keyDeletes[check.key], from < check.before { throw .duplicateKey }
-                if let from = cover.earliest(covering: check.key), from < check.before { throw .duplicateKey }
+                if !cover.isEmpty, let from = cover.earliest(covering: keys.bytes(of: check.key)), from < check.before {
+                    throw .duplicateKey
+                }
             }
         }
         deletedKeys = Set(keyDeletes.keys)
         deletedRanges = rangeDeletes.map { ($0.begin, $0.end) }
+    }
+}
+
+/// The keys one txn writes, each numbered the first time it is met, so that the checks at every
+/// nesting level hash and compare small numbers rather than key bytes (the largest txn etcd's limits
+/// allow has about 95,000 keys, each passing through four levels).
+struct TxnKeys {
+    private var numbers: [Data: Int] = [:]
+    private var keys: [[UInt8]] = []
+
+    mutating func number(of key: Data) -> Int {
+        if let number = numbers[key] { return number }
+        numbers[key] = keys.count
+        keys.append([UInt8](key))
+        return keys.count - 1
+    }
+
+    func bytes(of number: Int) -> [UInt8] {
+        keys[number]
     }
 }
 
@@ -117,6 +142,9 @@ private struct RangeCover {
         }
         self.earliest = earliest
     }
+
+    /// Whether no range covers anything.
+    var isEmpty: Bool { earliest.isEmpty }
 
     func earliest(covering key: [UInt8]) -> Int? {
         let segment = Self.firstIndex(after: key, in: boundaries) - 1
