@@ -13,74 +13,103 @@ import Foundation
 ///
 /// Each delete therefore carries the position from which it counts (0 for the branch's own deletes,
 /// i for those of the i-th nested txn) and each put the position before which a delete counts against
-/// it. Deletes of single keys are looked up by number (`TxnKeys`); range deletes cut the key space
-/// into segments, each marked with the earliest position of a range covering it, and a put finds its
-/// segment by binary search: O(n log n) for n puts and deletes in the branch however they are
-/// arranged, where comparing each put with each delete would cost n².
+/// it. Keys are numbered once (`TxnKeys`); a branch sorts its puts and single-key deletes by number,
+/// so a key put twice sits next to itself and each put meets its key's earliest delete in one walk;
+/// range deletes cut the key space into segments, each marked with the earliest position of a range
+/// covering it, and a put finds its segment by binary search: O(n log n) for n puts and deletes in
+/// the branch however they are arranged, where comparing each put with each delete would cost n².
 struct TxnWrites {
-    /// The numbers of the keys the branch puts.
-    private(set) var puts: Set<Int> = []
-    /// The numbers of the keys deleted one by one (deletes without a range end).
-    private(set) var deletedKeys: Set<Int> = []
+    /// The numbers (`TxnKeys`) of the keys the branch puts, ascending, each once.
+    private(set) var puts: [Int] = []
+    /// The numbers of the keys deleted one by one (deletes without a range end), ascending, each once.
+    private(set) var deletedKeys: [Int] = []
     /// The ranges `[begin, end)` deleted; a reversed or empty one covers nothing.
     private(set) var deletedRanges: [(begin: [UInt8], end: [UInt8])] = []
 
     /// The writes of `operations`, one branch of a txn; throws `duplicateKey` where etcd does.
     init(branch operations: [Etcdserverpb_RequestOp], keys: inout TxnKeys) throws(MVCCError) {
-        var keyDeletes: [Int: Int] = [:]
-        var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
-        for operation in operations {
-            guard case .requestDeleteRange(let delete) = operation.request else { continue }
-            if delete.rangeEnd.isEmpty {
-                keyDeletes[keys.number(of: delete.key)] = 0
-            } else {
-                rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
-            }
-        }
+        /// Each put, with the position before which a delete counts against it.
         var checks: [(key: Int, before: Int)] = []
+        /// Each single-key delete and each range delete, with the position from which it counts.
+        var keyDeletes: [(key: Int, from: Int)] = []
+        var rangeDeletes: [(begin: [UInt8], end: [UInt8], from: Int)] = []
         var nestedCount = 0
         for operation in operations {
-            guard case .requestTxn(let txn) = operation.request else { continue }
-            nestedCount += 1
-            let then = try TxnWrites(branch: txn.success, keys: &keys)
-            let otherwise = try TxnWrites(branch: txn.failure, keys: &keys)
-            for key in then.puts {
-                if puts.contains(key) { throw .duplicateKey }
-                checks.append((key, nestedCount))
-            }
-            for key in otherwise.puts where !then.puts.contains(key) {
-                if puts.contains(key) { throw .duplicateKey }
-                checks.append((key, nestedCount))
-            }
-            puts.formUnion(then.puts)
-            puts.formUnion(otherwise.puts)
-            for key in then.deletedKeys where keyDeletes[key] == nil {
-                keyDeletes[key] = nestedCount
-            }
-            for key in otherwise.deletedKeys where keyDeletes[key] == nil {
-                keyDeletes[key] = nestedCount
-            }
-            for range in then.deletedRanges + otherwise.deletedRanges {
-                rangeDeletes.append((range.begin, range.end, nestedCount))
+            switch operation.request {
+            case .requestDeleteRange(let delete) where delete.rangeEnd.isEmpty:
+                keyDeletes.append((keys.number(of: delete.key), 0))
+            case .requestDeleteRange(let delete):
+                rangeDeletes.append(([UInt8](delete.key), [UInt8](delete.rangeEnd), 0))
+            case .requestTxn(let txn):
+                nestedCount += 1
+                let then = try TxnWrites(branch: txn.success, keys: &keys)
+                let otherwise = try TxnWrites(branch: txn.failure, keys: &keys)
+                // A key both branches put is one put: only one branch runs.
+                for key in Self.union(then.puts, otherwise.puts) { checks.append((key, nestedCount)) }
+                for key in then.deletedKeys { keyDeletes.append((key, nestedCount)) }
+                for key in otherwise.deletedKeys { keyDeletes.append((key, nestedCount)) }
+                for range in then.deletedRanges + otherwise.deletedRanges {
+                    rangeDeletes.append((range.begin, range.end, nestedCount))
+                }
+            default:
+                break
             }
         }
         for operation in operations {
             guard case .requestPut(let put) = operation.request else { continue }
-            let key = keys.number(of: put.key)
-            if !puts.insert(key).inserted { throw .duplicateKey }
-            checks.append((key, nestedCount + 1))
+            checks.append((keys.number(of: put.key), nestedCount + 1))
         }
-        if !checks.isEmpty, !keyDeletes.isEmpty || !rangeDeletes.isEmpty {
+        // Each list of puts above holds a key once, so a key met twice is put twice along one path.
+        checks.sort { $0.key < $1.key }
+        for index in checks.indices.dropFirst() where checks[index].key == checks[index - 1].key {
+            throw .duplicateKey
+        }
+        // The earliest single-key delete of each key comes first among that key's.
+        keyDeletes.sort { $0.key != $1.key ? $0.key < $1.key : $0.from < $1.from }
+        var delete = 0
+        for check in checks {
+            while delete < keyDeletes.count, keyDeletes[delete].key < check.key { delete += 1 }
+            if delete < keyDeletes.count, keyDeletes[delete].key == check.key, keyDeletes[delete].from < check.before {
+                throw .duplicateKey
+            }
+        }
+        if !checks.isEmpty, !rangeDeletes.isEmpty {
             let cover = RangeCover(rangeDeletes)
-            for check in checks {
-                if let from = keyDeletes[check.key], from < check.before { throw .duplicateKey }
-                if !cover.isEmpty, let from = cover.earliest(covering: keys.bytes(of: check.key)), from < check.before {
-                    throw .duplicateKey
+            if !cover.isEmpty {
+                for check in checks {
+                    if let from = cover.earliest(covering: keys.bytes(of: check.key)), from < check.before { throw .duplicateKey }
                 }
             }
         }
-        deletedKeys = Set(keyDeletes.keys)
+        puts = checks.map(\.key)
+        deletedKeys.reserveCapacity(keyDeletes.count)
+        for entry in keyDeletes where deletedKeys.last != entry.key { deletedKeys.append(entry.key) }
         deletedRanges = rangeDeletes.map { ($0.begin, $0.end) }
+    }
+
+    /// The keys of two ascending lists of distinct keys, ascending, each once.
+    private static func union(_ first: [Int], _ second: [Int]) -> [Int] {
+        if second.isEmpty { return first }
+        if first.isEmpty { return second }
+        var merged: [Int] = []
+        merged.reserveCapacity(first.count + second.count)
+        var (i, j) = (0, 0)
+        while i < first.count, j < second.count {
+            if first[i] < second[j] {
+                merged.append(first[i])
+                i += 1
+            } else if second[j] < first[i] {
+                merged.append(second[j])
+                j += 1
+            } else {
+                merged.append(first[i])
+                i += 1
+                j += 1
+            }
+        }
+        merged.append(contentsOf: first[i...])
+        merged.append(contentsOf: second[j...])
+        return merged
     }
 }
 
@@ -88,13 +117,23 @@ struct TxnWrites {
 /// nesting level hash and compare small numbers rather than key bytes (the largest txn etcd's limits
 /// allow has about 95,000 keys, each passing through four levels).
 struct TxnKeys {
-    private var numbers: [Data: Int] = [:]
+    /// A key's bytes, hashed in one pass over them (`Data` and arrays hash byte by byte).
+    private struct Key: Hashable {
+        let bytes: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    private var numbers: [Key: Int] = [:]
     private var keys: [[UInt8]] = []
 
     mutating func number(of key: Data) -> Int {
-        if let number = numbers[key] { return number }
-        numbers[key] = keys.count
-        keys.append([UInt8](key))
+        let bytes = Key(bytes: [UInt8](key))
+        if let number = numbers[bytes] { return number }
+        numbers[bytes] = keys.count
+        keys.append(bytes.bytes)
         return keys.count - 1
     }
 
