@@ -89,13 +89,13 @@ public final class WatchHub {
         guard let session = sessions[request.session] else { throw .unknownSession }
         let range = WatchKeyRange(key: request.key, rangeEnd: request.rangeEnd)
         if range.isEmpty {
-            return refuseCreation(in: session, reason: "mvcc: watcher range is empty")
+            return refuseCreation(request, in: session, reason: "mvcc: watcher range is empty")
         }
         let id: Int64
         if request.watchID == 0 && !request.resumed {
             id = session.takeWatchID()
         } else if session.watchers[request.watchID] != nil {
-            return refuseCreation(in: session, reason: "mvcc: duplicate watch ID provided on the WatchStream")
+            return refuseCreation(request, in: session, reason: "mvcc: duplicate watch ID provided on the WatchStream")
         } else {
             id = request.watchID
         }
@@ -117,13 +117,20 @@ public final class WatchHub {
         }
     }
 
-    private func refuseCreation(in session: Session, reason: String) {
+    /// Answers a create that cannot be served. A watcher the client created earlier and the gateway
+    /// re-creates here (`resumed`) was answered `created` long ago: it ends as a cancel of its own id,
+    /// since a second `created` would match no create of the client's (clientv3 crashes on one).
+    private func refuseCreation(_ request: Etcetera_Watch_AddWatcher, in session: Session, reason: String) {
         var response = Etcdserverpb_WatchResponse()
         response.header.revision = currentRevision
-        response.watchID = -1
-        response.created = true
         response.canceled = true
         response.cancelReason = reason
+        guard !request.resumed else {
+            response.watchID = request.watchID
+            return send(response, to: session, watchID: request.watchID, removed: true)
+        }
+        response.watchID = -1
+        response.created = true
         send(response, to: session, watchID: -1, created: true)
     }
 

@@ -117,6 +117,22 @@ struct WatchHubTests {
         #expect(responses[4].canceled && !responses[4].created)
     }
 
+    @Test("a watcher re-created on another process that cannot be served ends as a cancel of its id, never a second created")
+    func refusedResumption() throws {
+        let harness = try HubHarness()
+        harness.open(1)
+        try harness.add(1, key: "a", id: 4)
+        try harness.add(1, key: "b", id: 4) { $0.resumed = true }
+        try harness.add(1, key: "z", end: "a", id: 5) { $0.resumed = true }
+        let responses = try harness.responses(1)
+        #expect(responses.map(\.watchID) == [4, 4, 5])
+        #expect(responses.map(\.created) == [true, false, false])
+        #expect(responses.dropFirst().allSatisfy { $0.canceled })
+        #expect(responses[1].cancelReason == "mvcc: duplicate watch ID provided on the WatchStream")
+        #expect(responses[2].cancelReason == "mvcc: watcher range is empty")
+        #expect(harness.outputs[1]?.suffix(2).allSatisfy { $0.removed && !$0.created } == true, "the gateway forgets them")
+    }
+
     @Test("filters drop event types; previous values only for watchers that asked")
     func filtersAndPreviousValues() async throws {
         let harness = try HubHarness()

@@ -282,7 +282,15 @@ final class WatchSession: StreamingCall, Sendable {
                     state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
                 }
             }
-            if output.created, case .forwarded(var created)? = state.pendingCreates.first {
+            if output.created {
+                // Each create of the client's is answered `created` once; one that matches none would
+                // be taken by the client for the answer to its next create (clientv3 crashes on it).
+                guard case .forwarded(var created)? = state.pendingCreates.first else {
+                    backend.logger.warning("dropping a created response that answers no create", metadata: [
+                        "session": "\(id)", "watch": "\(output.watchID)",
+                    ])
+                    return
+                }
                 state.pendingCreates.removeFirst()
                 if output.watchID >= 0, !output.removed {
                     if created.watchID == 0 { state.nextWatchID = max(state.nextWatchID, output.watchID + 1) }
