@@ -108,12 +108,7 @@ extension BusTests {
             let client = harness.client
             let held = Task { try await client.request([1], timeout: .seconds(30)) }
             #expect(await eventually { harness.batchesStarted == 1 })
-            let late = Task { await timedFailure { () async throws(BusError) in try await client.request([2], timeout: .milliseconds(300)) } }
-            // The server counts the deadline from when the request reached it: once the request is seen
-            // waiting, its deadline is at most 300 ms away, however late it arrived.
-            #expect(await eventually { harness.line.waitingCount == 1 })
-            try await Task.sleep(for: .milliseconds(400))
-            #expect(await late.value.0 == .deadlineExceeded)
+            #expect(try await requestExpiredWhileWaiting(client) { harness.line.waitingCount } == .deadlineExceeded)
             harness.open()
             #expect(try await held.value == [1])
             #expect(await eventually { harness.line.counts.expired == 1 }, "\(harness.line.counts)")

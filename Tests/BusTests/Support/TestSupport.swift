@@ -118,3 +118,14 @@ extension BusClient {
         return try outcome.get()
     }
 }
+
+/// Sends a request with a 300 ms timeout that waits behind held work, and returns how it failed once
+/// its deadline has passed at the server too. The server counts a deadline from when the request
+/// reached it: once the request is seen waiting (`waitingCount` 1), its deadline is at most 300 ms
+/// away, however late it arrived.
+func requestExpiredWhileWaiting(_ client: BusClient, waitingCount: @escaping @Sendable () -> Int) async throws -> BusError? {
+    let late = Task { await timedFailure { () async throws(BusError) in try await client.request([2], timeout: .milliseconds(300)) } }
+    #expect(await eventually { waitingCount() == 1 })
+    try await Task.sleep(for: .milliseconds(400))
+    return await late.value.0
+}
