@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import ServiceSupport
 import SwiftProtobuf
+import Synchronization
 import Watch
 
 /// The watch fan-out on the bus: serves gateway sessions from a ``WatchHub`` fed by the kv event
@@ -24,6 +25,8 @@ public final class WatchServer: Service, Sendable {
         /// etcd's `--experimental-watch-progress-notify-interval` (default 10 minutes).
         public var progressNotifyInterval: Duration = .seconds(600)
         public var hub = WatchHub.Configuration()
+        /// How many messages of the kv's event stream may wait for the hub before more are dropped.
+        public var waitingEventLimit = 16_384
 
         public init(listenEndpoint: String, kvEndpoint: String, kvEventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -46,8 +49,20 @@ public final class WatchServer: Service, Sendable {
         let queue = self.queue
         let state = QueueConfinedState()
         self.state = state
+        let eventsWaiting = Atomic(0)
+        let eventLimit = configuration.waitingEventLimit
         events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger) { payload in
-            queue.async { state.eventArrived(payload) }
+            // Past the limit a revision is dropped rather than queued: the hub sees the gap at the
+            // next one and reads what it missed from the kv's history, so a hub slower than the
+            // writes costs history reads, never memory that grows with the write rate.
+            guard eventsWaiting.add(1, ordering: .relaxed).newValue <= eventLimit else {
+                eventsWaiting.subtract(1, ordering: .relaxed)
+                return
+            }
+            queue.async {
+                eventsWaiting.subtract(1, ordering: .relaxed)
+                state.eventArrived(payload)
+            }
         }
         kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
