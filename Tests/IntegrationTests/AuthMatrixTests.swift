@@ -72,7 +72,7 @@ struct AuthMatrixTests {
 
     @Test(
         "lease keys are shown, leases listed and alarms changed only as the checks etcd added later allow",
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(5)))
     func leaseAndAlarmChecks() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }

@@ -10,7 +10,7 @@ import Testing
 /// the clients the keys directory admits (docs/bus.md, "CURVE on tcp:// endpoints").
 @Suite("Bus security of the executables")
 struct BusSecurityTests {
-    @Test("tcp:// without --bus-curve-keys: the launcher and a service exit non-zero naming --bus-curve-keys and --bus-insecure", .timeLimit(.minutes(2)))
+    @Test("tcp:// without --bus-curve-keys: the launcher and a service exit non-zero naming --bus-curve-keys and --bus-insecure", .timeLimit(.minutes(5)))
     func plaintextRefusedAtStart() async throws {
         let directory = TestPaths.temporaryDirectory(prefix: "bus-plaintext")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -31,7 +31,7 @@ struct BusSecurityTests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/data/member"), "the launcher started nothing")
     }
 
-    @Test("with --bus-insecure a tcp:// service starts, and warns", .timeLimit(.minutes(2)))
+    @Test("with --bus-insecure a tcp:// service starts, and warns", .timeLimit(.minutes(5)))
     func insecureWarns() async throws {
         let directory = TestPaths.temporaryDirectory(prefix: "bus-insecure")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -47,7 +47,7 @@ struct BusSecurityTests {
 
     @Test(
         "a keyed bus: a client with no key or a key not admitted gets no put, snapshot, event or announcement through; an admitted client does",
-        .timeLimit(.minutes(3)))
+        .timeLimit(.minutes(10)))
     func onlyAdmittedClients() async throws {
         let directory = TestPaths.temporaryDirectory(prefix: "bus-keyed")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -142,7 +142,7 @@ struct BusSecurityTests {
         #expect(part.snapshot.totalBytes > 0, "the admitted client reads a snapshot")
     }
 
-    @Test("the watch registry holds at most 64 announced processes: the 65th announcement is refused", .timeLimit(.minutes(3)))
+    @Test("the watch registry holds at most 64 announced processes: the 65th announcement is refused", .timeLimit(.minutes(10)))
     func registryBounded() async throws {
         let directory = TestPaths.temporaryDirectory(prefix: "bus-registry")
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Client edge: connections", .serialized)
 struct ConnectionEdgeTests {
     @Test("a client pinging faster than --grpc-keepalive-min-time gets GOAWAY ENHANCE_YOUR_CALM too_many_pings, as from etcd",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func tooManyPings() async throws {
         let etcd = try await ServerProcess.etcd()
         defer { etcd.stop() }
@@ -27,7 +27,7 @@ struct ConnectionEdgeTests {
     }
 
     @Test("pings no closer than --grpc-keepalive-min-time on a connection with a stream open are answered, not refused",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(5)))
     func pingsWithinPolicy() async throws {
         let etcetera = try await ServerProcess.etcetera(extraArguments: ["--grpc-keepalive-min-time", "100ms"])
         defer { etcetera.stop() }
@@ -47,7 +47,7 @@ struct ConnectionEdgeTests {
     }
 
     @Test("the server pings a silent connection every --grpc-keepalive-interval and closes it when no answer comes within --grpc-keepalive-timeout",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(5)))
     func serverPings() async throws {
         let etcetera = try await ServerProcess.etcetera(extraArguments: ["--grpc-keepalive-interval", "1s", "--grpc-keepalive-timeout", "1s"])
         defer { etcetera.stop() }
@@ -58,7 +58,7 @@ struct ConnectionEdgeTests {
         #expect(connection.closedByServer(within: 15), "and closes it when the ping is not answered")
     }
 
-    @Test("a connection that never shows its protocol is closed after the handshake timeout", .timeLimit(.minutes(1)))
+    @Test("a connection that never shows its protocol is closed after the handshake timeout", .timeLimit(.minutes(5)))
     func handshakeTimeout() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
@@ -71,7 +71,7 @@ struct ConnectionEdgeTests {
     }
 
     @Test("a connection with nothing in progress for --client-idle-timeout is closed, gRPC after GOAWAY NO_ERROR; open streams and a JSON watch outlive it",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func idleTimeout() async throws {
         let etcetera = try await ServerProcess.etcetera(extraArguments: ["--client-idle-timeout", "2s"])
         defer { etcetera.stop() }
@@ -110,7 +110,7 @@ struct ConnectionEdgeTests {
     }
 
     @Test("hundreds of streams with half-sent 2 MB bodies on one connection are refused past its buffer budget; the gateway's memory stays bounded",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func halfSentBodies() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
@@ -147,7 +147,7 @@ struct ConnectionEdgeTests {
     }
 
     @Test("thousands of calls opened and reset at once (\"rapid reset\") on one connection leave the gateway serving, its memory bounded",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func rapidReset() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }

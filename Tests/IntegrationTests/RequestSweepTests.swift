@@ -49,7 +49,7 @@ struct RequestSweepTests {
         }),
     ]
 
-    @Test("every integer, enum and bytes field of every request at its extremes", .timeLimit(.minutes(3)))
+    @Test("every integer, enum and bytes field of every request at its extremes", .timeLimit(.minutes(10)))
     func sweep() async throws {
         guard let url = Bundle.module.url(forResource: "etcd-api", withExtension: "protoset") else {
             throw TestFailure("the descriptor set of etcd's API is not among the test's resources")
@@ -153,7 +153,7 @@ struct RequestSweepTests {
         #expect(exits.isEmpty, "Etcetera services exited: \(exits)")
     }
 
-    @Test("the largest limit from etcdctl, txns nested to and past etcd's depth, a 3 MiB request", .timeLimit(.minutes(2)))
+    @Test("the largest limit from etcdctl, txns nested to and past etcd's depth, a 3 MiB request", .timeLimit(.minutes(5)))
     func extremes() async throws {
         let etcd = try await ServerProcess.etcd()
         defer { etcd.stop() }

@@ -13,7 +13,7 @@ import Testing
 struct StorageFaultTests {
     @Test(
         "a failed write or sync stops etcetera-kv before it answers; restarted, it serves an intact store",
-        .timeLimit(.minutes(3)), arguments: ["fail-sync-after 0", "fail-write-after 0"])
+        .timeLimit(.minutes(10)), arguments: ["fail-sync-after 0", "fail-write-after 0"])
     func kvStorageFailure(fault: String) async throws {
         let shim = try await FaultShim.make()
         defer { shim.remove() }
@@ -43,7 +43,7 @@ struct StorageFaultTests {
         }
     }
 
-    @Test("a failed sync stops etcetera-lease before it grants; restarted, it grants again", .timeLimit(.minutes(3)))
+    @Test("a failed sync stops etcetera-lease before it grants; restarted, it grants again", .timeLimit(.minutes(10)))
     func leaseStorageFailure() async throws {
         let shim = try await FaultShim.make()
         defer { shim.remove() }
@@ -63,7 +63,7 @@ struct StorageFaultTests {
         }
     }
 
-    @Test("a failed sync stops etcetera-auth before it adds a user; restarted, it adds users again", .timeLimit(.minutes(3)))
+    @Test("a failed sync stops etcetera-auth before it adds a user; restarted, it adds users again", .timeLimit(.minutes(10)))
     func authStorageFailure() async throws {
         let shim = try await FaultShim.make()
         defer { shim.remove() }
@@ -84,7 +84,7 @@ struct StorageFaultTests {
     }
 
     @Test("with every sync of the kv stalled 5 s, reads are served while a put waits, and the put completes",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func slowDisk() async throws {
         let shim = try await FaultShim.make()
         defer { shim.remove() }
@@ -124,7 +124,7 @@ struct StorageFaultTests {
         #expect(!etcetera.log.contains("etcetera-kv exited"), "the kv was never taken for dead")
     }
 
-    @Test("a grant whose kv registration timed out is revoked, so its ID never keeps keys alive", .timeLimit(.minutes(2)))
+    @Test("a grant whose kv registration timed out is revoked, so its ID never keeps keys alive", .timeLimit(.minutes(5)))
     func ambiguousGrant() async throws {
         let shim = try await FaultShim.make()
         defer { shim.remove() }
@@ -161,7 +161,7 @@ struct StorageFaultTests {
         }
     }
 
-    @Test("snapshot restore that fails or is killed midway leaves no data dir behind", .timeLimit(.minutes(2)))
+    @Test("snapshot restore that fails or is killed midway leaves no data dir behind", .timeLimit(.minutes(5)))
     func restoreLeavesNothingBehind() async throws {
         let source = try await ServerProcess.etcetera()
         defer { source.stop() }
@@ -220,7 +220,7 @@ struct StorageFaultTests {
 
     @Test(
         "a full disk refuses puts with etcd's NOSPACE error, serves reads, and takes puts again once space is freed",
-        .timeLimit(.minutes(2)), .enabled(if: FullDisk.canMount, "mounting a tmpfs needs root (mount -t tmpfs)"))
+        .timeLimit(.minutes(5)), .enabled(if: FullDisk.canMount, "mounting a tmpfs needs root (mount -t tmpfs)"))
     func fullDisk() async throws {
         let disk = try await FullDisk(megabytes: 200)
         defer { disk.unmount() }

@@ -32,7 +32,7 @@ struct StreamEdgeTests {
     }
 
     @Test("one gRPC Watch stream carries 64 MiB of creates, cancels and progress requests, and answers every one",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func grpcWatchStream() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
@@ -65,7 +65,7 @@ struct StreamEdgeTests {
         #expect([counts.created, counts.canceled, counts.progress] == [Int](repeating: rounds, count: 3))
     }
 
-    @Test("one gRPC LeaseKeepAlive stream carries 64 MiB of keep-alives, and answers every one", .timeLimit(.minutes(2)))
+    @Test("one gRPC LeaseKeepAlive stream carries 64 MiB of keep-alives, and answers every one", .timeLimit(.minutes(5)))
     func grpcKeepAliveStream() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
@@ -88,7 +88,7 @@ struct StreamEdgeTests {
     }
 
     @Test("one JSON-gateway watch request carries 64 MiB of creates, cancels and progress requests, and answers every one",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(5)))
     func jsonWatchStream() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
@@ -105,7 +105,7 @@ struct StreamEdgeTests {
         #expect(lines.filter { $0.contains("\"watch_id\":\"-1\"") }.count == rounds)
     }
 
-    @Test("one JSON-gateway keep-alive request carries 64 MiB of keep-alives, and answers every one", .timeLimit(.minutes(2)))
+    @Test("one JSON-gateway keep-alive request carries 64 MiB of keep-alives, and answers every one", .timeLimit(.minutes(5)))
     func jsonKeepAliveStream() async throws {
         let etcetera = try await ServerProcess.etcetera()
         defer { etcetera.stop() }
