@@ -46,9 +46,6 @@ public final class AuthServer: Service, Sendable {
         /// How many bcrypt runs go at once: one core is left to everything else, so a flood of
         /// Authenticate calls cannot take the CPU from other requests.
         public var passwordCheckWorkers = max(ProcessInfo.processInfo.activeProcessorCount - 1, 1)
-        /// How many requests may wait for the state's queue (token resolutions, permission snapshots,
-        /// user and role changes) before more are turned away.
-        public var waitingRequests = 8192
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -81,8 +78,6 @@ public final class AuthServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let queue = DispatchQueue(label: "auth-store")
-    /// The line of requests waiting for the state's queue: bounded, expired ones dropped unrun.
-    private let requests: BusWorkQueue
     /// Where passwords are hashed and verified: a core left free, a bounded line, and requests whose
     /// callers gave up dropped unhashed.
     private let bcrypt: BusWorkQueue
@@ -127,7 +122,6 @@ public final class AuthServer: Service, Sendable {
         self.state = state
         bcrypt = BusWorkQueue(
             label: "auth-bcrypt", concurrency: configuration.passwordCheckWorkers, waitingLimit: configuration.waitingPasswordChecks)
-        requests = BusWorkQueue(serving: queue, waitingLimit: configuration.waitingRequests)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
@@ -162,14 +156,14 @@ public final class AuthServer: Service, Sendable {
 
     // MARK: Requests
 
-    /// Runs on the bus thread: decodes and hands the request to the state's queue.
+    /// Runs on the bus thread: decodes and posts to the state's queue.
     private func handle(_ incoming: BusIncomingRequest) {
         guard let request = try? Etcetera_Auth_AuthRequest(serializedBytes: incoming.payload), let body = request.request else {
-            return requests.submit(incoming) { [self] in
+            return queue.async { [self] in
                 answer(incoming, .failure(ServiceFailure(code: "bus.malformed_request", detail: "undecodable AuthRequest")))
             }
         }
-        requests.submit(incoming) { [self] in
+        queue.async { [self] in
             if case .authenticate(let request) = body { return authenticate(request, incoming, attempt: 1) }
             guard body.isChange else {
                 return answer(incoming, Result { () throws(AuthError) in try read(body) }.mapError(ServiceFailure.init))

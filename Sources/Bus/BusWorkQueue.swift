@@ -13,10 +13,7 @@ import Synchronization
 ///   client has already failed it with `deadlineExceeded`, so the work would be for nobody.
 ///
 /// Requests wait in arrival order. Each worker is a serial dispatch queue, so it has a thread of its
-/// own and never takes one of the cooperative pool's threads, which Swift tasks share. A service whose
-/// state lives on one serial queue makes that queue the single worker (``init(serving:waitingLimit:)``):
-/// its requests then wait in a bounded line too, and each takes one turn of the queue, so the
-/// service's timers and callbacks on the same queue are never held up behind a backlog.
+/// own and never takes one of the cooperative pool's threads, which Swift tasks share.
 public final class BusWorkQueue: Sendable {
     private struct Job {
         let request: BusIncomingRequest
@@ -65,20 +62,11 @@ public final class BusWorkQueue: Sendable {
     ///   - label: names the workers' dispatch queues (`label-0`, `label-1`, …).
     ///   - concurrency: how many requests run at once (at least 1).
     ///   - waitingLimit: how many more may wait for a worker (at least 0) before requests are turned away.
-    public convenience init(label: String, concurrency: Int, waitingLimit: Int) {
+    public init(label: String, concurrency: Int, waitingLimit: Int) {
         let concurrency = max(concurrency, 1)
-        self.init(workers: (0..<concurrency).map { DispatchQueue(label: "\(label)-\($0)") }, waitingLimit: waitingLimit)
-    }
-
-    /// One worker, `queue` itself: a serial queue that also runs the owner's other work.
-    public convenience init(serving queue: DispatchQueue, waitingLimit: Int) {
-        self.init(workers: [queue], waitingLimit: waitingLimit)
-    }
-
-    private init(workers: [DispatchQueue], waitingLimit: Int) {
-        self.workers = workers
+        workers = (0..<concurrency).map { DispatchQueue(label: "\(label)-\($0)") }
         self.waitingLimit = max(waitingLimit, 0)
-        state = Mutex(State(idleWorkers: Array(workers.indices.reversed())))
+        state = Mutex(State(idleWorkers: Array((0..<concurrency).reversed())))
     }
 
     /// Runs `work` for `request` on a worker: at once if one is idle, after the requests waiting
@@ -113,23 +101,25 @@ public final class BusWorkQueue: Sendable {
         state.withLock { $0.waitingCount }
     }
 
-    /// Runs one job on its worker, then hands the worker the next waiting job as a new turn of its
-    /// queue, or marks it idle.
-    private func work(from job: Job, on worker: Int) {
-        let expired = ContinuousClock.now >= job.request.deadline
-        if expired {
-            job.request.drop()
-        } else {
-            job.work()
-        }
-        let next = state.withLock { state -> Job? in
-            if expired { state.counts.expired += 1 } else { state.counts.ran += 1 }
-            guard let next = state.takeNext() else {
-                state.idleWorkers.append(worker)
-                return nil
+    /// A worker's loop: runs `first`, then the waiting jobs in turn, until none is left.
+    private func work(from first: Job, on worker: Int) {
+        var job = first
+        while true {
+            let expired = ContinuousClock.now >= job.request.deadline
+            if expired {
+                job.request.drop()
+            } else {
+                job.work()
             }
-            return next
+            guard let next = state.withLock({ state -> Job? in
+                if expired { state.counts.expired += 1 } else { state.counts.ran += 1 }
+                guard let next = state.takeNext() else {
+                    state.idleWorkers.append(worker)
+                    return nil
+                }
+                return next
+            }) else { return }
+            job = next
         }
-        if let next { workers[worker].async { self.work(from: next, on: worker) } }
     }
 }

@@ -14,9 +14,7 @@ import SwiftProtobuf
 /// keys (docs/lease.md). Grants are registered with the kv store before they are acknowledged;
 /// revokes and expiries delete the lease's keys through the kv store before the lease is forgotten.
 ///
-/// Every request, kv answer and timer runs on one serial queue, in arrival order. Requests wait for
-/// their turn in a bounded line (``BusWorkQueue``): a flood of keep-alives is turned away as overload
-/// rather than queued without end, and one whose client stopped waiting is dropped unrun.
+/// Every request, kv answer and timer runs on one serial queue, in arrival order.
 public final class LeaseServer: Service, Sendable {
     public struct Configuration: Sendable {
         /// Where gateways send lease requests.
@@ -26,8 +24,6 @@ public final class LeaseServer: Service, Sendable {
         public var lessor = Lessor.Configuration()
         /// How often expired leases are looked for (etcd checks every 500 ms).
         public var expiryCheckInterval: Duration = .milliseconds(500)
-        /// How many requests may wait for the lessor before more are turned away.
-        public var waitingRequestLimit = 8192
 
         public init(listenEndpoint: String, kvEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -40,7 +36,6 @@ public final class LeaseServer: Service, Sendable {
     private let server: BusServer
     private let kv: KVClient
     private let queue = DispatchQueue(label: "lessor")
-    private let requests: BusWorkQueue
     private let state: QueueConfinedLessor
     private static let kvTimeout: Duration = .seconds(5)
 
@@ -54,7 +49,6 @@ public final class LeaseServer: Service, Sendable {
                 memberID: generator.next(), startMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)),
             now: .now)
         state = QueueConfinedLessor(lessor)
-        requests = BusWorkQueue(serving: queue, waitingLimit: configuration.waitingRequestLimit)
         kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
@@ -97,12 +91,12 @@ public final class LeaseServer: Service, Sendable {
 
     // MARK: Requests
 
-    /// Runs on the bus thread: decodes and hands the request to the lessor's queue.
+    /// Runs on the bus thread: decodes and posts to the lessor's queue.
     private func handle(_ incoming: BusIncomingRequest) {
         guard let request = try? Etcetera_Lease_LeaseRequest(serializedBytes: incoming.payload), let body = request.request else {
             return incoming.reply(Self.encode(Self.error("bus.malformed_request", "undecodable LeaseRequest")))
         }
-        requests.submit(incoming) { [self] in
+        queue.async { [self] in
             switch body {
             case .grant(let grant): self.grant(grant, incoming)
             case .revoke(let revoke): self.revoke(revoke.id, incoming)
