@@ -139,7 +139,7 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["EtceteraAPI", "Bus", grpcCore, grpcTransport], path: "Tests/TestSupport"),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "CZeroMQ", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(
             name: "LauncherTests",

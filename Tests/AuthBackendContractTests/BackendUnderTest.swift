@@ -86,10 +86,11 @@ final class RunningBackend: AuthBackendClient, Sendable {
         process.arguments = backend.arguments(directory: directory, tokenTTL: tokenTTL)
         let log = directory + "/backend.log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        try process.runAlone { [process] in
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         let logger = Logger(label: "contract-test")
         client = try BusClient(connect: "ipc://\(directory)/auth.sock", logger: logger)
         subscriber = try eventLog.subscribe(to: "ipc://\(directory)/auth-events.sock", logger: logger)

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -104,7 +105,7 @@ extension BusTests {
             let compiler = Process()
             compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             compiler.arguments = ["cc", "-O1", "-o", binary, source, "-lzmq"]
-            try compiler.run()
+            try compiler.runAlone()
             compiler.waitUntilExit()
             try #require(compiler.terminationStatus == 0, "cc could not build the C server")
             return binary
@@ -115,9 +116,11 @@ extension BusTests {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
+            let output = try process.runAlone {
+                let output = Pipe()
+                process.standardOutput = output
+                return output
+            }
             let line = output.fileHandleForReading.availableData
             try #require(String(decoding: line, as: UTF8.self).hasPrefix("ready"))
             return process

@@ -126,9 +126,12 @@ struct DropInTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
         process.arguments = ["--endpoints", endpoint] + arguments
         process.environment = ["ETCDCTL_API": "3"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return nil }
+        let started = try? process.runAlone {
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            return pipe
+        }
+        guard let pipe = started else { return nil }
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return output

@@ -93,7 +93,7 @@ struct LeaseDifferentialTests {
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
         holder.arguments = ["--endpoints", etcetera.endpoint, "lock", "--ttl=2", "the-lock", "--", "/bin/sh", "-c", "echo $$ > \(directory)/a; exec sleep 600"]
         holder.environment = ["ETCDCTL_API": "3"]
-        try holder.run()
+        try holder.runAlone()
         defer { holder.stop() }
         #expect(await eventually { FileManager.default.fileExists(atPath: "\(directory)/a") }, "the first holder got the lock")
         // While the holder lives, a competitor waits.
@@ -151,8 +151,9 @@ struct LeaseDifferentialTests {
             process.environment = ["ETCDCTL_API": "3"]
             let output = FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: nil)
             #expect(output)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/\(name)"))
-            try process.run()
+            try process.runAlone {
+                process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/\(name)"))
+            }
             return process
         }
         func printed(_ name: String) -> String { (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)) ?? "" }

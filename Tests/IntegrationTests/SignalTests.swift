@@ -225,7 +225,7 @@ struct SignalTests {
             pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
             pgrep.arguments = ["-f", dataDirectory]
             pgrep.standardOutput = FileHandle.nullDevice
-            guard (try? pgrep.run()) != nil, pgrep.waitForExit(within: .seconds(10)) else { return false }
+            guard (try? pgrep.runAlone()) != nil, pgrep.waitForExit(within: .seconds(10)) else { return false }
             return pgrep.terminationStatus == 1
         }
     }

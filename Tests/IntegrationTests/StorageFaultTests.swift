@@ -207,7 +207,7 @@ struct StorageFaultTests {
         process.arguments = ["snapshot", "restore", file, "--data-dir", target]
         process.environment = ProcessInfo.processInfo.environment.merging(shim.environment) { $1 }
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runAlone()
         #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: directory).count) == 3 })
         try await Task.sleep(for: .milliseconds(300))
         kill(process.processIdentifier, SIGKILL)
@@ -304,7 +304,7 @@ struct StorageFaultTests {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return -1 }
+            guard (try? process.runAlone()) != nil else { return -1 }
             process.waitUntilExit()
             return process.terminationStatus
         }

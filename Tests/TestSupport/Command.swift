@@ -46,13 +46,13 @@ public enum Command {
         var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         for name in removed { merged.removeValue(forKey: name) }
         process.environment = merged
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
+        let (stdout, stderr, stdin) = try process.runAlone {
+            let pipes = (Pipe(), Pipe(), Pipe())
+            process.standardOutput = pipes.0
+            process.standardError = pipes.1
+            process.standardInput = pipes.2
+            return pipes
+        }
         // The watchdog holds the pid alone: a cancelled work item stays queued, with what it holds,
         // until its deadline, and a Process holds its pipes' descriptors. Holding the process made
         // every command keep its descriptors for the whole timeout (thousands, over a run of the

@@ -15,10 +15,11 @@ public final class LoggedProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCD_") }.merging(environment) { $1 }
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        try process.runAlone { [process] in
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            process.standardOutput = log
+            process.standardError = log
+        }
     }
 
     public var pid: Int32 { process.processIdentifier }

@@ -14,9 +14,12 @@ public final class RunningCommand: @unchecked Sendable {
         var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         for name in removed { merged.removeValue(forKey: name) }
         process.environment = merged
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        let pipe = try process.runAlone {
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            return pipe
+        }
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = handle.availableData
             if chunk.isEmpty {
@@ -25,7 +28,6 @@ public final class RunningCommand: @unchecked Sendable {
             }
             self?.lock.withLock { self?.printed.append(chunk) }
         }
-        try process.run()
     }
 
     /// What the program printed on standard output so far.

@@ -64,10 +64,11 @@ public final class ServerProcess: @unchecked Sendable {
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let logPath = dataDirectory + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        try process.runAlone {
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            process.standardOutput = log
+            process.standardError = log
+        }
         let server = ServerProcess(port: port, dataDirectory: dataDirectory, process: process, scheme: scheme, logPath: logPath)
         // Generous: a busy machine can take long to start a process; a dead one fails at once.
         let deadline = ContinuousClock.now + .seconds(120)
