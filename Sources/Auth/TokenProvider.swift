@@ -1,3 +1,5 @@
+import Crypto
+
 /// Issues and resolves the tokens clients send after Authenticate (etcd's `TokenProvider`). The auth store
 /// owns one and tells it when auth is switched on or off and when a user's tokens must stop working.
 /// Implementations are driven from one thread, like the store. Time is passed in, so tests control it.
@@ -19,9 +21,23 @@ public protocol TokenProvider: AnyObject {
     /// The user was deleted or its password changed: its tokens stop working.
     func invalidate(user: String)
 
-    /// Forgets tokens that expired by `now`, so memory follows the live ones. Lookups never return an
-    /// expired token whether or not this ran.
-    func removeExpired(now: ContinuousClock.Instant)
+    /// Forgets tokens that expired by `now`, so memory follows the live ones, and returns the
+    /// ``keptDigest(of:)`` of each (empty for tokens nobody keeps). Lookups never return an expired
+    /// token whether or not this ran.
+    @discardableResult
+    func removeExpired(now: ContinuousClock.Instant) -> [KeptTokenDigest]
+
+    /// For a token only this provider can resolve (a simple token): the digest under which a store that
+    /// persists its state keeps it, so that the token outlives a restart of the backend. nil for tokens
+    /// that carry what they stand for (JWTs), which need no keeping.
+    func keptDigest(of token: String) -> KeptTokenDigest?
+
+    /// Takes back a token kept under `digest` after a restart, for `user`, valid for a whole TTL from
+    /// `now` (the time of its last use before the restart is not kept).
+    func restore(digest: KeptTokenDigest, user: String, now: ContinuousClock.Instant)
+
+    /// Forgets a token just issued, which could not be kept: its Authenticate fails.
+    func forget(token: String)
 
     /// How others can verify these tokens on their own (self-describing tokens signed with a public key);
     /// nil when only the provider can tell (simple tokens).
@@ -29,9 +45,33 @@ public protocol TokenProvider: AnyObject {
 }
 
 extension TokenProvider {
-    public func removeExpired(now: ContinuousClock.Instant) {}
+    @discardableResult
+    public func removeExpired(now: ContinuousClock.Instant) -> [KeptTokenDigest] { [] }
+
+    public func keptDigest(of token: String) -> KeptTokenDigest? { nil }
+
+    public func restore(digest: KeptTokenDigest, user: String, now: ContinuousClock.Instant) {}
+
+    public func forget(token: String) {}
 
     public var verification: TokenVerification? { nil }
+}
+
+/// What a store keeps of a token: the SHA-256 of its bytes, so that reading the store's files does not
+/// give anyone a token to use.
+public struct KeptTokenDigest: Hashable, Sendable {
+    public let bytes: [UInt8]
+
+    /// The digest of `token`.
+    public init(of token: String) {
+        bytes = Array(SHA256.hash(data: Array(token.utf8)))
+    }
+
+    /// A digest read back from a store; nil unless it is 32 bytes long.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == SHA256.byteCount else { return nil }
+        self.bytes = bytes
+    }
 }
 
 extension TokenProvider {

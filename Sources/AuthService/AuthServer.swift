@@ -82,7 +82,8 @@ public final class AuthServer: Service, Sendable {
     /// callers gave up dropped unhashed.
     private let bcrypt: BusWorkQueue
     private let state: QueueConfinedState
-    /// Chosen at start: a new value tells subscribers the backend restarted and its tokens are gone.
+    /// Chosen at start: a new value tells subscribers the backend restarted, so that they drop the token
+    /// resolutions they cached (the store keeps its simple tokens, but not the time of their last use).
     private let instance = UInt64.random(in: 1...UInt64.max)
 
     /// etcetera-auth: opens the auth state in `storage` and binds both endpoints.

@@ -12,6 +12,13 @@ import Storage
 /// cache keyed by revision alone never misses a change. Operations that change nothing (enabling twice,
 /// granting a role already held) leave it alone, as in etcd.
 ///
+/// Simple tokens are kept too (their digest and user, ``KeptTokenDigest``), written when issued, so that a
+/// restarted auth service still knows them: gateways and their clients' streams outlive a crash of the auth
+/// service, and a token that vanished would make every client authenticate again, in the middle of open
+/// watch streams. A kept token comes back with a whole TTL; its record goes when it expires (not synced:
+/// a machine crash can bring back a token that expired in its last moments, for one TTL) and, in the same
+/// synced batch as the change, when its user is deleted, its password changes or auth is disabled.
+///
 /// Errors follow etcd 3.4's `auth/store.go`, precondition by precondition and in the same order; see
 /// ``AuthError`` for the codes and what the gateway answers for each.
 public final class AuthStore: CustomStringConvertible, CustomReflectable {
@@ -30,6 +37,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     static let revisionKey = Array("a/revision".utf8)
     static let userPrefix = UInt8(ascii: "u")
     static let rolePrefix = UInt8(ascii: "r")
+    static let tokenPrefix = UInt8(ascii: "t")
 
     public let configuration: Configuration
     private let storage: any KeyValueStorage
@@ -44,10 +52,12 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     public private(set) var revision: UInt64 = 0
 
     /// Opens the auth state kept in `storage` (an empty storage is a fresh store, auth disabled).
-    /// - Parameter tokenProvider: issues and resolves tokens; ``SimpleTokenProvider`` is etcd's default.
+    /// - Parameters:
+    ///   - tokenProvider: issues and resolves tokens; ``SimpleTokenProvider`` is etcd's default. The
+    ///     tokens kept in `storage` are handed back to it, valid for a TTL from `now`.
     public init(
         storage: any KeyValueStorage, configuration: Configuration = .init(),
-        tokenProvider: any TokenProvider = SimpleTokenProvider()
+        tokenProvider: any TokenProvider = SimpleTokenProvider(), now: ContinuousClock.Instant = .now
     ) throws(AuthError) {
         self.storage = storage
         self.configuration = configuration
@@ -58,6 +68,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
             try commit(&batch)
         }
         if isEnabled { tokens.enable() }
+        try restoreKeptTokens(now: now)
     }
 
     // MARK: Auth enable and disable
@@ -79,6 +90,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         guard isEnabled else { return }
         var batch = WriteBatch()
         batch.put(Self.enabledKey, [0])
+        for (key, _) in try keptTokenRecords() { batch.delete(key) }
         try commit(&batch)
         isEnabled = false
         tokens.disable()
@@ -90,7 +102,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// Unknown users and wrong passwords fail alike with ``AuthError/authFailed``.
     public func authenticate(name: String, password: String, now: ContinuousClock.Instant) throws(AuthError) -> String {
         let checkedRevision = try checkPassword(name: name, password: password)
-        return try tokens.assign(user: name, revision: checkedRevision, now: now)
+        return try keep(tokens.assign(user: name, revision: checkedRevision, now: now), of: name)
     }
 
     /// Verifies a password without issuing a token; returns the auth revision it was checked at. Costs one
@@ -108,7 +120,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// ``AuthError/oldRevision`` if the store changed since (etcd checks again in that case), with
     /// ``AuthError/authFailed`` if the user is gone.
     public func issueToken(name: String, checkedRevision: UInt64, now: ContinuousClock.Instant) throws(AuthError) -> String {
-        try tokens.issueToken(for: name, checkedRevision: checkedRevision, state: (isEnabled, revision, users[name] != nil), now: now)
+        try keep(tokens.issueToken(for: name, checkedRevision: checkedRevision, state: (isEnabled, revision, users[name] != nil), now: now), of: name)
     }
 
     /// Who a request's token stands for. No token is not an error here (the permission checks then fail
@@ -121,9 +133,17 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// How tokens can be verified without the store (signed JWTs); nil for simple tokens.
     public var tokenVerification: TokenVerification? { tokens.verification }
 
-    /// Lets the token provider forget expired tokens (call it now and then, e.g. every second as etcd does).
+    /// Lets the token provider forget expired tokens, and drops their records (call it now and then, e.g.
+    /// every second as etcd does). The deletes are not synced: one lost to a machine crash brings a
+    /// token back for one TTL at the next start, nothing worse.
     public func removeExpiredTokens(now: ContinuousClock.Instant) {
-        tokens.removeExpired(now: now)
+        let expired = tokens.removeExpired(now: now)
+        guard !expired.isEmpty else { return }
+        var batch = WriteBatch()
+        for digest in expired { batch.delete(Self.tokenKey(digest)) }
+        // A served store ends the process on a failed write (FailStop); storage that throws instead
+        // leaves the records for the next start to find expired.
+        try? storage.write(batch, sync: false)
     }
 
     // MARK: Users
@@ -150,6 +170,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         guard users[name] != nil else { throw .userNotFound }
         var batch = WriteBatch()
         batch.delete(Self.userKey(name))
+        try deleteKeptTokens(of: name, in: &batch)
         try commit(&batch)
         users[name] = nil
         tokens.invalidate(user: name)
@@ -166,7 +187,9 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     public func changePassword(name: String, passwordHash: PasswordHash) throws(AuthError) {
         guard var user = users[name] else { throw .userNotFound }
         user.passwordHash = passwordHash
-        try put(user)
+        var batch = WriteBatch()
+        try deleteKeptTokens(of: name, in: &batch)
+        try put(user, with: &batch)
         tokens.invalidate(user: name)
     }
 
@@ -315,9 +338,75 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
 
     private func put(_ user: User) throws(AuthError) {
         var batch = WriteBatch()
+        try put(user, with: &batch)
+    }
+
+    /// Writes `user` in `batch`, with what the batch holds already, and takes the change in.
+    private func put(_ user: User, with batch: inout WriteBatch) throws(AuthError) {
         batch.put(Self.userKey(user.name), RecordCodec.encode(user))
         try commit(&batch)
         users[user.name] = user
+    }
+
+    // MARK: Kept tokens
+
+    /// Records a token just issued for `user`, synced before it is handed out, and returns it; if the
+    /// record cannot be written the token is forgotten and Authenticate fails. Tokens nobody needs to keep
+    /// (JWTs) pass through.
+    private func keep(_ token: String, of user: String) throws(AuthError) -> String {
+        guard let digest = tokens.keptDigest(of: token) else { return token }
+        var batch = WriteBatch()
+        batch.put(Self.tokenKey(digest), Array(user.utf8))
+        do {
+            try storage.write(batch, sync: true)
+        } catch {
+            tokens.forget(token: token)
+            throw .storageFailure("\(error)")
+        }
+        return token
+    }
+
+    /// Hands the kept tokens back to the provider at open; records that cannot stand any more (auth off,
+    /// a user gone, a malformed record) are deleted instead.
+    private func restoreKeptTokens(now: ContinuousClock.Instant) throws(AuthError) {
+        var stale = WriteBatch()
+        var staleCount = 0
+        for (key, user) in try keptTokenRecords() {
+            if isEnabled, users[user] != nil, let digest = KeptTokenDigest(bytes: Array(key.dropFirst())) {
+                tokens.restore(digest: digest, user: user, now: now)
+            } else {
+                stale.delete(key)
+                staleCount += 1
+            }
+        }
+        guard staleCount > 0 else { return }
+        do {
+            try storage.write(stale, sync: false)
+        } catch {
+            throw .storageFailure("\(error)")
+        }
+    }
+
+    /// Adds to `batch` the deletes of every token kept for `user`.
+    private func deleteKeptTokens(of user: String, in batch: inout WriteBatch) throws(AuthError) {
+        for (key, owner) in try keptTokenRecords() where owner == user { batch.delete(key) }
+    }
+
+    /// Every kept token's record: its key and its user. As many as there are live tokens.
+    private func keptTokenRecords() throws(AuthError) -> [(key: [UInt8], user: String)] {
+        let cursor = storage.snapshot().makeCursor()
+        var records: [(key: [UInt8], user: String)] = []
+        cursor.seek([Self.tokenPrefix])
+        while cursor.isValid, cursor.key.first == Self.tokenPrefix {
+            records.append((cursor.key, String(decoding: cursor.value, as: UTF8.self)))
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw .storageFailure("\(error)")
+        }
+        return records
     }
 
     private func put(_ role: Role) throws(AuthError) {
@@ -341,6 +430,7 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
 
     static func userKey(_ name: String) -> [UInt8] { [userPrefix] + Array(name.utf8) }
     static func roleKey(_ name: String) -> [UInt8] { [rolePrefix] + Array(name.utf8) }
+    static func tokenKey(_ digest: KeptTokenDigest) -> [UInt8] { [tokenPrefix] + digest.bytes }
 
     private static func byteOrdered(_ names: some Sequence<String>) -> [String] {
         names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }

@@ -92,7 +92,11 @@ final class RunningBackend: AuthBackendClient, Sendable {
             process.standardError = handle
         }
         let logger = Logger(label: "contract-test")
-        client = try BusClient(connect: "ipc://\(directory)/auth.sock", logger: logger)
+        // The contract is about answers, not liveness: a machine busy with other tests can hold the
+        // backend's threads for seconds, and the client waits for it rather than taking it for dead.
+        var clientConfiguration = BusClient.Configuration()
+        clientConfiguration.missedHeartbeatsBeforeDead = 60
+        client = try BusClient(connect: "ipc://\(directory)/auth.sock", configuration: clientConfiguration, logger: logger)
         subscriber = try eventLog.subscribe(to: "ipc://\(directory)/auth-events.sock", logger: logger)
     }
 

@@ -44,7 +44,7 @@ struct PersistenceTests {
         unchanged { try store.disable() }
     }
 
-    @Test("users, hashes, roles, permissions, the enabled flag and the revision survive a reopen; tokens do not")
+    @Test("users, hashes, roles, permissions, the enabled flag and the revision survive a reopen, and so do simple tokens")
     func reopen() throws {
         let storage = InMemoryStorage()
         let now = ContinuousClock.now
@@ -64,7 +64,7 @@ struct PersistenceTests {
         #expect(try reopened.user(named: "u") == store.user(named: "u"))
         #expect(try reopened.user(named: "nopw").noPassword)
         #expect(try reopened.role(named: "r") == store.role(named: "r"))
-        #expect(throws: AuthError.invalidToken) { try reopened.authInfo(token: token, now: now) }
+        #expect(try reopened.authInfo(token: token, now: now)?.user == "u")
         let info = try reopened.authInfo(token: reopened.authenticate(name: "u", password: "upw", now: now), now: now)
         try reopened.check(reading(bytes("p/x"), []), info)
         try reopened.check(writing(bytes("q")), info)
@@ -75,14 +75,17 @@ struct PersistenceTests {
     func reopenLevelDB() throws {
         let directory = try temporaryDirectory()
         let revision: UInt64
+        let token: String
         do {
             let store = try makeEnabledStore(try LevelDBStorage(path: directory))
             try store.addRole(name: "r")
             try store.grantPermission(Permission(.read, key: bytes("k")), to: "r")
             revision = store.revision
+            token = try store.authenticate(name: "root", password: "rootpw", now: .now)
         }
         let reopened = try makeStore(try LevelDBStorage(path: directory))
         #expect(reopened.isEnabled && reopened.revision == revision)
+        #expect(try reopened.authInfo(token: token, now: .now)?.user == "root")
         #expect(try reopened.role(named: "r").permissions == [Permission(.read, key: bytes("k"))])
         #expect(try reopened.checkPassword(name: "root", password: "rootpw") == revision)
     }

@@ -33,7 +33,11 @@ final class RunningKVServer {
         configuration.snapshotIdleTimeout = idleTimeout
         let server = try KVServer(store: store, configuration: configuration, logger: logger)
         serving = Task { try await server.run() }
-        client = try BusClient(connect: configuration.listenEndpoint, logger: logger)
+        // These tests are about what the service answers, not about noticing a dead one: a machine busy
+        // with other tests can hold the server's I/O thread for seconds, and the client waits for it.
+        var clientConfiguration = BusClient.Configuration()
+        clientConfiguration.missedHeartbeatsBeforeDead = 60
+        client = try BusClient(connect: configuration.listenEndpoint, configuration: clientConfiguration, logger: logger)
     }
 
     /// A kv service that is serving: before that (its initial corruption check, however long a busy
