@@ -46,6 +46,10 @@ public final class AuthServer: Service, Sendable {
         /// How many bcrypt runs go at once: one core is left to everything else, so a flood of
         /// Authenticate calls cannot take the CPU from other requests.
         public var passwordCheckWorkers = max(ProcessInfo.processInfo.activeProcessorCount - 1, 1)
+        /// How many requests, and how many bytes of them, may wait for the state's queue before more
+        /// are turned away as overload (``BusSerialLine``); a request let in runs however late.
+        public var waitingRequestLimit = 65_536
+        public var waitingRequestBytes = 64 << 20
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -78,6 +82,8 @@ public final class AuthServer: Service, Sendable {
     private let server: BusServer
     private let publisher: EventPublisher
     private let queue = DispatchQueue(label: "auth-store")
+    /// Where requests wait for `queue`: a bounded line.
+    private let requests: BusSerialLine
     /// Where passwords are hashed and verified: a core left free, a bounded line, and requests whose
     /// callers gave up dropped unhashed.
     private let bcrypt: BusWorkQueue
@@ -121,6 +127,8 @@ public final class AuthServer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.state = state
+        requests = BusSerialLine(
+            queue: queue, waitingLimit: configuration.waitingRequestLimit, byteLimit: configuration.waitingRequestBytes)
         bcrypt = BusWorkQueue(
             label: "auth-bcrypt", concurrency: configuration.passwordCheckWorkers, waitingLimit: configuration.waitingPasswordChecks)
         publisher = try EventPublisher(bind: configuration.eventsEndpoint, logger: logger)
@@ -157,14 +165,14 @@ public final class AuthServer: Service, Sendable {
 
     // MARK: Requests
 
-    /// Runs on the bus thread: decodes and posts to the state's queue.
+    /// Runs on the bus thread: decodes and posts to the state's queue, through its bounded line.
     private func handle(_ incoming: BusIncomingRequest) {
         guard let request = try? Etcetera_Auth_AuthRequest(serializedBytes: incoming.payload), let body = request.request else {
-            return queue.async { [self] in
+            return requests.submit(incoming) { [self] in
                 answer(incoming, .failure(ServiceFailure(code: "bus.malformed_request", detail: "undecodable AuthRequest")))
             }
         }
-        queue.async { [self] in
+        requests.submit(incoming) { [self] in
             if case .authenticate(let request) = body { return authenticate(request, incoming, attempt: 1) }
             guard body.isChange else {
                 return answer(incoming, Result { () throws(AuthError) in try read(body) }.mapError(ServiceFailure.init))

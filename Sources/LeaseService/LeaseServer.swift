@@ -14,7 +14,8 @@ import SwiftProtobuf
 /// keys (docs/lease.md). Grants are registered with the kv store before they are acknowledged;
 /// revokes and expiries delete the lease's keys through the kv store before the lease is forgotten.
 ///
-/// Every request, kv answer and timer runs on one serial queue, in arrival order.
+/// Every request, kv answer and timer runs on one serial queue, in arrival order; requests wait for it in
+/// a bounded line.
 public final class LeaseServer: Service, Sendable {
     public struct Configuration: Sendable {
         /// Where gateways send lease requests.
@@ -24,6 +25,10 @@ public final class LeaseServer: Service, Sendable {
         public var lessor = Lessor.Configuration()
         /// How often expired leases are looked for (etcd checks every 500 ms).
         public var expiryCheckInterval: Duration = .milliseconds(500)
+        /// How many requests, and how many bytes of them, may wait for the lessor's queue before more
+        /// are turned away as overload (``BusSerialLine``); a request let in runs however late.
+        public var waitingRequestLimit = 65_536
+        public var waitingRequestBytes = 64 << 20
 
         public init(listenEndpoint: String, kvEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -36,6 +41,7 @@ public final class LeaseServer: Service, Sendable {
     private let server: BusServer
     private let kv: KVClient
     private let queue = DispatchQueue(label: "lessor")
+    private let requests: BusSerialLine
     private let state: QueueConfinedLessor
     private static let kvTimeout: Duration = .seconds(5)
 
@@ -49,6 +55,8 @@ public final class LeaseServer: Service, Sendable {
                 memberID: generator.next(), startMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)),
             now: .now)
         state = QueueConfinedLessor(lessor)
+        requests = BusSerialLine(
+            queue: queue, waitingLimit: configuration.waitingRequestLimit, byteLimit: configuration.waitingRequestBytes)
         kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)
         server = try BusServer(bind: configuration.listenEndpoint, logger: logger)
     }
@@ -91,12 +99,12 @@ public final class LeaseServer: Service, Sendable {
 
     // MARK: Requests
 
-    /// Runs on the bus thread: decodes and posts to the lessor's queue.
+    /// Runs on the bus thread: decodes and posts to the lessor's queue, through its bounded line.
     private func handle(_ incoming: BusIncomingRequest) {
         guard let request = try? Etcetera_Lease_LeaseRequest(serializedBytes: incoming.payload), let body = request.request else {
             return incoming.reply(Self.encode(Self.error("bus.malformed_request", "undecodable LeaseRequest")))
         }
-        queue.async { [self] in
+        requests.submit(incoming) { [self] in
             switch body {
             case .grant(let grant): self.grant(grant, incoming)
             case .revoke(let revoke): self.revoke(revoke.id, incoming)
