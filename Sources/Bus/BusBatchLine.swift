@@ -26,8 +26,7 @@ public final class BusBatchLine<Item: Sendable>: Sendable {
     }
 
     private let queue: DispatchQueue
-    private let waitingLimit: Int
-    private let byteLimit: Int
+    private let limits: WaitingLimits
     private let process: @Sendable ([Item]) -> Void
     private let state = Mutex(State())
 
@@ -38,8 +37,7 @@ public final class BusBatchLine<Item: Sendable>: Sendable {
     ///   - process: handles one batch, in arrival order; it answers each item's request itself.
     public init(label: String, waitingLimit: Int, byteLimit: Int, process: @escaping @Sendable ([Item]) -> Void) {
         queue = DispatchQueue(label: label)
-        self.waitingLimit = max(waitingLimit, 1)
-        self.byteLimit = max(byteLimit, 0)
+        limits = WaitingLimits(requests: waitingLimit, bytes: byteLimit)
         self.process = process
     }
 
@@ -48,9 +46,7 @@ public final class BusBatchLine<Item: Sendable>: Sendable {
     public func append(_ request: BusIncomingRequest, _ item: Item) {
         let bytes = request.payload.count
         let admitted = state.withLock { state -> Bool in
-            guard state.waiting.isEmpty
-                || (state.waiting.count < waitingLimit && state.bytes <= byteLimit - min(bytes, byteLimit))
-            else {
+            guard limits.admit(size: bytes, waiting: state.waiting.count, waitingBytes: state.bytes) else {
                 state.counts.overloaded += 1
                 return false
             }

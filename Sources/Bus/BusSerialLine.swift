@@ -20,8 +20,7 @@ public final class BusSerialLine: Sendable {
     }
 
     private let queue: DispatchQueue
-    private let waitingLimit: Int
-    private let byteLimit: Int
+    private let limits: WaitingLimits
     private let state = Mutex(State())
 
     /// - Parameters:
@@ -31,8 +30,7 @@ public final class BusSerialLine: Sendable {
     ///     none waits, whatever its size: the bus already bounds a message).
     public init(queue: DispatchQueue, waitingLimit: Int, byteLimit: Int) {
         self.queue = queue
-        self.waitingLimit = max(waitingLimit, 1)
-        self.byteLimit = max(byteLimit, 0)
+        limits = WaitingLimits(requests: waitingLimit, bytes: byteLimit)
     }
 
     /// Runs `work` for `request` on the queue after what was submitted before, or turns `request` away
@@ -40,9 +38,7 @@ public final class BusSerialLine: Sendable {
     public func submit(_ request: BusIncomingRequest, _ work: @escaping @Sendable () -> Void) {
         let bytes = request.payload.count
         let admitted = state.withLock { state -> Bool in
-            guard state.waiting == 0
-                || (state.waiting < waitingLimit && state.bytes <= byteLimit - min(bytes, byteLimit))
-            else {
+            guard limits.admit(size: bytes, waiting: state.waiting, waitingBytes: state.bytes) else {
                 state.counts.overloaded += 1
                 return false
             }
