@@ -18,7 +18,8 @@ extension Process {
     /// `defer` and `deinit`.
     ///
     /// Foundation learns of an exit when a socket the process inherited closes, so a process whose
-    /// children outlive it still counts as running: every wait here is bounded all the same.
+    /// children outlive it still counts as running, and so would one whose socket leaked into another
+    /// child (``runAlone(openingDescriptors:)`` prevents that): every wait here is bounded all the same.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(10)) -> Bool {
         guard isRunning else { return true }
