@@ -1,7 +1,9 @@
 import Foundation
 
 /// A server process started for a test (Etcetera's launcher or a real etcd) on a free loopback port
-/// with its own temporary data directory; stopped and cleaned up by `stop()`.
+/// with its own temporary data directory; stopped and cleaned up by `stop()`: a data directory the
+/// server made for itself is removed once the process has exited (etcd preallocates 120 MiB in each,
+/// and a run of the suite starts a hundred etcds). Its log, beside it, stays.
 public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     public let dataDirectory: String
@@ -9,14 +11,17 @@ public final class ServerProcess: @unchecked Sendable {
     /// `http` or `https`: how the client port is served.
     public let scheme: String
     private let logPath: String
+    /// Whether `dataDirectory` was made for this server alone, so that `stop()` removes it.
+    private let ownsDataDirectory: Bool
 
     public var endpoint: String { "127.0.0.1:\(port)" }
     /// The client URL, with its scheme (what etcdctl needs for an `https://` port).
     public var clientURL: String { "\(scheme)://\(endpoint)" }
 
-    private init(port: Int, dataDirectory: String, process: Process, scheme: String, logPath: String) {
+    private init(port: Int, dataDirectory: String, ownsDataDirectory: Bool, process: Process, scheme: String, logPath: String) {
         self.port = port
         self.dataDirectory = dataDirectory
+        self.ownsDataDirectory = ownsDataDirectory
         self.process = process
         self.scheme = scheme
         self.logPath = logPath
@@ -35,7 +40,7 @@ public final class ServerProcess: @unchecked Sendable {
         return try await start(
             executable: TestPaths.executable("etcetera"),
             arguments: ["--data-dir", directory, "--listen-client-urls", url, "--advertise-client-urls", url] + extraArguments,
-            port: port, dataDirectory: directory, scheme: scheme, environment: environment)
+            port: port, dataDirectory: directory, ownsDataDirectory: dataDirectory == nil, scheme: scheme, environment: environment)
     }
 
     /// Starts a fresh real etcd 3.4 (Debian's etcd-server) on free loopback ports.
@@ -52,11 +57,12 @@ public final class ServerProcess: @unchecked Sendable {
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "default=\(peer)", "--log-level", "error",
             ] + extraArguments,
-            port: port, dataDirectory: directory, scheme: scheme)
+            port: port, dataDirectory: directory, ownsDataDirectory: true, scheme: scheme)
     }
 
     private static func start(
-        executable: String, arguments: [String], port: Int, dataDirectory: String, scheme: String, environment: [String: String] = [:]
+        executable: String, arguments: [String], port: Int, dataDirectory: String, ownsDataDirectory: Bool, scheme: String,
+        environment: [String: String] = [:]
     ) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -69,7 +75,8 @@ public final class ServerProcess: @unchecked Sendable {
             process.standardOutput = log
             process.standardError = log
         }
-        let server = ServerProcess(port: port, dataDirectory: dataDirectory, process: process, scheme: scheme, logPath: logPath)
+        let server = ServerProcess(
+            port: port, dataDirectory: dataDirectory, ownsDataDirectory: ownsDataDirectory, process: process, scheme: scheme, logPath: logPath)
         // Generous: a busy machine can take long to start a process; a dead one fails at once.
         let deadline = ContinuousClock.now + .seconds(120)
         while !FreePort.isAccepting(port) {
@@ -87,9 +94,11 @@ public final class ServerProcess: @unchecked Sendable {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 
-    /// Sends SIGTERM and waits for the process to exit (SIGKILL after 10 s).
+    /// Sends SIGTERM and waits for the process to exit (SIGKILL after 10 s); then removes the data
+    /// directory if the server made it.
     public func stop() {
         process.stop()
+        if ownsDataDirectory, !process.isRunning { try? FileManager.default.removeItem(atPath: dataDirectory) }
     }
 
     deinit { stop() }
