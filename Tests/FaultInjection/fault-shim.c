@@ -12,7 +12,9 @@
  *   fail-write-after N   after N more successful write()/pwrite() calls on such files, every later one
  *                        fails with EIO (N = 0: from now on)
  *   fail-sync-after N    the same for fsync()/fdatasync()
- *   delay-sync-ms MS     every fsync()/fdatasync() on such files sleeps MS milliseconds first
+ *   delay-sync-ms MS     every fsync()/fdatasync() on such files sleeps MS milliseconds first; a sleep
+ *                        in progress ends early once the file no longer asks for a delay, so a test
+ *                        can hold a stall for as long as it needs and then lift it
  *
  * The file is re-read whenever its modification time, size or inode changes (it is stat()ed on each
  * intercepted call, nothing more), and every re-read starts the counts of "after N" afresh. A missing or
@@ -131,10 +133,20 @@ static enum verdict judge(int fd, int is_sync, long *delay_ms) {
     return verdict;
 }
 
+/* Sleeps `milliseconds` in steps of at most 20 ms, ending early once the plan asks for no sync delay. */
 static void stall(long milliseconds) {
-    if (milliseconds <= 0) return;
-    struct timespec left = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
-    while (nanosleep(&left, &left) != 0 && errno == EINTR) {}
+    long left = milliseconds;
+    while (left > 0) {
+        long step = left < 20 ? left : 20;
+        struct timespec pause = {0, step * 1000000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {}
+        left -= step;
+        pthread_mutex_lock(&lock);
+        refresh_plan();
+        long delay = plan.sync_delay_ms;
+        pthread_mutex_unlock(&lock);
+        if (delay <= 0) return;
+    }
 }
 
 ssize_t write(int fd, const void *buffer, size_t count) {
