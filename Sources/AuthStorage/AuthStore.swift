@@ -316,17 +316,25 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         } catch {
             throw .storageFailure("\(error)")
         }
-        let cursor = snapshot.makeCursor()
-        cursor.seek([Self.rolePrefix])
-        while cursor.isValid, cursor.key.first == Self.rolePrefix {
-            let role = try RecordCodec.decodeRole(cursor.value)
+        try Self.forEachRecord(withPrefix: Self.rolePrefix, in: snapshot) { _, value throws(AuthError) in
+            let role = try RecordCodec.decodeRole(value)
             roles[role.name] = role
-            cursor.next()
         }
-        cursor.seek([Self.userPrefix])
-        while cursor.isValid, cursor.key.first == Self.userPrefix {
-            let user = try RecordCodec.decodeUser(cursor.value)
+        try Self.forEachRecord(withPrefix: Self.userPrefix, in: snapshot) { _, value throws(AuthError) in
+            let user = try RecordCodec.decodeUser(value)
             users[user.name] = user
+        }
+    }
+
+    /// Calls `body` with the key and value of every record in `snapshot` whose key starts with `prefix`,
+    /// in key order.
+    private static func forEachRecord(
+        withPrefix prefix: UInt8, in snapshot: any StorageSnapshot, _ body: ([UInt8], [UInt8]) throws(AuthError) -> Void
+    ) throws(AuthError) {
+        let cursor = snapshot.makeCursor()
+        cursor.seek([prefix])
+        while cursor.isValid, cursor.key.first == prefix {
+            try body(cursor.key, cursor.value)
             cursor.next()
         }
         do {
@@ -358,10 +366,10 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
         var batch = WriteBatch()
         batch.put(Self.tokenKey(digest), Array(user.utf8))
         do {
-            try storage.write(batch, sync: true)
+            try write(batch, sync: true)
         } catch {
             tokens.forget(token: token)
-            throw .storageFailure("\(error)")
+            throw error
         }
         return token
     }
@@ -370,21 +378,14 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     /// a user gone, a malformed record) are deleted instead.
     private func restoreKeptTokens(now: ContinuousClock.Instant) throws(AuthError) {
         var stale = WriteBatch()
-        var staleCount = 0
         for (key, user) in try keptTokenRecords() {
             if isEnabled, users[user] != nil, let digest = KeptTokenDigest(bytes: Array(key.dropFirst())) {
                 tokens.restore(digest: digest, user: user, now: now)
             } else {
                 stale.delete(key)
-                staleCount += 1
             }
         }
-        guard staleCount > 0 else { return }
-        do {
-            try storage.write(stale, sync: false)
-        } catch {
-            throw .storageFailure("\(error)")
-        }
+        if !stale.isEmpty { try write(stale, sync: false) }
     }
 
     /// Adds to `batch` the deletes of every token kept for `user`.
@@ -394,17 +395,9 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
 
     /// Every kept token's record: its key and its user. As many as there are live tokens.
     private func keptTokenRecords() throws(AuthError) -> [(key: [UInt8], user: String)] {
-        let cursor = storage.snapshot().makeCursor()
         var records: [(key: [UInt8], user: String)] = []
-        cursor.seek([Self.tokenPrefix])
-        while cursor.isValid, cursor.key.first == Self.tokenPrefix {
-            records.append((cursor.key, String(decoding: cursor.value, as: UTF8.self)))
-            cursor.next()
-        }
-        do {
-            try cursor.checkError()
-        } catch {
-            throw .storageFailure("\(error)")
+        try Self.forEachRecord(withPrefix: Self.tokenPrefix, in: storage.snapshot()) { key, value throws(AuthError) in
+            records.append((key, String(decoding: value, as: UTF8.self)))
         }
         return records
     }
@@ -420,12 +413,17 @@ public final class AuthStore: CustomStringConvertible, CustomReflectable {
     private func commit(_ batch: inout WriteBatch) throws(AuthError) {
         let next = revision + 1
         batch.put(Self.revisionKey, RecordCodec.encode(revision: next))
+        try write(batch, sync: true)
+        revision = next
+    }
+
+    /// Writes `batch`, a storage failure reported as ``AuthError/storageFailure(_:)``.
+    private func write(_ batch: WriteBatch, sync: Bool) throws(AuthError) {
         do {
-            try storage.write(batch, sync: true)
+            try storage.write(batch, sync: sync)
         } catch {
             throw .storageFailure("\(error)")
         }
-        revision = next
     }
 
     static func userKey(_ name: String) -> [UInt8] { [userPrefix] + Array(name.utf8) }
