@@ -9,17 +9,13 @@ extension BusTests {
     struct BatchLine {
         /// What the batches of a `Harness` did, and the gate they wait at while it is closed.
         final class Progress: Sendable {
-            let gate = DispatchSemaphore(value: 0)
-            let gateClosed = Atomic(true)
+            let gate = WorkGate()
             let batchesStarted = Atomic<Int>(0)
             let processed = Atomic<Int>(0)
 
             func run(_ batch: [BusIncomingRequest]) {
                 batchesStarted.add(1, ordering: .relaxed)
-                if gateClosed.load(ordering: .relaxed) {
-                    gate.wait()
-                    gate.signal()
-                }
+                gate.pass()
                 for request in batch { request.reply(request.payload) }
                 processed.add(batch.count, ordering: .relaxed)
             }
@@ -49,8 +45,7 @@ extension BusTests {
             var processed: Int { progress.processed.load(ordering: .relaxed) }
 
             func open() {
-                progress.gateClosed.store(false, ordering: .relaxed)
-                progress.gate.signal()
+                progress.gate.open()
             }
 
             func close() {

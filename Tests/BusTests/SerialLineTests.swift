@@ -7,55 +7,18 @@ import Testing
 extension BusTests {
     @Suite("BusSerialLine: a service's serial queue behind a bounded line; whatever is let in runs")
     struct SerialLine {
-        /// A server whose handler submits every request to `line`; each job waits at the gate (while it
-        /// is closed), notes its payload and answers with it.
-        final class Harness: @unchecked Sendable {
-            let directory: TemporaryDirectory
-            let server: BusServer
-            let client: BusClient
-            let line: BusSerialLine
-            let gate = DispatchSemaphore(value: 0)
-            let gateClosed = Atomic(true)
-            let started = Atomic<Int>(0)
-            let ran = Mutex<[[UInt8]]>([])
-
-            init(waitingLimit: Int, byteLimit: Int) throws {
-                directory = try TemporaryDirectory()
-                let endpoint = directory.endpoint("serial")
-                server = try BusServer(bind: endpoint, logger: testLogger())
-                client = try BusClient(connect: endpoint, logger: testLogger())
-                line = BusSerialLine(queue: DispatchQueue(label: "test-serial"), waitingLimit: waitingLimit, byteLimit: byteLimit)
-                Task { [self] in
-                    try await server.run { request in
-                        self.line.submit(request) {
-                            self.started.add(1, ordering: .relaxed)
-                            if self.gateClosed.load(ordering: .relaxed) {
-                                self.gate.wait()
-                                self.gate.signal()
-                            }
-                            self.ran.withLock { $0.append(request.payload) }
-                            request.reply(request.payload)
-                        }
-                    }
-                }
-            }
-
-            func open() {
-                gateClosed.store(false, ordering: .relaxed)
-                gate.signal()
-            }
-
-            func close() {
-                open()
-                client.close()
-                server.close()
+        /// A server whose handler submits every request to a `BusSerialLine`; the work waits at the
+        /// gate (while it is closed), notes its payload and answers with it.
+        static func harness(waitingLimit: Int, byteLimit: Int) throws -> GatedLineHarness<BusSerialLine> {
+            try GatedLineHarness(BusSerialLine(queue: DispatchQueue(label: "test-serial"), waitingLimit: waitingLimit, byteLimit: byteLimit)) {
+                $0.submit($1, $2)
             }
         }
 
         @Test("while one request runs, up to the limit wait; more fail at once with overloaded; the waiting run in order",
               .timeLimit(.minutes(1)))
         func overload() async throws {
-            let harness = try Harness(waitingLimit: 2, byteLimit: 1 << 20)
+            let harness = try Self.harness(waitingLimit: 2, byteLimit: 1 << 20)
             defer { harness.close() }
             let client = harness.client
             let held = Task { try await client.request([0], timeout: .seconds(30)) }
@@ -80,7 +43,7 @@ extension BusTests {
 
         @Test("the waiting bytes are bounded too, though one request alone is always let in", .timeLimit(.minutes(1)))
         func byteLimit() async throws {
-            let harness = try Harness(waitingLimit: 100, byteLimit: 1000)
+            let harness = try Self.harness(waitingLimit: 100, byteLimit: 1000)
             defer { harness.close() }
             let client = harness.client
             let held = Task { try await client.request([0], timeout: .seconds(30)) }
@@ -98,7 +61,7 @@ extension BusTests {
 
         @Test("a request whose deadline passes while it waits still runs (a late keep-alive still renews)", .timeLimit(.minutes(1)))
         func lateRequestRuns() async throws {
-            let harness = try Harness(waitingLimit: 8, byteLimit: 1 << 20)
+            let harness = try Self.harness(waitingLimit: 8, byteLimit: 1 << 20)
             defer { harness.close() }
             let client = harness.client
             let held = Task { try await client.request([1], timeout: .seconds(30)) }
