@@ -84,13 +84,7 @@ final class RunningBackend: AuthBackendClient, Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: backend.executable)
         process.arguments = backend.arguments(directory: directory, tokenTTL: tokenTTL)
-        let log = directory + "/backend.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        try process.runAlone { [process] in
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardOutput = handle
-            process.standardError = handle
-        }
+        try process.runAlone(loggingTo: directory + "/backend.log")
         let logger = Logger(label: "contract-test")
         // The contract is about answers, not liveness: a machine busy with other tests can hold the
         // backend's threads for seconds, and the client waits for it rather than taking it for dead.

@@ -14,12 +14,7 @@ public final class LoggedProcess: @unchecked Sendable {
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCD_") }.merging(environment) { $1 }
         self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        try process.runAlone { [process] in
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            process.standardOutput = log
-            process.standardError = log
-        }
+        try process.runAlone(loggingTo: logPath)
     }
 
     public var pid: Int32 { process.processIdentifier }

@@ -26,4 +26,15 @@ extension Process {
     public func runAlone() throws {
         try runAlone {}
     }
+
+    /// `runAlone(openingDescriptors:)` for a server whose standard output and error both go to the file
+    /// at `logPath`, created empty.
+    public func runAlone(loggingTo logPath: String) throws {
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        try runAlone {
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            standardOutput = log
+            standardError = log
+        }
+    }
 }

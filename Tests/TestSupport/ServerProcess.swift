@@ -69,12 +69,7 @@ public final class ServerProcess: @unchecked Sendable {
         process.arguments = arguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let logPath = dataDirectory + ".log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        try process.runAlone {
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            process.standardOutput = log
-            process.standardError = log
-        }
+        try process.runAlone(loggingTo: logPath)
         let server = ServerProcess(
             port: port, dataDirectory: dataDirectory, ownsDataDirectory: ownsDataDirectory, process: process, scheme: scheme, logPath: logPath)
         // Generous: a busy machine can take long to start a process; a dead one fails at once.
