@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "AuthServiceTests", dependencies: ["AuthService", "Auth", "Bus", "Storage", "EtceteraAPI", "TestSupport", logging]),
         .testTarget(name: "AuthFileBackendTests", dependencies: ["AuthFileBackend", "Auth", logging]),
         .testTarget(name: "AuthBackendContractTests", dependencies: ["TestSupport", "Auth", "Bus", "CZeroMQ", "EtceteraAPI", logging]),
-        .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", logging]),
+        .testTarget(name: "KVServiceTests", dependencies: ["KVService", "MVCC", "Snapshot", "Storage", "Bus", "EtceteraAPI", "TestSupport", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

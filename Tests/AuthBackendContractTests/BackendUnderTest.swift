@@ -86,11 +86,7 @@ final class RunningBackend: AuthBackendClient, Sendable {
         process.arguments = backend.arguments(directory: directory, tokenTTL: tokenTTL)
         try process.runAlone(loggingTo: directory + "/backend.log")
         let logger = Logger(label: "contract-test")
-        // The contract is about answers, not liveness: a machine busy with other tests can hold the
-        // backend's threads for seconds, and the client waits for it rather than taking it for dead.
-        var clientConfiguration = BusClient.Configuration()
-        clientConfiguration.missedHeartbeatsBeforeDead = 60
-        client = try BusClient(connect: "ipc://\(directory)/auth.sock", configuration: clientConfiguration, logger: logger)
+        client = try BusClient(connect: "ipc://\(directory)/auth.sock", configuration: .patient, logger: logger)
         subscriber = try eventLog.subscribe(to: "ipc://\(directory)/auth-events.sock", logger: logger)
     }
 

@@ -37,11 +37,7 @@ final class RunningAuthServer: AuthBackendClient, Sendable {
         self.configuration = configuration
         let server = try AuthServer(configuration: configuration, storage: try Self.openStorage(self.directory + "/auth"), logger: logger)
         serving = Task { try await server.run() }
-        // The server answers heartbeats once `run()` has started, which a machine busy with other
-        // tests can put off for seconds: the client waits for it rather than taking it for dead.
-        var clientConfiguration = BusClient.Configuration()
-        clientConfiguration.missedHeartbeatsBeforeDead = 60
-        client = try BusClient(connect: configuration.listenEndpoint, configuration: clientConfiguration, logger: logger)
+        client = try BusClient(connect: configuration.listenEndpoint, configuration: .patient, logger: logger)
         subscriber = try eventLog.subscribe(to: configuration.eventsEndpoint, logger: logger)
     }
 

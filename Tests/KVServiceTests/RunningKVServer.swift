@@ -6,6 +6,7 @@ import Logging
 import MVCC
 import Storage
 import Synchronization
+import TestSupport
 import Testing
 
 /// A kv service on `ipc://` sockets in a temporary directory, with a store on LevelDB in its `kv`
@@ -33,11 +34,7 @@ final class RunningKVServer {
         configuration.snapshotIdleTimeout = idleTimeout
         let server = try KVServer(store: store, configuration: configuration, logger: logger)
         serving = Task { try await server.run() }
-        // These tests are about what the service answers, not about noticing a dead one: a machine busy
-        // with other tests can hold the server's I/O thread for seconds, and the client waits for it.
-        var clientConfiguration = BusClient.Configuration()
-        clientConfiguration.missedHeartbeatsBeforeDead = 60
-        client = try BusClient(connect: configuration.listenEndpoint, configuration: clientConfiguration, logger: logger)
+        client = try BusClient(connect: configuration.listenEndpoint, configuration: .patient, logger: logger)
     }
 
     /// A kv service that is serving: before that (its initial corruption check, however long a busy
