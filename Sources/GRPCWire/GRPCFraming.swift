@@ -10,10 +10,22 @@ public enum GRPCFraming {
     /// `message` with its length prefix (uncompressed).
     public static func framed(_ message: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: message.count + prefixLength)
+        append(message, to: &buffer)
+        return buffer
+    }
+
+    /// `messages` one after the other, each with its length prefix: one buffer, and so one DATA
+    /// frame, for answers that are ready together.
+    public static func framed(_ messages: [[UInt8]], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: messages.reduce(0) { $0 + $1.count + prefixLength })
+        for message in messages { append(message, to: &buffer) }
+        return buffer
+    }
+
+    private static func append(_ message: some Collection<UInt8>, to buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(0))
         buffer.writeInteger(UInt32(message.count))
         buffer.writeBytes(message)
-        return buffer
     }
 
     /// Why a unary body could not be read as exactly one message.

@@ -8,7 +8,7 @@ final class Session {
     let maxResponseBytes: Int
     var nextWatchID: Int64
     var watchers: [Int64: Watcher] = [:]
-    /// Outputs sent but not yet reported delivered by the gateway.
+    /// The window charge of outputs sent but not yet reported delivered by the gateway.
     var undelivered = 0
     /// Set while `undelivered` is over the window: matching watchers fall behind instead of sending.
     var isPaused = false

@@ -10,8 +10,11 @@ import SwiftProtobuf
 /// through `fetchHistory` and handed back with ``historyArrived(_:)`` or ``historyFailed()``.
 public final class WatchHub {
     public struct Configuration: Sendable {
-        /// Outputs a session may have on their way to the client before it is paused.
-        public var sessionWindow = 1024
+        /// How much a session's outputs on their way to the client may charge together
+        /// (`SessionOutput.windowCharge`: about their bytes) before it is paused. A megabyte keeps a
+        /// stream's many watchers of one key a few dozen revisions ahead of its client, and bounds
+        /// what a client that stops reading makes the gateway hold.
+        public var sessionWindow = 1 << 20
         /// Revisions asked for per history request (etcd's `watchBatchMaxRevs`).
         public var revisionsPerFetch: Int64 = 1000
         /// A session not kept alive for this long belongs to a gateway that is gone.
@@ -157,7 +160,7 @@ public final class WatchHub {
     public func credit(_ request: Etcetera_Watch_Credit) throws(Failure) {
         guard let session = sessions[request.session] else { throw .unknownSession }
         // A negative credit from the bus counts as none (subtracting Int.min would trap).
-        session.undelivered = max(0, session.undelivered - Int(clamping: max(request.delivered, 0)))
+        session.undelivered = max(0, session.undelivered - Int(clamping: max(request.deliveredCharge, 0)))
         if session.isPaused, session.undelivered <= configuration.sessionWindow / 2 {
             session.isPaused = false
             catchUp()
@@ -178,33 +181,50 @@ public final class WatchHub {
             return
         }
         currentRevision = revision.revision
-        var matches: [ObjectIdentifier: (watcher: Watcher, events: [Mvccpb_Event])] = [:]
+        // Each watcher's events, as positions in the revision: watchers that see the same events the
+        // same way share one encoding of them.
+        var matches: [ObjectIdentifier: (watcher: Watcher, events: [Int])] = [:]
         var order: [ObjectIdentifier] = []
-        for event in revision.events {
+        for (position, event) in revision.events.enumerated() {
             inStep.forEachWatcher(of: event.kv.key) { watcher in
-                guard revision.revision >= watcher.nextRevision, let view = watcher.view(of: event) else { return }
+                guard revision.revision >= watcher.nextRevision, watcher.view(of: event) != nil else { return }
                 let key = ObjectIdentifier(watcher)
                 if matches[key] == nil {
-                    matches[key] = (watcher, [view])
+                    matches[key] = (watcher, [position])
                     order.append(key)
                 } else {
-                    matches[key]!.events.append(view)
+                    matches[key]!.events.append(position)
                 }
             }
         }
+        var encodedEvents: [SharedEvents: Data] = [:]
         for key in order {
-            let (watcher, events) = matches[key]!
+            let (watcher, positions) = matches[key]!
             if watcher.session.isPaused {
                 fallBehind(watcher, from: revision.revision)
                 continue
             }
-            var response = Etcdserverpb_WatchResponse()
-            response.header.revision = revision.revision
-            response.watchID = watcher.id
-            response.events = events
-            deliver(response, from: watcher, nextRevision: revision.revision + 1)
+            let shared = SharedEvents(positions: positions, withPrevKV: watcher.wantsPrevKV)
+            let events: Data
+            if let encoded = encodedEvents[shared] {
+                events = encoded
+            } else {
+                var eventsOnly = Etcdserverpb_WatchResponse()
+                eventsOnly.events = positions.compactMap { watcher.view(of: revision.events[$0]) }
+                events = Self.encode(eventsOnly)
+                encodedEvents[shared] = events
+            }
+            deliver(events: events, count: positions.count, revision: revision.revision, nextRevision: revision.revision + 1,
+                    from: watcher) { positions.compactMap { watcher.view(of: revision.events[$0]) } }
         }
         if !behind.isEmpty { catchUp() }
+    }
+
+    /// What makes two watchers' views of one revision the same bytes: the events they match, and
+    /// whether they keep each event's previous value (filters only decide which events match).
+    private struct SharedEvents: Hashable {
+        let positions: [Int]
+        let withPrevKV: Bool
     }
 
     /// A heartbeat from the store: its revision and compaction point. A revision past ours means
@@ -305,23 +325,48 @@ public final class WatchHub {
             for watcher in served { watcher.nextRevision = max(watcher.nextRevision, asked.upperBound + 1) }
             return catchUp()
         }
+        // Watchers that ask the same of the batch (a stream's watchers of one key, paused and resumed
+        // together) are answered from one pass over it and one encoding.
+        var answers: [CatchUpQuestion: (events: [Mvccpb_Event], encoded: Data)] = [:]
         for watcher in served where watcher.nextRevision <= last {
-            var events: [Mvccpb_Event] = []
-            for revision in batch.revisions where revision.revision >= watcher.nextRevision {
-                for event in revision.events where watcher.range.contains(event.kv.key) {
-                    if let view = watcher.view(of: event) { events.append(view) }
+            let question = CatchUpQuestion(watcher)
+            let answer: (events: [Mvccpb_Event], encoded: Data)
+            if let known = answers[question] {
+                answer = known
+            } else {
+                var eventsOnly = Etcdserverpb_WatchResponse()
+                for revision in batch.revisions where revision.revision >= watcher.nextRevision {
+                    for event in revision.events where watcher.range.contains(event.kv.key) {
+                        if let view = watcher.view(of: event) { eventsOnly.events.append(view) }
+                    }
                 }
+                answer = (eventsOnly.events, eventsOnly.events.isEmpty ? Data() : Self.encode(eventsOnly))
+                answers[question] = answer
             }
-            if !events.isEmpty {
-                var response = Etcdserverpb_WatchResponse()
-                response.header.revision = max(currentRevision, last)
-                response.watchID = watcher.id
-                response.events = events
-                deliver(response, from: watcher, nextRevision: last + 1)
+            if !answer.events.isEmpty {
+                deliver(events: answer.encoded, count: answer.events.count, revision: max(currentRevision, last),
+                        nextRevision: last + 1, from: watcher) { answer.events }
             }
             watcher.nextRevision = last + 1
         }
         catchUp()
+    }
+
+    /// Everything that decides which events of a history batch a watcher is sent, and how.
+    private struct CatchUpQuestion: Hashable {
+        let range: WatchKeyRange
+        let nextRevision: Int64
+        let withPrevKV: Bool
+        let skipsPuts: Bool
+        let skipsDeletes: Bool
+
+        init(_ watcher: Watcher) {
+            range = watcher.range
+            nextRevision = watcher.nextRevision
+            withPrevKV = watcher.wantsPrevKV
+            skipsPuts = watcher.skipsPuts
+            skipsDeletes = watcher.skipsDeletes
+        }
     }
 
     /// The store could not be asked; the owner retries with ``retryCatchUp()``.
@@ -363,6 +408,25 @@ public final class WatchHub {
         } else {
             behind[ObjectIdentifier(watcher)] = nil
         }
+    }
+
+    /// Sends a watcher events given encoded as the `events` field alone: its response is the header
+    /// and watch id encoded before them (the order a whole response is encoded in), so the events'
+    /// bytes are made once for every watcher that sees them alike. `views` gives the events
+    /// themselves for a response that must be split into fragments.
+    private func deliver(
+        events: Data, count: Int, revision: Int64, nextRevision: Int64, from watcher: Watcher, views: () -> [Mvccpb_Event]
+    ) {
+        var head = Etcdserverpb_WatchResponse()
+        head.header.revision = revision
+        head.watchID = watcher.id
+        let encoded = Self.encode(head) + events
+        guard watcher.wantsFragments, count > 1, encoded.count >= watcher.session.maxResponseBytes else {
+            watcher.sentSinceProgressTick = true
+            return send(encoded: encoded, to: watcher.session, watchID: watcher.id, nextRevision: nextRevision)
+        }
+        head.events = views()
+        deliver(head, from: watcher, nextRevision: nextRevision)
     }
 
     /// Sends a watcher's events, split into fragments when it asked for them and the response is too
@@ -421,7 +485,7 @@ public final class WatchHub {
         output.created = created
         output.removed = removed
         output.nextRevision = nextRevision
-        session.undelivered += 1
+        session.undelivered += output.windowCharge
         if session.undelivered >= configuration.sessionWindow { session.isPaused = true }
         session.output(output)
     }

@@ -131,14 +131,15 @@ public final class WatchServer: Service, Sendable {
             logger.warning("dropping undecodable watch request", metadata: ["bytes": "\(incoming.payload.count)"])
             return incoming.reply(Self.reply(errorCode: "bus.malformed_request"))
         }
-        queue.async { [state] in
+        queue.async { [state, queue] in
             guard let hub = state.hub else { return incoming.reply(Self.reply(errorCode: "watch.not_ready")) }
             do {
                 switch body {
                 case .open(let open):
                     state.sessionStreams.removeValue(forKey: open.session)?.reply([])
                     state.sessionStreams[open.session] = incoming
-                    hub.openSession(open) { output in incoming.sendPartial((try? output.serializedBytes()) ?? []) }
+                    let outbox = SessionOutbox(stream: incoming, queue: queue)
+                    hub.openSession(open) { output in outbox.add(output) }
                     return
                 case .close(let close):
                     hub.closeSession(close.session)

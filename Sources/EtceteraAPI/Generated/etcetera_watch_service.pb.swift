@@ -154,7 +154,7 @@ public nonisolated struct Etcetera_Watch_Ack: Sendable {
   public init() {}
 }
 
-/// Opens a session. The reply is a stream of SessionOutput PARTIALs that lasts until the session is
+/// Opens a session. The reply is a stream of SessionOutputs PARTIALs that lasts until the session is
 /// closed (FINAL). `session` is chosen by the gateway and unique among its sessions.
 public nonisolated struct Etcetera_Watch_OpenSession: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -240,8 +240,10 @@ public nonisolated struct Etcetera_Watch_SessionProgressRequest: Sendable {
   public init() {}
 }
 
-/// The gateway has written `delivered` more outputs of the session to its client. A session with too
-/// many outputs not yet delivered is paused: its watchers fall behind and later catch up from history.
+/// The gateway has written more outputs of the session to its client: `delivered_charge` is the sum of
+/// their charges (an output with a response is charged its response's bytes plus 64; see
+/// SessionOutput.windowCharge in EtceteraAPI). A session whose outputs on their way charge too much is
+/// paused: its watchers fall behind and later catch up from history.
 public nonisolated struct Etcetera_Watch_Credit: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -249,7 +251,7 @@ public nonisolated struct Etcetera_Watch_Credit: Sendable {
 
   public var session: UInt64 = 0
 
-  public var delivered: Int64 = 0
+  public var deliveredCharge: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -318,6 +320,20 @@ public nonisolated struct Etcetera_Watch_SessionOutput: Sendable {
   public init() {}
 
   fileprivate var _progress: Etcetera_Watch_SessionProgress? = nil
+}
+
+/// One PARTIAL of an `open` stream: the session's outputs that were ready together, in order. An event
+/// that many watchers of one client stream match becomes one bus message, not one per watcher.
+public nonisolated struct Etcetera_Watch_SessionOutputs: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var outputs: [Etcetera_Watch_SessionOutput] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Etcetera_Watch_SessionProgress: Sendable {
@@ -781,7 +797,7 @@ nonisolated extension Etcetera_Watch_SessionProgressRequest: SwiftProtobuf.Messa
 
 nonisolated extension Etcetera_Watch_Credit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Credit"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}delivered\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{3}delivered_charge\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -790,7 +806,7 @@ nonisolated extension Etcetera_Watch_Credit: SwiftProtobuf.Message, SwiftProtobu
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.session) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.delivered) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.deliveredCharge) }()
       default: break
       }
     }
@@ -800,15 +816,15 @@ nonisolated extension Etcetera_Watch_Credit: SwiftProtobuf.Message, SwiftProtobu
     if self.session != 0 {
       try visitor.visitSingularUInt64Field(value: self.session, fieldNumber: 1)
     }
-    if self.delivered != 0 {
-      try visitor.visitSingularInt64Field(value: self.delivered, fieldNumber: 2)
+    if self.deliveredCharge != 0 {
+      try visitor.visitSingularInt64Field(value: self.deliveredCharge, fieldNumber: 2)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Etcetera_Watch_Credit, rhs: Etcetera_Watch_Credit) -> Bool {
     if lhs.session != rhs.session {return false}
-    if lhs.delivered != rhs.delivered {return false}
+    if lhs.deliveredCharge != rhs.deliveredCharge {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -928,6 +944,36 @@ nonisolated extension Etcetera_Watch_SessionOutput: SwiftProtobuf.Message, Swift
     if lhs.removed != rhs.removed {return false}
     if lhs.nextRevision != rhs.nextRevision {return false}
     if lhs._progress != rhs._progress {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Etcetera_Watch_SessionOutputs: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionOutputs"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outputs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.outputs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.outputs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.outputs, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Etcetera_Watch_SessionOutputs, rhs: Etcetera_Watch_SessionOutputs) -> Bool {
+    if lhs.outputs != rhs.outputs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

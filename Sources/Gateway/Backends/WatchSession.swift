@@ -34,7 +34,7 @@ final class WatchSession: StreamingCall, Sendable {
         var inbox: [Etcdserverpb_WatchRequest] = []
         var draining = false
         var nextWatchID: Int64 = 0
-        /// Outputs written to the client since the last credit.
+        /// The window charge of outputs written to the client since the last credit.
         var delivered = 0
         var failedOpens = 0
         /// Watchers re-created on the current home whose re-creation the process has not confirmed yet.
@@ -45,8 +45,9 @@ final class WatchSession: StreamingCall, Sendable {
         var openRequest: StreamingRequestHandle?
     }
 
-    /// Credits go back in batches of this many delivered outputs (and every second).
-    private static let creditBatch = 64
+    /// Credits go back once this much window charge has been delivered (and every second): a
+    /// sixteenth of the watch process's default window.
+    private static let creditBatch = 64 << 10
     /// A session that finds no watch process for this many attempts (200 ms apart) fails its stream
     /// with Unavailable, which clientv3 answers by watching again from its last revision.
     private static let maxFailedOpens = 25
@@ -123,7 +124,7 @@ final class WatchSession: StreamingCall, Sendable {
         state.withLock { state in
             guard !state.closed else { return }
             if state.pendingCreates.isEmpty {
-                writer.send(response) { [backlog] in backlog.answered() }
+                writer.send(response) { [backlog] in backlog.answered(1) }
             } else {
                 state.pendingCreates.append(.refused(response))
             }
@@ -212,7 +213,7 @@ final class WatchSession: StreamingCall, Sendable {
         let openRequest = backend.open(open, on: process) { [self] reply in
             switch reply {
             case .partial(let payload):
-                if let output = try? Etcetera_Watch_SessionOutput(serializedBytes: payload) { handle(output, generation: generation) }
+                if let batch = try? Etcetera_Watch_SessionOutputs(serializedBytes: payload) { handle(batch.outputs, generation: generation) }
             case .final, .failed:
                 rehome(from: generation)
             }
@@ -270,54 +271,77 @@ final class WatchSession: StreamingCall, Sendable {
         }
     }
 
-    /// Passes an output on to the client, followed by the refusals it was holding back. Messages are
-    /// queued for the client under the lock, so a refusal decided meanwhile cannot overtake them.
-    private func handle(_ output: Etcetera_Watch_SessionOutput, generation: Int) {
-        state.withLock { state in
-            guard state.generation == generation, !state.closed else { return }
+    /// Passes outputs on to the client, each followed by the refusals it was holding back, as one
+    /// write. Messages are queued for the client under the lock, so a refusal decided meanwhile cannot
+    /// overtake them. Once written, they are credited back to the process with the window charge of
+    /// every output, dropped ones included.
+    private func handle(_ outputs: [Etcetera_Watch_SessionOutput], generation: Int) {
+        let charge = outputs.reduce(0) { $0 + $1.windowCharge }
+        let written = state.withLock { state -> Bool in
+            guard state.generation == generation, !state.closed else { return true }
             state.failedOpens = 0
-            if output.hasProgress, state.unconfirmedResumes == 0 {
-                let behind = Set(output.progress.behind)
-                for (watchID, watcher) in state.watchers where !behind.contains(watchID) {
-                    state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
+            var messages: [[UInt8]] = []
+            for output in outputs {
+                guard apply(output, to: &state) else { continue }
+                if !output.response.isEmpty {
+                    var message: [UInt8] = []
+                    message.reserveCapacity(output.response.count + headerSuffix.count)
+                    message.append(contentsOf: output.response)
+                    message.append(contentsOf: headerSuffix)
+                    messages.append(message)
+                }
+                while case .refused(let response)? = state.pendingCreates.first {
+                    state.pendingCreates.removeFirst()
+                    messages.append(response)
                 }
             }
-            if output.created {
-                // Each create of the client's is answered `created` once; one that matches none would
-                // be taken by the client for the answer to its next create (clientv3 crashes on it).
-                guard case .forwarded(var created)? = state.pendingCreates.first else {
-                    backend.logger.warning("dropping a created response that answers no create", metadata: [
-                        "session": "\(id)", "watch": "\(output.watchID)",
-                    ])
-                    return
-                }
-                state.pendingCreates.removeFirst()
-                if output.watchID >= 0, !output.removed {
-                    if created.watchID == 0 { state.nextWatchID = max(state.nextWatchID, output.watchID + 1) }
-                    created.watchID = output.watchID
-                    created.startRevision = output.nextRevision
-                    created.resumed = true
-                    state.watchers[output.watchID] = created
-                }
-            } else if output.removed {
-                state.watchers[output.watchID] = nil
-            } else if output.nextRevision > 0, let watcher = state.watchers[output.watchID] {
-                state.watchers[output.watchID]?.startRevision = max(watcher.startRevision, output.nextRevision)
-            }
-            if !output.response.isEmpty {
-                writer.send(Array(output.response) + headerSuffix) { [self] in delivered() }
-            }
-            while case .refused(let response)? = state.pendingCreates.first {
-                state.pendingCreates.removeFirst()
-                writer.send(response) { [backlog] in backlog.answered() }
-            }
+            guard !messages.isEmpty else { return false }
+            writer.send(messages) { [self, count = messages.count] in delivered(count, charge: charge) }
+            return true
         }
+        if !written { delivered(0, charge: charge) }
     }
 
-    private func delivered() {
-        backlog.answered()
+    /// Notes what an output says of the session's watchers; false for one to drop.
+    private func apply(_ output: Etcetera_Watch_SessionOutput, to state: inout State) -> Bool {
+        if output.hasProgress, state.unconfirmedResumes == 0 {
+            let behind = Set(output.progress.behind)
+            for (watchID, watcher) in state.watchers where !behind.contains(watchID) {
+                state.watchers[watchID]?.startRevision = max(watcher.startRevision, output.progress.syncedThrough + 1)
+            }
+        }
+        if output.created {
+            // Each create of the client's is answered `created` once; one that matches none would
+            // be taken by the client for the answer to its next create (clientv3 crashes on it).
+            guard case .forwarded(var created)? = state.pendingCreates.first else {
+                backend.logger.warning("dropping a created response that answers no create", metadata: [
+                    "session": "\(id)", "watch": "\(output.watchID)",
+                ])
+                return false
+            }
+            state.pendingCreates.removeFirst()
+            if output.watchID >= 0, !output.removed {
+                if created.watchID == 0 { state.nextWatchID = max(state.nextWatchID, output.watchID + 1) }
+                created.watchID = output.watchID
+                created.startRevision = output.nextRevision
+                created.resumed = true
+                state.watchers[output.watchID] = created
+            }
+        } else if output.removed {
+            state.watchers[output.watchID] = nil
+        } else if output.nextRevision > 0, let watcher = state.watchers[output.watchID] {
+            state.watchers[output.watchID]?.startRevision = max(watcher.startRevision, output.nextRevision)
+        }
+        return true
+    }
+
+    /// `messages` reached the client (outputs and refusals), outputs of the process among them whose
+    /// window charge was `charge`.
+    private func delivered(_ messages: Int, charge: Int) {
+        if messages > 0 { backlog.answered(messages) }
+        guard charge > 0 else { return }
         let due = state.withLock { state -> Bool in
-            state.delivered += 1
+            state.delivered += charge
             return state.delivered >= Self.creditBatch
         }
         if due { flushCredit() }
@@ -332,7 +356,7 @@ final class WatchSession: StreamingCall, Sendable {
         }) else { return }
         var request = Etcetera_Watch_WatchServiceRequest()
         request.credit.session = id
-        request.credit.delivered = Int64(count)
+        request.credit.deliveredCharge = Int64(count)
         backend.send(request, to: process)
     }
 }

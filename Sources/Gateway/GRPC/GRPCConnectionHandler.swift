@@ -263,7 +263,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         passMessages(on: id, context: context)
     }
 
-    func sendStreamMessage(_ message: [UInt8], on stream: HTTP2StreamID, written: (@Sendable () -> Void)?) {
+    /// Writes `messages` as one DATA frame (NIO splits it as the client's frame size and window need).
+    func sendStreamMessages(_ messages: [[UInt8]], on stream: HTTP2StreamID, written: (@Sendable () -> Void)?) {
         guard let context, streams[stream] != nil else { return }
         if streams[stream]?.headersSent == false {
             streams[stream]?.headersSent = true
@@ -274,7 +275,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             promise.futureResult.whenSuccess { callback() }
             return promise
         }
-        let buffer = GRPCFraming.framed(message, allocator: context.channel.allocator)
+        let buffer = GRPCFraming.framed(messages, allocator: context.channel.allocator)
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer))))), promise: promise)
         scheduleFlush(context: context)
     }

@@ -25,11 +25,11 @@ final class StreamBacklog: Sendable {
         }
     }
 
-    /// An answer has left for the client. Answers the gateway sends on its own (watch events) count
-    /// too: they are a sign the client reads, and the count never drops below zero.
-    func answered() {
+    /// `count` answers have left for the client. Answers the gateway sends on its own (watch events)
+    /// count too: they are a sign the client reads, and the count never drops below zero.
+    func answered(_ count: Int) {
         let resume = state.withLock { state -> Bool in
-            state.outstanding = max(0, state.outstanding - 1)
+            state.outstanding = max(0, state.outstanding - count)
             guard state.paused, state.outstanding <= Self.limit / 2 else { return false }
             state.paused = false
             return true

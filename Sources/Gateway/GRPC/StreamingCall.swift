@@ -26,7 +26,8 @@ enum StreamDemand: Sendable {
 /// The transport decides what that means: gRPC frames on an HTTP/2 stream, or lines of JSON on an
 /// HTTP/1.1 response (`JSONGatewayExchange`), so the same streaming handlers serve both.
 final class StreamWriter: Sendable {
-    typealias Deliver = @Sendable (_ message: [UInt8], _ written: (@Sendable () -> Void)?) -> Void
+    /// Passes messages that are ready together (one frame, one write) to the transport.
+    typealias Deliver = @Sendable (_ messages: [[UInt8]], _ written: (@Sendable () -> Void)?) -> Void
     typealias Finish = @Sendable (GRPCStatus) -> Void
     typealias Resume = @Sendable () -> Void
 
@@ -43,8 +44,8 @@ final class StreamWriter: Sendable {
     /// A writer onto one HTTP/2 stream of a gRPC connection.
     convenience init(eventLoop: any EventLoop, connection: NIOLoopBound<GRPCConnectionHandler>, stream: HTTP2StreamID) {
         self.init(
-            deliver: { message, written in
-                eventLoop.execute { connection.value.sendStreamMessage(message, on: stream, written: written) }
+            deliver: { messages, written in
+                eventLoop.execute { connection.value.sendStreamMessages(messages, on: stream, written: written) }
             },
             finish: { status in
                 eventLoop.execute { connection.value.finishStream(stream, status: status) }
@@ -57,7 +58,15 @@ final class StreamWriter: Sendable {
     /// Queues one message; `written` runs once it has left for the client (the transport's flow control lets
     /// it go), which is how callers notice a client that stopped reading.
     func send(_ message: [UInt8], written: (@Sendable () -> Void)? = nil) {
-        deliver(message, written)
+        deliver([message], written)
+    }
+
+    /// Queues messages in order, to leave together; `written` runs once, when all of them have left.
+    /// One hop to the transport and one write for many messages is what keeps a watch event that
+    /// thousands of watchers on one stream match cheap.
+    func send(_ messages: [[UInt8]], written: (@Sendable () -> Void)? = nil) {
+        guard !messages.isEmpty else { return }
+        deliver(messages, written)
     }
 
     /// Ends the stream with `status`.

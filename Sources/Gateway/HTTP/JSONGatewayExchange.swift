@@ -116,7 +116,7 @@ final class JSONGatewayExchange {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loop = context.eventLoop
             let writer = StreamWriter(
-                deliver: { message, written in loop.execute { bound.value.streamDelivered(message, written: written) } },
+                deliver: { messages, written in loop.execute { bound.value.streamDelivered(messages, written: written) } },
                 finish: { status in loop.execute { bound.value.streamFinished(status) } },
                 resume: { loop.execute { bound.value.streamResumed() } })
             return .stream(route, open(callContext, writer))
@@ -279,8 +279,14 @@ final class JSONGatewayExchange {
         try? context.channel.syncOptions?.setOption(.autoRead, value: reading)
     }
 
-    private func streamDelivered(_ message: [UInt8], written: (@Sendable () -> Void)?) {
-        guard !responseEnded, case .stream(let route, _) = plan, let json = route.codec?.encodeResponse(message) else { return }
+    /// Writes each message as one line of JSON, all in one chunk.
+    private func streamDelivered(_ messages: [[UInt8]], written: (@Sendable () -> Void)?) {
+        guard !responseEnded, case .stream(let route, _) = plan, let codec = route.codec else { return }
+        var lines = ""
+        for message in messages {
+            if let json = codec.encodeResponse(message) { lines += "{\"result\":" + json + "}\n" }
+        }
+        guard !lines.isEmpty else { return }
         if !headersSent {
             writeHead(.ok, headers: [("Content-Type", "application/json"), Self.grpcContentType, ("Transfer-Encoding", "chunked")])
         }
@@ -290,7 +296,7 @@ final class JSONGatewayExchange {
             return promise
         }
         context.writeAndFlush(
-            NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "{\"result\":" + json + "}\n")))), promise: promise)
+            NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: lines)))), promise: promise)
     }
 
     private func streamFinished(_ status: GRPCStatus) {

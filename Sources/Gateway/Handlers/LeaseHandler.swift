@@ -128,7 +128,7 @@ private final class KeepAliveStream: StreamingCall, Sendable {
             limitSize: false, headerSuffix: headerSuffix
         ) { [self] result in
             switch result {
-            case .success(let response): writer.send(response) { [backlog] in backlog.answered() }
+            case .success(let response): writer.send(response) { [backlog] in backlog.answered(1) }
             case .failure(let status): writer.finish(status)
             }
             let finished = progress.withLock { state in

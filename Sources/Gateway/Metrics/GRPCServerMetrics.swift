@@ -32,9 +32,9 @@ enum GRPCServerMetrics {
                     counters.callStarted()
                     let outcome = StreamOutcome(counters: counters)
                     let counted = StreamWriter(
-                        deliver: { message, written in
-                            counters.messageSent()
-                            writer.send(message, written: written)
+                        deliver: { messages, written in
+                            counters.messagesSent(messages.count)
+                            writer.send(messages, written: written)
                         },
                         finish: { status in
                             outcome.ended(status.code)
@@ -74,7 +74,7 @@ enum GRPCServerMetrics {
 
         func messageReceived() { received.increment() }
 
-        func messageSent() { sent.increment() }
+        func messagesSent(_ count: Int) { sent.increment(by: Int64(count)) }
 
         func callHandled(_ code: GRPCStatus.Code) { handled[code.rawValue].increment() }
 
@@ -82,7 +82,7 @@ enum GRPCServerMetrics {
         func answered(_ result: Result<[UInt8], GRPCStatus>, after elapsed: Duration) {
             switch result {
             case .success:
-                messageSent()
+                messagesSent(1)
                 callHandled(.ok)
             case .failure(let status):
                 callHandled(status.code)
