@@ -1,3 +1,4 @@
+import EtceteraAPI
 import Foundation
 import TestSupport
 import Testing
@@ -44,6 +45,59 @@ struct ConnectionEdgeTests {
             if answer?.type == RawHTTP2Connection.Frame.ping { acks += 1 }
         }
         #expect(acks == 6)
+    }
+
+    @Test("a client that pings as grpc-go's bandwidth estimate does while it takes a 4 MiB answer in 16 KiB windows is never refused, as by etcd",
+          .timeLimit(.minutes(5)))
+    func pingsWhileReceiving() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        let value = String(repeating: "v", count: 1 << 20)
+        var outcomes: [String] = []
+        for server in [etcd, etcetera] {
+            for index in 0..<4 {
+                _ = try await Etcdctl.run(["put", "big/\(index)"], endpoint: server.endpoint, input: value)
+            }
+            let connection = try RawHTTP2Connection(port: server.port)
+            defer { connection.close() }
+            var range = Etcdserverpb_RangeRequest()
+            range.key = Data("big/".utf8)
+            range.rangeEnd = Data("big0".utf8)
+            let message: [UInt8] = try range.serializedBytes()
+            try connection.sendHeaders(stream: 1, path: "/etcdserverpb.KV/Range")
+            try connection.sendData(stream: 1, [0] + withUnsafeBytes(of: UInt32(message.count).bigEndian, Array.init) + message, endStream: true)
+            // grpc-go's client: on DATA, give the window back, and ping unless a ping is unanswered.
+            var received = 0
+            var pingOutstanding = false
+            var pings = 0
+            var outcome = "no answer"
+            while let frame = connection.nextFrame(timeout: 15) {
+                if frame.type == RawHTTP2Connection.Frame.goAway {
+                    outcome = "GOAWAY \(frame.errorCode.map(String.init) ?? "") \(frame.debugData)"
+                    break
+                }
+                if frame.type == RawHTTP2Connection.Frame.ping, frame.flags & 1 == 1 { pingOutstanding = false }
+                if frame.type == RawHTTP2Connection.Frame.data, !frame.payload.isEmpty {
+                    received += frame.payload.count
+                    try connection.sendWindowUpdate(stream: 1, increment: frame.payload.count)
+                    try connection.sendWindowUpdate(stream: 0, increment: frame.payload.count)
+                    if !pingOutstanding {
+                        try connection.sendPing(UInt64(pings))
+                        pings += 1
+                        pingOutstanding = true
+                    }
+                }
+                if frame.type == RawHTTP2Connection.Frame.headers, frame.flags & RawHTTP2Connection.endStream != 0 {
+                    outcome = "answered"
+                    break
+                }
+            }
+            outcomes.append("\(outcome): \(received >= 4 << 20 ? "4 MiB or more" : "\(received) bytes"), pings \(pings >= 4 ? "enough to be refused" : "too few to tell")")
+        }
+        #expect(outcomes[0] == "answered: 4 MiB or more, pings enough to be refused")
+        #expect(outcomes[1] == outcomes[0])
     }
 
     @Test("the server pings a silent connection every --grpc-keepalive-interval and closes it when no answer comes within --grpc-keepalive-timeout",

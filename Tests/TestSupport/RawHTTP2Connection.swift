@@ -106,6 +106,11 @@ public final class RawHTTP2Connection: @unchecked Sendable {
         } while offset < bytes.count
     }
 
+    /// Gives the server `increment` more bytes of window on `stream` (0: the connection).
+    public func sendWindowUpdate(stream: UInt32, increment: Int) throws {
+        try connection.send(Self.frame(type: Frame.windowUpdate, flags: 0, stream: stream, payload: Self.bigEndian(UInt64(increment), bytes: 4)))
+    }
+
     public func sendPing(_ data: UInt64 = 0) throws {
         try connection.send(Self.frame(type: Frame.ping, flags: 0, stream: 0, payload: Self.bigEndian(data, bytes: 8)))
     }

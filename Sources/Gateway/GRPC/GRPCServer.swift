@@ -82,9 +82,11 @@ final class ClientPortServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(
                         handshakeTimeout: handshakeTimeout,
                         http2: { pipeline in
+                            let keepaliveHandler = GRPCKeepaliveHandler(keepalive, maxConnectionIdle: idleTimeout)
+                            try pipeline.addHandler(OutboundFrameObserver { keepaliveHandler.headersOrDataWritten() })
                             try pipeline.addHandler(
                                 NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: stream))
-                            try pipeline.addHandler(GRPCKeepaliveHandler(keepalive, maxConnectionIdle: idleTimeout))
+                            try pipeline.addHandler(keepaliveHandler)
                             try pipeline.addHandler(GRPCConnectionHandler(
                                 methods: methods, maxMessageBytes: maxMessageBytes,
                                 certificateUser: certificateNamesCaller ? pipeline.verifiedClientCommonName() : nil))
