@@ -14,21 +14,22 @@ public final class EventSubscriber: Sendable {
     /// Fails with `BusError.connectFailed` only when the endpoint is malformed or its transport unsupported.
     ///
     /// - Parameters:
-    ///   - onMessage: every message received, in publication order, called on the subscriber's I/O
-    ///     thread. A callback rather than an async stream because events are on the watch latency
-    ///     path: the consumer posts straight to its own queue, without a hop through a task. It must
-    ///     not block.
+    ///   - onMessages: the messages received in one turn of the subscriber's I/O thread (all that had
+    ///     arrived, up to 1,024), in publication order, called on that thread. A callback rather than
+    ///     an async stream because events are on the watch latency path: the consumer posts straight
+    ///     to its own queue, without a hop through a task, and once per turn rather than once per
+    ///     message, so a burst of revisions costs the consumer one wake-up. It must not block.
     ///   - onClose: called once on the I/O thread after `close()`; no message follows.
     ///   - curve: CURVE keys for a `tcp://` endpoint; by default the process's.
     public init(
         connect endpoint: String, logger: Logger, curve: BusCurveKeys? = BusCurveKeys.forThisProcess,
-        onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void = {}
+        onMessages: @escaping @Sendable ([[UInt8]]) -> Void, onClose: @escaping @Sendable () -> Void = {}
     ) throws(BusError) {
         var logger = logger
         logger[metadataKey: "bus.endpoint"] = "\(endpoint)"
         do throws(SetupFailure) {
             let mailbox = try Mailbox<Never>()
-            let driver = try SubscriberDriver(endpoint: endpoint, curve: curve, onMessage: onMessage, onClose: onClose, logger: logger)
+            let driver = try SubscriberDriver(endpoint: endpoint, curve: curve, onMessages: onMessages, onClose: onClose, logger: logger)
             thread = try IOThread(name: "bus-subscriber") { runIOLoop(driver, mailbox: mailbox) }
             self.mailbox = mailbox
         } catch {

@@ -51,17 +51,18 @@ public final class WatchServer: Service, Sendable {
         self.state = state
         let eventsWaiting = Atomic(0)
         let eventLimit = configuration.waitingEventLimit
-        events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger) { payload in
-            // Past the limit a revision is dropped rather than queued: the hub sees the gap at the
+        events = try EventSubscriber(connect: configuration.kvEventsEndpoint, logger: logger) { payloads in
+            // Past the limit revisions are dropped rather than queued: the hub sees the gap at the
             // next one and reads what it missed from the kv's history, so a hub slower than the
             // writes costs history reads, never memory that grows with the write rate.
-            guard eventsWaiting.add(1, ordering: .relaxed).newValue <= eventLimit else {
-                eventsWaiting.subtract(1, ordering: .relaxed)
-                return
-            }
+            let waiting = eventsWaiting.add(payloads.count, ordering: .relaxed).newValue
+            let excess = min(payloads.count, max(0, waiting - eventLimit))
+            if excess > 0 { eventsWaiting.subtract(excess, ordering: .relaxed) }
+            let admitted = payloads.dropLast(excess)
+            guard !admitted.isEmpty else { return }
             queue.async {
-                eventsWaiting.subtract(1, ordering: .relaxed)
-                state.eventArrived(payload)
+                eventsWaiting.subtract(admitted.count, ordering: .relaxed)
+                for payload in admitted { state.eventArrived(payload) }
             }
         }
         kv = try KVClient(endpoint: configuration.kvEndpoint, logger: logger)

@@ -80,12 +80,12 @@ extension BusTests {
             defer { publisher.close() }
             let admittedCount = Atomic<Int>(0)
             let outsiderCount = Atomic<Int>(0)
-            let outsider = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: deployment.outsider) { _ in
-                outsiderCount.add(1, ordering: .relaxed)
+            let outsider = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: deployment.outsider) { messages in
+                outsiderCount.add(messages.count, ordering: .relaxed)
             }
             defer { outsider.close() }
-            let admitted = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: deployment.admittedExtra) { _ in
-                admittedCount.add(1, ordering: .relaxed)
+            let admitted = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: deployment.admittedExtra) { messages in
+                admittedCount.add(messages.count, ordering: .relaxed)
             }
             defer { admitted.close() }
             #expect(await eventually(within: .seconds(20)) {

@@ -55,8 +55,8 @@ extension BusTests {
             defer { publisher.close() }
             let trustedCount = Atomic<Int>(0)
             let outsiderCount = Atomic<Int>(0)
-            let trusted = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: keys) { _ in
-                trustedCount.add(1, ordering: .relaxed)
+            let trusted = try EventSubscriber(connect: endpoint, logger: testLogger(), curve: keys) { messages in
+                trustedCount.add(messages.count, ordering: .relaxed)
             }
             defer { trusted.close() }
             let other = try BusCurveKeys.makeKeyPair()
@@ -65,7 +65,7 @@ extension BusTests {
                 curve: BusCurveKeys(
                     serverPublicKey: other.publicKey, serverSecretKey: nil,
                     clientPublicKey: keys.clientPublicKey, clientSecretKey: keys.clientSecretKey)
-            ) { _ in outsiderCount.add(1, ordering: .relaxed) }
+            ) { messages in outsiderCount.add(messages.count, ordering: .relaxed) }
             defer { outsider.close() }
             // Two handshakes with CURVE's crypto and ZAP on a loaded machine: a generous bound.
             #expect(await eventually(within: .seconds(20)) {

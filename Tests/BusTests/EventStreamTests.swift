@@ -13,7 +13,7 @@ extension BusTests {
             defer { publisher.close() }
             let (messages, output) = AsyncStream<[UInt8]>.makeStream()
             let subscriber = try EventSubscriber(
-                connect: endpoint, logger: testLogger(), onMessage: { output.yield($0) }, onClose: { output.finish() })
+                connect: endpoint, logger: testLogger(), onMessages: { for message in $0 { output.yield(message) } }, onClose: { output.finish() })
 
             // Beat ZeroMQ's slow joiner: publish probes until one arrives.
             let probe = Task {
@@ -52,7 +52,7 @@ extension BusTests {
             let directory = try TemporaryDirectory()
             let endpoint = directory.endpoint("events")
             let (messages, output) = AsyncStream<[UInt8]>.makeStream()
-            let subscriber = try EventSubscriber(connect: endpoint, logger: testLogger(), onMessage: { output.yield($0) })
+            let subscriber = try EventSubscriber(connect: endpoint, logger: testLogger(), onMessages: { for message in $0 { output.yield(message) } })
             defer { subscriber.close() }
             let publisher = try EventPublisher(bind: endpoint, logger: testLogger())
             defer { publisher.close() }

@@ -277,7 +277,7 @@ extension BusTests {
             #expect(throws: BusError.bindFailed("", "")) { _ = try BusServer(bind: "nope://x", logger: testLogger()) }
             #expect(throws: BusError.connectFailed("", "")) { _ = try BusClient(connect: "tcp://", logger: testLogger()) }
             #expect(throws: BusError.bindFailed("", "")) { _ = try EventPublisher(bind: "bogus", logger: testLogger()) }
-            #expect(throws: BusError.connectFailed("", "")) { _ = try EventSubscriber(connect: "x", logger: testLogger(), onMessage: { _ in }) }
+            #expect(throws: BusError.connectFailed("", "")) { _ = try EventSubscriber(connect: "x", logger: testLogger(), onMessages: { _ in }) }
         }
 
         @Test("run() after close() returns at once; a second run() throws closed")

@@ -120,12 +120,12 @@ struct BusSecurityTests {
             var other = announcement
             other.endpoint = "tcp://127.0.0.1:2"
             #expect(!(await Self.succeeds { try await registryClient.request(other.serializedBytes(), timeout: .seconds(2)) }), "announcement refused")
-            subscribers.append(try EventSubscriber(connect: "tcp://127.0.0.1:\(events)", logger: logger, curve: outsider.curve) { _ in
-                outsiderEvents.add(1, ordering: .relaxed)
+            subscribers.append(try EventSubscriber(connect: "tcp://127.0.0.1:\(events)", logger: logger, curve: outsider.curve) { messages in
+                outsiderEvents.add(messages.count, ordering: .relaxed)
             })
         }
-        subscribers.append(try EventSubscriber(connect: "tcp://127.0.0.1:\(events)", logger: logger, curve: admitted) { _ in
-            trustedEvents.add(1, ordering: .relaxed)
+        subscribers.append(try EventSubscriber(connect: "tcp://127.0.0.1:\(events)", logger: logger, curve: admitted) { messages in
+            trustedEvents.add(messages.count, ordering: .relaxed)
         })
         // The kv publishes a heartbeat every 500 ms: the admitted subscriber sees several.
         #expect(await eventually(within: .seconds(30)) { trustedEvents.load(ordering: .relaxed) >= 3 })

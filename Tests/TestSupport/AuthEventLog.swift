@@ -11,8 +11,9 @@ public final class AuthEventLog: Sendable {
 
     /// Subscribes to the backend's event endpoint; the subscriber feeds this log until it is closed.
     public func subscribe(to endpoint: String, logger: Logger) throws -> EventSubscriber {
-        try EventSubscriber(connect: endpoint, logger: logger) { [self] payload in
-            if let event = try? Etcetera_Auth_AuthEvent(serializedBytes: payload) { received.withLock { $0.append(event) } }
+        try EventSubscriber(connect: endpoint, logger: logger) { [self] payloads in
+            let events = payloads.compactMap { try? Etcetera_Auth_AuthEvent(serializedBytes: $0) }
+            received.withLock { $0 += events }
         }
     }
 

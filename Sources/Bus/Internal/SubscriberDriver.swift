@@ -1,8 +1,8 @@
 import CZeroMQ
 import Logging
 
-/// The I/O-thread side of an `EventSubscriber`: a SUB socket subscribed to everything, handing each
-/// message to the subscriber's callback.
+/// The I/O-thread side of an `EventSubscriber`: a SUB socket subscribed to everything, handing the
+/// messages of each turn to the subscriber's callback together.
 final class SubscriberDriver: IODriver {
     typealias Command = Never
 
@@ -10,14 +10,14 @@ final class SubscriberDriver: IODriver {
 
     private let context: ZMQContext
     private let socket: ZMQSocket
-    private let onMessage: @Sendable ([UInt8]) -> Void
+    private let onMessages: @Sendable ([[UInt8]]) -> Void
     private let onClose: @Sendable () -> Void
     private let reader = FrameReader()
     private var drops: DropReporter
     private let logger: Logger
 
     init(
-        endpoint: String, curve: BusCurveKeys?, onMessage: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable () -> Void,
+        endpoint: String, curve: BusCurveKeys?, onMessages: @escaping @Sendable ([[UInt8]]) -> Void, onClose: @escaping @Sendable () -> Void,
         logger: Logger
     ) throws(SetupFailure) {
         context = try ZMQContext()
@@ -28,7 +28,7 @@ final class SubscriberDriver: IODriver {
         try socket.setOption(ZMQ_SUBSCRIBE, bytes: [])
         _ = try socket.applyCurve(curve, as: .client, endpoint: endpoint)
         try socket.connect(endpoint)
-        self.onMessage = onMessage
+        self.onMessages = onMessages
         self.onClose = onClose
         self.logger = logger
         self.drops = DropReporter(logger: logger)
@@ -40,6 +40,8 @@ final class SubscriberDriver: IODriver {
     func handle(_ command: Never, now: ContinuousClock.Instant) {}
 
     func receiveAvailable(now: ContinuousClock.Instant) {
+        var messages: [[UInt8]] = []
+        defer { if !messages.isEmpty { onMessages(messages) } }
         for _ in 0..<Self.maximumMessagesPerTurn {
             switch reader.receive(from: socket) {
             case .frame: break
@@ -53,7 +55,7 @@ final class SubscriberDriver: IODriver {
                 drops.drop("event message of \(extra + 1) frames, expected 1", now: now)
                 continue
             }
-            onMessage(reader.copyBytes())
+            messages.append(reader.copyBytes())
         }
     }
 

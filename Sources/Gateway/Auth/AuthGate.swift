@@ -93,17 +93,19 @@ final class AuthGate: Sendable {
         self.logger = logger
         let shared = self.shared
         events = try eventsEndpoint.map { endpoint in
-            try EventSubscriber(connect: endpoint, logger: logger) { payload in
-                guard let event = try? Etcetera_Auth_AuthEvent(serializedBytes: payload) else { return }
+            try EventSubscriber(connect: endpoint, logger: logger) { payloads in
+                let events = payloads.compactMap { try? Etcetera_Auth_AuthEvent(serializedBytes: $0) }
                 shared.mutex.withLock { state in
-                    if state.backendInstance != event.instance {
-                        // A restarted backend has forgotten every token it issued.
-                        state.backendInstance = event.instance
-                        state.tokens = [:]
-                    }
-                    if event.revision > state.latestRevision {
-                        state.latestRevision = event.revision
-                        state.tokens = [:]
+                    for event in events {
+                        if state.backendInstance != event.instance {
+                            // A restarted backend has forgotten every token it issued.
+                            state.backendInstance = event.instance
+                            state.tokens = [:]
+                        }
+                        if event.revision > state.latestRevision {
+                            state.latestRevision = event.revision
+                            state.tokens = [:]
+                        }
                     }
                 }
             }
