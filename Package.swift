@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "Launcher",
             dependencies: [
-                "ServiceSupport", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", "Auth", logging, .product(name: "Yams", package: "Yams"),
+                "ServiceSupport", "Cluster", "Maintenance", "Snapshot", "MVCC", "Lease", "Storage", "Auth", logging, .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -9,27 +9,56 @@ public enum EtcdLogFormat: String, Sendable, Hashable, CaseIterable {
     case zap
 
     /// What etcd 3.4 prints once it serves client requests on `address` (`127.0.0.1:2379`), plaintext
-    /// or TLS (`secure`). With capnslog that is the `ready to serve client requests` line and the
-    /// serving line (a notice with a warning for plaintext); with zap, etcd 3.4 prints only the serving
-    /// line (there is no readiness line to copy).
-    public func readinessLines(address: String, secure: Bool = false, at date: Date = Date()) -> [String] {
+    /// or TLS (`secure`), in its order: that `member` was published to its cluster, the capabilities
+    /// of version 3.4, then (capnslog) `ready to serve client requests` and the serving line (a notice
+    /// with a warning for plaintext), or (zap, which has no readiness line to copy) the serving line.
+    /// etcd's own end-to-end harness waits for the first two.
+    public func readinessLines(member: MemberAnnouncement, address: String, secure: Bool = false, at date: Date = Date()) -> [String] {
+        let attributes = "{Name:\(member.name) ClientURLs:[\(member.clientURLs.joined(separator: " "))]}"
         switch self {
         case .capnslog:
             let time = Self.capnslogTime(date)
             return [
+                "\(time) I | etcdserver: published \(attributes) to cluster \(Self.hex(member.clusterID))",
+                "\(time) I | etcdserver/api: enabled capabilities for version 3.4",
                 "\(time) I | embed: ready to serve client requests",
                 secure
                     ? "\(time) I | embed: serving client requests on \(address)"
                     : "\(time) N | embed: serving insecure client requests on \(address), this is strongly discouraged!",
             ]
         case .zap:
-            let fields: [(String, String)] = [
-                ("level", "info"), ("ts", Self.zapTime(date)), ("caller", "etcetera/launcher"),
-                ("msg", secure ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!"),
-                ("address", address),
+            let time = Self.zapTime(date)
+            return [
+                Self.zapLine(time, [
+                    ("msg", "published local member to cluster through raft"), ("local-member-id", Self.hex(member.memberID)),
+                    ("local-member-attributes", attributes), ("request-path", "/0/members/\(Self.hex(member.memberID))/attributes"),
+                    ("cluster-id", Self.hex(member.clusterID)), ("publish-timeout", "7s"),
+                ]),
+                Self.zapLine(time, [("msg", "enabled capabilities for version"), ("cluster-version", "3.4")]),
+                Self.zapLine(time, [
+                    ("msg", secure ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!"),
+                    ("address", address),
+                ]),
             ]
-            return ["{" + fields.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"]
         }
+    }
+
+    /// One zap object: level, time and caller, then `fields` (string values, quoted as JSON).
+    private static func zapLine(_ time: String, _ fields: [(String, String)]) -> String {
+        let all = [("level", "info"), ("ts", time), ("caller", "etcetera/launcher")] + fields
+        return "{" + all.map { "\"\($0.0)\":\(jsonString($0.1))" }.joined(separator: ",") + "}"
+    }
+
+    /// `text` as a JSON string (a member name may hold anything).
+    private static func jsonString(_ text: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+
+    /// etcd's ids as it prints them: lowercase hexadecimal.
+    private static func hex(_ id: UInt64) -> String {
+        String(id, radix: 16)
     }
 
     /// capnslog's `2006-01-02 15:04:05.000000`, in local time.
@@ -46,5 +75,21 @@ public enum EtcdLogFormat: String, Sendable, Hashable, CaseIterable {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
+    }
+}
+
+/// What etcd says of the member when it starts serving: its name, the client URLs it advertises and
+/// its ids, in the `published … to cluster …` line.
+public struct MemberAnnouncement: Sendable, Hashable {
+    public let name: String
+    public let clientURLs: [String]
+    public let memberID: UInt64
+    public let clusterID: UInt64
+
+    public init(name: String, clientURLs: [String], memberID: UInt64, clusterID: UInt64) {
+        self.name = name
+        self.clientURLs = clientURLs
+        self.memberID = memberID
+        self.clusterID = clusterID
     }
 }

@@ -1,9 +1,11 @@
 /// How the supervisor decides that Etcetera serves clients, once every service is started.
 ///
-/// It calls ``probe`` every ``interval`` until it returns `true`, then prints etcd's
-/// `ready to serve client requests` line to standard error in etcd's shape (``format``), which
-/// scripts written for etcd wait for.
+/// It calls ``probe`` every ``interval`` until it returns `true`, then prints the lines etcd prints as
+/// it starts serving (`published …`, `enabled capabilities …`, `ready to serve client requests`) to
+/// standard error in etcd's shape (``format``), which scripts written for etcd wait for.
 public struct ReadinessCheck: Sendable {
+    /// The member the `published` line names.
+    public var member: MemberAnnouncement
     /// The client address, as printed in the readiness line (`127.0.0.1:2379`).
     public var address: String
     /// Whether the address serves TLS: etcd's serving line then drops its "insecure" warning.
@@ -14,9 +16,10 @@ public struct ReadinessCheck: Sendable {
     public var format: EtcdLogFormat
 
     public init(
-        address: String, isSecure: Bool = false, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog,
-        probe: @escaping @Sendable () -> Bool
+        member: MemberAnnouncement, address: String, isSecure: Bool = false, interval: Duration = .milliseconds(50),
+        format: EtcdLogFormat = .capnslog, probe: @escaping @Sendable () -> Bool
     ) {
+        self.member = member
         self.address = address
         self.isSecure = isSecure
         self.interval = interval
@@ -26,11 +29,11 @@ public struct ReadinessCheck: Sendable {
 
     /// Ready once the URL's `host:port` accepts a TCP connection (a wildcard host is probed on loopback).
     public static func tcpConnect(
-        to url: ClientURL, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog
+        to url: ClientURL, member: MemberAnnouncement, interval: Duration = .milliseconds(50), format: EtcdLogFormat = .capnslog
     ) -> ReadinessCheck {
         let host = url.host
         let port = url.port ?? 0
-        return ReadinessCheck(address: url.hostPort, isSecure: url.scheme == "https", interval: interval, format: format) {
+        return ReadinessCheck(member: member, address: url.hostPort, isSecure: url.scheme == "https", interval: interval, format: format) {
             TCPProbe.canConnect(host: host, port: port)
         }
     }

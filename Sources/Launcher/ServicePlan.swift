@@ -1,3 +1,5 @@
+import Cluster
+
 /// The children `etcetera` runs for one configuration, in start order, and the places they share.
 ///
 /// Services talk over `ipc://` sockets laid out by ``BusLayout``; with `--bus-listen` the kv store serves
@@ -57,6 +59,8 @@ public struct ServicePlan: Sendable, Hashable {
     public let directories: [String]
     /// The URL the gateway serves, and that readiness is checked on.
     public let clientURL: ClientURL
+    /// The member as the start-up lines name it, with the ids every service derives from its flags.
+    public let member: MemberAnnouncement
     /// The certificate to make before the gateway starts, with `--auto-tls` on an `https://` URL.
     public let selfSignedCertificate: SelfSignedCertificate?
     /// The children in start order.
@@ -94,6 +98,10 @@ public struct ServicePlan: Sendable, Hashable {
         self.bus = bus
         self.directories = directories
         self.clientURL = clientURL
+        let identity = ClusterIdentity(name: configuration.name, peerURLs: configuration.peerURLs)
+        member = MemberAnnouncement(
+            name: configuration.name, clientURLs: configuration.advertiseClientURLs.map(\.string),
+            memberID: identity.memberID, clusterID: identity.clusterID)
         let security = configuration.clientTransportSecurity
         selfSignedCertificate = clientURL.scheme == "https" && security.usesAutoTLS
             ? SelfSignedCertificate(dataDirectory: dataDirectory, hosts: configuration.listenClientURLs.filter { $0.port != nil }.map(\.host))

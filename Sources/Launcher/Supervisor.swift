@@ -70,7 +70,7 @@ public final class Supervisor: @unchecked Sendable {
                 locator: locator,
                 restartPolicy: restartPolicy,
                 stopTimeout: stopTimeout,
-                readiness: .tcpConnect(to: plan.clientURL, format: logFormat),
+                readiness: .tcpConnect(to: plan.clientURL, member: plan.member, format: logFormat),
                 trampoline: trampoline
             )
         }
@@ -178,7 +178,7 @@ public final class Supervisor: @unchecked Sendable {
                 recordExit(pid: exit.pid, status: exit.status)
             }
             if ready, let readiness = configuration.readiness {
-                let lines = readiness.format.readinessLines(address: readiness.address, secure: readiness.isSecure)
+                let lines = readiness.format.readinessLines(member: readiness.member, address: readiness.address, secure: readiness.isSecure)
                 FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
                 observer?(.ready)
             }

@@ -402,23 +402,40 @@ struct EtcdConfigurationTests {
         #expect(error.code == .invalidFlagValue)
     }
 
-    @Test("readiness lines have etcd 3.4's shape for each --logger")
+    @Test("start-up lines have etcd 3.4's shape and order for each --logger: published, capabilities, ready, serving")
     func readinessLines() throws {
         let date = Date(timeIntervalSince1970: 1_790_000_000.5)
-        let capnslog = EtcdLogFormat.capnslog.readinessLines(address: "127.0.0.1:2379", at: date)
-        #expect(capnslog.count == 2)
-        #expect(capnslog[0].wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.500000 I \| embed: ready to serve client requests/) != nil, "\(capnslog)")
-        #expect(capnslog[1].hasSuffix(" N | embed: serving insecure client requests on 127.0.0.1:2379, this is strongly discouraged!"))
-        let zap = EtcdLogFormat.zap.readinessLines(address: "127.0.0.1:2379", at: date)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(zap.joined().utf8)) as? [String: String])
-        #expect(object["level"] == "info")
-        #expect(object["ts"] == "2026-09-21T14:13:20.500Z")
-        #expect(object["msg"] == "serving client traffic insecurely; this is strongly discouraged!")
-        #expect(object["address"] == "127.0.0.1:2379")
-        let secure = EtcdLogFormat.capnslog.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
-        #expect(secure[1].hasSuffix(" I | embed: serving client requests on 127.0.0.1:2379"))
-        let secureZap = EtcdLogFormat.zap.readinessLines(address: "127.0.0.1:2379", secure: true, at: date)
-        #expect(secureZap.joined().contains("\"msg\":\"serving client traffic securely\""))
+        let member = MemberAnnouncement(
+            name: "default", clientURLs: ["http://127.0.0.1:2379", "http://10.0.0.1:2379"], memberID: 0x8203_9f3e_ee02_bfb3,
+            clusterID: 0x20f6_5752_4b5b_6bb1)
+        let capnslog = EtcdLogFormat.capnslog.readinessLines(member: member, address: "127.0.0.1:2379", at: date)
+        #expect(capnslog.count == 4)
+        #expect(capnslog[0].wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.500000 I \| etcdserver: published .*/) != nil, "\(capnslog)")
+        #expect(capnslog[0].hasSuffix(
+            " I | etcdserver: published {Name:default ClientURLs:[http://127.0.0.1:2379 http://10.0.0.1:2379]} to cluster 20f657524b5b6bb1"))
+        #expect(capnslog[1].hasSuffix(" I | etcdserver/api: enabled capabilities for version 3.4"))
+        #expect(capnslog[2].hasSuffix(" I | embed: ready to serve client requests"))
+        #expect(capnslog[3].hasSuffix(" N | embed: serving insecure client requests on 127.0.0.1:2379, this is strongly discouraged!"))
+        let zap = try EtcdLogFormat.zap.readinessLines(member: member, address: "127.0.0.1:2379", at: date).map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        }
+        #expect(zap.count == 3)
+        #expect(zap.allSatisfy { $0["level"] == "info" && $0["ts"] == "2026-09-21T14:13:20.500Z" })
+        #expect(zap[0]["msg"] == "published local member to cluster through raft")
+        #expect(zap[0]["local-member-id"] == "82039f3eee02bfb3")
+        #expect(zap[0]["local-member-attributes"] == "{Name:default ClientURLs:[http://127.0.0.1:2379 http://10.0.0.1:2379]}")
+        #expect(zap[0]["request-path"] == "/0/members/82039f3eee02bfb3/attributes")
+        #expect(zap[0]["cluster-id"] == "20f657524b5b6bb1")
+        #expect(zap[1]["msg"] == "enabled capabilities for version" && zap[1]["cluster-version"] == "3.4")
+        #expect(zap[2]["msg"] == "serving client traffic insecurely; this is strongly discouraged!")
+        #expect(zap[2]["address"] == "127.0.0.1:2379")
+        let secure = EtcdLogFormat.capnslog.readinessLines(member: member, address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secure[3].hasSuffix(" I | embed: serving client requests on 127.0.0.1:2379"))
+        let secureZap = EtcdLogFormat.zap.readinessLines(member: member, address: "127.0.0.1:2379", secure: true, at: date)
+        #expect(secureZap[2].contains("\"msg\":\"serving client traffic securely\""))
+        let quoted = MemberAnnouncement(name: "a \"b\"", clientURLs: [], memberID: 1, clusterID: 2)
+        let odd = EtcdLogFormat.zap.readinessLines(member: quoted, address: "127.0.0.1:2379", at: date)
+        #expect((try? JSONSerialization.jsonObject(with: Data(odd[0].utf8))) != nil, "a name with quotes keeps the line JSON")
     }
 
     @Test("the first http:// or https:// listen URL is served and the others are warned about")

@@ -57,7 +57,7 @@ struct ProcessPiecesTests {
     func tcpReadiness() async throws {
         let listener = try LoopbackListener()
         let url = try ClientURL("http://127.0.0.1:\(listener.port)")
-        let check = ReadinessCheck.tcpConnect(to: url)
+        let check = ReadinessCheck.tcpConnect(to: url, member: MemberAnnouncement(name: "default", clientURLs: [url.string], memberID: 1, clusterID: 2))
         #expect(check.probe())
         #expect(throws: LauncherError.self) { try url.ensureAddressAvailable() }
         listener.close()

@@ -206,7 +206,9 @@ struct SupervisorTests {
                 ],
                 directories: [root + "/data", root + "/data/bus", root + "/data/member"],
                 locator: systemBinaries,
-                readiness: ReadinessCheck(address: "test", interval: .milliseconds(10)) { probes.probe() }
+                readiness: ReadinessCheck(
+                    member: MemberAnnouncement(name: "default", clientURLs: ["http://test"], memberID: 1, clusterID: 2),
+                    address: "test", interval: .milliseconds(10)) { probes.probe() }
             )
         )
         let ready = await eventually { run.events.all.contains(.ready) }
