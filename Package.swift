@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "Bus", dependencies: ["CZeroMQ", logging]),
         .target(name: "Storage", dependencies: ["CLevelDB", logging]),
         .target(name: "ServiceSupport", dependencies: [logging, serviceLifecycle]),
-        .target(name: "ServiceStartup", dependencies: ["Bus", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
+        .target(name: "ServiceStartup", dependencies: ["Bus", "Cluster", "ServiceSupport", argumentParser, logging, serviceLifecycle]),
         .target(name: "KVClient", dependencies: ["Bus", "EtceteraAPI", logging]),
         .target(name: "Cluster", dependencies: ["EtceteraAPI"]),
         .target(name: "Lease", dependencies: ["Storage"]),

@@ -86,13 +86,15 @@ public final class KVServer: Service, Sendable {
         }
         let logger = self.logger
         store.onAlarmChange { alarm, active in
-            logger.warning(active ? "alarm raised" : "alarm disarmed", metadata: ["alarm": "\(alarm)"])
+            logger.warning(active ? "alarm raised" : "alarm disarmed", metadata: [
+                "alarm": "\(alarm.alarm)", "member-id": "\(String(alarm.memberID, radix: 16))",
+            ])
         }
         logger.info("kv service serving", metadata: [
             "listen": "\(configuration.listenEndpoint)", "events": "\(configuration.eventsEndpoint)",
             "revision": "\(store.currentRevision)",
         ])
-        if store.activeAlarms.contains(.corrupt) {
+        if store.isAlarmActive(.corrupt) {
             logger.warning("alarm CORRUPT is active: kv requests are refused until it is deactivated")
         }
         try await withGracefulShutdownHandler {

@@ -170,6 +170,8 @@ public struct ServicePlan: Sendable, Hashable {
                 "--events", bind.events,
                 "--max-txn-ops", String(configuration.maxTxnOps),
                 "--quota-backend-bytes", String(configuration.effectiveQuotaBackendBytes ?? -1),
+                "--name", configuration.name,
+                "--peer-urls", configuration.peerURLs.joined(separator: ","),
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )

@@ -57,11 +57,7 @@ extension MVCCStore {
         let size = Int64(clamping: sizeOnDisk)
         status.dbSize = size
         status.dbSizeInUse = size
-        status.alarms = activeAlarms.map { alarm in
-            var member = Etcdserverpb_AlarmMember()
-            member.alarm = alarm
-            return member
-        }
+        status.alarms = activeAlarms
         return status
     }
 }

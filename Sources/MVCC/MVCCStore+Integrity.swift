@@ -34,10 +34,10 @@ extension MVCCStore {
     /// may refuse writes) it is in force anyway until the store is closed, and the error is thrown.
     public func raiseCorruptAlarm() throws(MVCCError) {
         do {
-            try setAlarm(.corrupt, active: true)
+            try setAlarm(ownAlarm(.corrupt), active: true)
         } catch {
             alarms.withLock { alarms in
-                alarms.insert(.corrupt)
+                alarms.insert(ownAlarm(.corrupt))
                 corruptAlarm.store(true, ordering: .relaxed)
             }
             throw error

@@ -2,33 +2,40 @@ import EtceteraAPI
 import Storage
 
 extension MVCCStore {
-    /// The alarms in force, in etcd's order (NOSPACE before CORRUPT). They survive restarts.
-    public var activeAlarms: [Etcdserverpb_AlarmType] {
-        alarms.withLock { $0.sorted { $0.rawValue < $1.rawValue } }
+    /// The alarms in force, each a member's alarm of one type, by type (NOSPACE before CORRUPT) and
+    /// member. They survive restarts.
+    public var activeAlarms: [Etcdserverpb_AlarmMember] {
+        alarms.withLock { alarms in
+            alarms.sorted { ($0.alarm.rawValue, $0.memberID) < ($1.alarm.rawValue, $1.memberID) }
+        }
     }
 
-    /// etcd's Alarm call for this store: GET lists the active alarms, ACTIVATE and DEACTIVATE change
-    /// one and answer with it (nothing when it did not apply); any other action is refused (etcd
-    /// panics on it). Alarms are kept without member ids; the maintenance service, which knows the
-    /// member, stamps them.
+    /// Whether some member's alarm of `type` is active: one is enough to take effect (NOSPACE refuses
+    /// writes, CORRUPT requests), as in etcd.
+    public func isAlarmActive(_ type: Etcdserverpb_AlarmType) -> Bool {
+        alarms.withLock { $0.contains { $0.alarm == type } }
+    }
+
+    /// etcd's Alarm call: alarms are kept per member id (0 included) and type. GET lists the active
+    /// alarms, of every type or of the one asked for; ACTIVATE records the member's alarm and answers
+    /// with it (NONE does nothing); DEACTIVATE removes it and answers with it, or with nothing when the
+    /// member has no such alarm. Any other action is refused (etcd panics on it).
     public func alarm(_ request: Etcdserverpb_AlarmRequest) throws(MVCCError) -> Etcdserverpb_AlarmResponse {
         var response = Etcdserverpb_AlarmResponse()
-        func member(_ alarm: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
-            var member = Etcdserverpb_AlarmMember()
-            member.alarm = alarm
-            return member
-        }
+        var alarm = Etcdserverpb_AlarmMember()
+        alarm.memberID = request.memberID
+        alarm.alarm = request.alarm
         switch request.action {
         case .get:
-            response.alarms = activeAlarms.map(member)
+            response.alarms = activeAlarms.filter { request.alarm == .none || $0.alarm == request.alarm }
         case .activate:
             guard request.alarm != .none else { break }
-            try setAlarm(request.alarm, active: true)
-            response.alarms = [member(request.alarm)]
+            try setAlarm(alarm, active: true)
+            response.alarms = [alarm]
         case .deactivate:
-            guard alarms.withLock({ $0.contains(request.alarm) }) else { break }
-            try setAlarm(request.alarm, active: false)
-            response.alarms = [member(request.alarm)]
+            guard alarms.withLock({ $0.contains(alarm) }) else { break }
+            try setAlarm(alarm, active: false)
+            response.alarms = [alarm]
         case .UNRECOGNIZED:
             throw .undefinedAlarmAction
         }
@@ -40,8 +47,17 @@ extension MVCCStore {
         alarmObserver.withLock { $0 = observer }
     }
 
-    /// Records an alarm change durably before it takes effect, then tells the observer.
-    func setAlarm(_ alarm: Etcdserverpb_AlarmType, active: Bool) throws(MVCCError) {
+    /// This store's member's alarm of `type`.
+    func ownAlarm(_ type: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
+        var alarm = Etcdserverpb_AlarmMember()
+        alarm.memberID = configuration.memberID
+        alarm.alarm = type
+        return alarm
+    }
+
+    /// Records an alarm change durably before it takes effect, then tells the observer. The record of
+    /// a store written before alarms were kept per member goes with the member's own alarm.
+    func setAlarm(_ alarm: Etcdserverpb_AlarmMember, active: Bool) throws(MVCCError) {
         let changed = try alarms.withLock { alarms throws(MVCCError) -> Bool in
             guard alarms.contains(alarm) != active else { return false }
             var batch = WriteBatch()
@@ -49,6 +65,7 @@ extension MVCCStore {
                 batch.put(StorageLayout.alarmKey(alarm), [])
             } else {
                 batch.delete(StorageLayout.alarmKey(alarm))
+                if alarm.memberID == configuration.memberID { batch.delete(StorageLayout.legacyAlarmKey(alarm.alarm)) }
             }
             do throws(StorageError) {
                 try storage.write(batch, sync: configuration.syncWrites)
@@ -56,7 +73,7 @@ extension MVCCStore {
                 throw MVCCError(storage: error)
             }
             if active { alarms.insert(alarm) } else { alarms.remove(alarm) }
-            corruptAlarm.store(alarms.contains(.corrupt), ordering: .relaxed)
+            corruptAlarm.store(alarms.contains { $0.alarm == .corrupt }, ordering: .relaxed)
             return true
         }
         if changed, let observer = alarmObserver.withLock({ $0 }) { observer(alarm, active) }
@@ -70,9 +87,9 @@ extension MVCCStore {
     func admitsWrite(cost: Int64) -> Bool {
         guard cost > 0 else { return true }
         if storage.isNearlyFull { return false }
-        if alarms.withLock({ $0.contains(.nospace) }) { return false }
+        if isAlarmActive(.nospace) { return false }
         guard let quota, !quota.admits(cost: cost) else { return true }
-        try? setAlarm(.nospace, active: true)
+        try? setAlarm(ownAlarm(.nospace), active: true)
         return false
     }
 

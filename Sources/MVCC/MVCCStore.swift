@@ -23,12 +23,15 @@ public final class MVCCStore: Sendable {
         /// to this raises the NOSPACE alarm and is refused, as are all such writes while the alarm
         /// is active. nil: no quota.
         public var quotaBackendBytes: Int64?
+        /// The member the store serves: the alarms it raises itself (NOSPACE past the quota, CORRUPT
+        /// when a check fails) are this member's.
+        public var memberID: UInt64 = 0
         public init() {}
     }
 
     /// Called on the thread that changed an alarm (the writer, when the quota raises NOSPACE), once the
-    /// change is durable: the alarm and whether it is now active.
-    public typealias AlarmObserver = @Sendable (Etcdserverpb_AlarmType, Bool) -> Void
+    /// change is durable: the member's alarm and whether it is now active.
+    public typealias AlarmObserver = @Sendable (Etcdserverpb_AlarmMember, Bool) -> Void
 
     /// Called on the writing thread after each group is durable, with its revisions in order.
     public typealias CommitObserver = @Sendable ([Etcetera_Kv_RevisionEvents]) -> Void
@@ -42,9 +45,10 @@ public final class MVCCStore: Sendable {
     private let writer = GroupCommit()
     let compactor: Compactor
     let quota: Quota?
-    let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
-    /// Whether CORRUPT is in `alarms`, kept in step under its lock, so that every request checks it
-    /// with one atomic load.
+    /// The active alarms, each a member's alarm of one type, as etcd keeps them.
+    let alarms: Mutex<Set<Etcdserverpb_AlarmMember>>
+    /// Whether a CORRUPT alarm (any member's) is in `alarms`, kept in step under its lock, so that
+    /// every request checks it with one atomic load.
     let corruptAlarm: Atomic<Bool>
     let alarmObserver = Mutex<AlarmObserver?>(nil)
 
@@ -91,16 +95,26 @@ public final class MVCCStore: Sendable {
             view = CommittedView(snapshot: storage.snapshot(), revision: 1, compactRevision: -1, appliedIndex: 0, liveKeys: 0)
         }
         let finishedCompaction = try meta(.finishedCompactRevision) ?? -1
-        var active: Set<Etcdserverpb_AlarmType> = []
-        for alarm in [Etcdserverpb_AlarmType.nospace, .corrupt] {
-            do {
-                if try snapshot.get(StorageLayout.alarmKey(alarm)) != nil { active.insert(alarm) }
-            } catch {
-                throw MVCCError(storage: error)
+        var active: Set<Etcdserverpb_AlarmMember> = []
+        let cursor = snapshot.makeCursor()
+        cursor.seek(StorageLayout.alarmKeyPrefix)
+        while cursor.isValid, cursor.key.starts(with: StorageLayout.alarmKeyPrefix) {
+            let name = String(decoding: cursor.key.dropFirst(StorageLayout.alarmKeyPrefix.count), as: UTF8.self)
+            if let record = StorageLayout.alarmRecord(named: name[...]) {
+                var alarm = Etcdserverpb_AlarmMember()
+                alarm.alarm = record.type
+                alarm.memberID = record.member ?? configuration.memberID
+                active.insert(alarm)
             }
+            cursor.next()
+        }
+        do {
+            try cursor.checkError()
+        } catch {
+            throw MVCCError(storage: error)
         }
         alarms = Mutex(active)
-        corruptAlarm = Atomic(active.contains(.corrupt))
+        corruptAlarm = Atomic(active.contains { $0.alarm == .corrupt })
         quota = configuration.quotaBackendBytes.map { Quota(limit: $0, storage: storage) }
         committed = Mutex(view)
         compactor = Compactor(storage: storage)

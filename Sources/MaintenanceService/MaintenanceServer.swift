@@ -119,27 +119,18 @@ public final class MaintenanceServer: Service, Sendable {
             response.raftIndex = store.appliedIndex
             response.raftAppliedIndex = store.appliedIndex
             response.raftTerm = identity.raftTerm
-            response.errors = store.alarms.map { self.stamped($0).etcdText }
+            response.errors = store.alarms.map(\.etcdText)
             return .status(response)
         }
     }
 
-    /// etcd's Alarm: the store keeps alarms for the member; they leave here with its id. GET lists
-    /// every alarm, or those of the type asked for; the response has no header, as etcd's.
+    /// etcd's Alarm: the store keeps alarms per member id and type, and answers as etcd does; a
+    /// change is logged. The response has no header, as etcd's.
     private func alarm(_ request: Etcdserverpb_AlarmRequest, _ answer: @escaping Answer) {
-        let memberID = configuration.cluster.identity.memberID
-        if request.action == .deactivate, request.memberID != memberID {
-            // Another member's alarm: this cluster has none.
-            return answer(.success(.alarm(Etcdserverpb_AlarmResponse())))
-        }
         var kvRequest = Etcetera_Kv_KVRequest()
         kvRequest.alarm = request
         askKV(kvRequest, answer) { reply in
-            guard case .alarm(var response) = reply else { return nil }
-            if request.action == .get, request.alarm != .none {
-                response.alarms.removeAll { $0.alarm != request.alarm }
-            }
-            response.alarms = response.alarms.map(self.stamped)
+            guard case .alarm(let response) = reply else { return nil }
             if request.action != .get {
                 for alarm in response.alarms {
                     self.logger.notice(request.action == .activate ? "alarm raised" : "alarm disarmed", metadata: ["alarm": "\(alarm.etcdText)"])
@@ -188,12 +179,6 @@ public final class MaintenanceServer: Service, Sendable {
             guard case .snapshot(let part) = reply else { return nil }
             return .snapshot(part)
         }
-    }
-
-    private func stamped(_ alarm: Etcdserverpb_AlarmMember) -> Etcdserverpb_AlarmMember {
-        var alarm = alarm
-        alarm.memberID = configuration.cluster.identity.memberID
-        return alarm
     }
 
     /// Sends `request` to the kv store and answers with `convert` of its reply (nil: a reply of the

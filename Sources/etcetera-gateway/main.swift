@@ -30,11 +30,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Require verified client certificates; with auth on, a call without a token is made as the certificate's common name (etcd's --client-cert-auth).")
     var clientCertAuth = false
 
-    @Option(help: "Member name, as etcd's --name (the member id in response headers derives from it and the peer URLs).")
-    var name: String = "default"
-
-    @Option(help: "Peer URLs of the member, comma-separated (etcd's --initial-advertise-peer-urls).")
-    var peerUrls: String = "http://localhost:2380"
+    @OptionGroup var member: MemberOptions
 
     @Option(help: "The kv service's request/reply bus endpoint.")
     var kv: String
@@ -111,8 +107,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.maintenanceEndpoint = maintenance
         configuration.authEndpoint = auth
         configuration.authEventsEndpoint = authEvents
-        configuration.name = name
-        configuration.peerURLs = peerUrls.split(separator: ",").map(String.init)
+        configuration.name = member.name
+        configuration.peerURLs = member.peerURLs
         try await ServiceStartup.run("etcetera-gateway", options: service) { logger in
             [try GatewayServer(configuration: configuration, logger: logger)]
         }

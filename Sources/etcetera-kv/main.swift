@@ -30,6 +30,8 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "Backend quota in bytes (etcd's --quota-backend-bytes, given as the launcher resolves it); negative: no quota.")
     var quotaBackendBytes: Int64 = -1
 
+    @OptionGroup var member: MemberOptions
+
     @OptionGroup var service: ServiceOptions
 
     func run() async throws {
@@ -40,6 +42,7 @@ struct KVServiceCommand: AsyncParsableCommand {
             var storeConfiguration = MVCCStore.Configuration()
             storeConfiguration.maxTxnOperations = maxTxnOps
             storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
+            storeConfiguration.memberID = member.identity.memberID
             let store: MVCCStore
             do {
                 store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)

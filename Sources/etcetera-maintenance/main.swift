@@ -20,11 +20,7 @@ struct MaintenanceServiceCommand: AsyncParsableCommand {
     @Option(help: "The kv service's request/reply endpoint.")
     var kv: String
 
-    @Option(help: "Member name, as etcd's --name (the member id derives from it and the peer URLs).")
-    var name: String = "default"
-
-    @Option(help: "Peer URLs of the member, comma-separated (etcd's --initial-advertise-peer-urls).")
-    var peerUrls: String = "http://localhost:2380"
+    @OptionGroup var member: MemberOptions
 
     @Option(help: "Client URLs of the member, comma-separated (etcd's --advertise-client-urls).")
     var clientUrls: String = "http://localhost:2379"
@@ -44,15 +40,11 @@ struct MaintenanceServiceCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let cluster = SingleMemberCluster(name: name, peerURLs: Self.list(peerUrls), clientURLs: Self.list(clientUrls))
+        let cluster = SingleMemberCluster(name: member.name, peerURLs: member.peerURLs, clientURLs: clientUrls.split(separator: ",").map(String.init))
         var configuration = MaintenanceServer.Configuration(listenEndpoint: listen, kvEndpoint: kv, cluster: cluster)
         configuration.autoCompaction = autoCompaction
         try await ServiceStartup.run("etcetera-maintenance", options: service) { logger in
             [try MaintenanceServer(configuration: configuration, logger: logger)]
         }
-    }
-
-    private static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map(String.init)
     }
 }

@@ -1,3 +1,4 @@
+import EtceteraAPI
 import Foundation
 import TestSupport
 import Testing
@@ -179,6 +180,42 @@ struct MaintenanceTests {
         for arguments in [["defrag"], ["alarm", "disarm"], ["alarm", "list"], ["put", "after", "recovery"], ["lease", "grant", "100"]] {
             try await Self.compare(arguments, servers)
         }
+    }
+
+    @Test("alarms are kept per member id, 0 included, as etcd keeps them: python-etcd3's create_alarm, create_alarm(member_id), disarm_alarm")
+    func alarmsPerMember() async throws {
+        let servers = try await Self.startBoth()
+        defer {
+            servers.etcd.stop()
+            servers.etcetera.stop()
+        }
+        var transcripts: [[String]] = []
+        for server in [servers.etcd, servers.etcetera] {
+            let transcript = try await withEtcdClient(port: server.port) { client in
+                let member = try await client.maintenance.status(.init()).header.memberID
+                func text(_ alarms: [Etcdserverpb_AlarmMember]) -> String {
+                    // etcd lists alarms of one type in no particular order.
+                    alarms.map { "\($0.memberID == member ? "self" : String($0.memberID)):\($0.alarm)" }.sorted().joined(separator: ",")
+                }
+                func call(_ action: Etcdserverpb_AlarmRequest.AlarmAction, member id: UInt64, _ type: Etcdserverpb_AlarmType = .nospace) async throws -> String {
+                    let answer = try await client.maintenance.alarm(.with { $0.action = action; $0.memberID = id; $0.alarm = type })
+                    let listed = try await client.maintenance.alarm(.with { $0.action = .get })
+                    return "\(action) \(id == member ? "self" : String(id)): [\(text(answer.alarms))] then [\(text(listed.alarms))]"
+                }
+                return [
+                    try await call(.activate, member: 0),
+                    try await call(.activate, member: member),
+                    try await call(.activate, member: 0),
+                    try await call(.deactivate, member: 0),
+                    try await call(.deactivate, member: 0),
+                    try await call(.deactivate, member: 5),
+                    try await call(.deactivate, member: member),
+                ]
+            }
+            transcripts.append(transcript)
+        }
+        #expect(transcripts[1] == transcripts[0])
+        #expect(transcripts[0].count == 7 && transcripts[0][1].hasSuffix("then [0:nospace,self:nospace]"), "\(transcripts[0])")
     }
 
     @Test("periodic auto-compaction keeps about the retention of history")

@@ -36,6 +36,8 @@ struct ServicePlanTests {
                     "--events", "ipc:///var/lib/etcetera/bus/kv-events.sock",
                     "--max-txn-ops", "256",
                     "--quota-backend-bytes", "53248",
+                    "--name", "node1",
+                    "--peer-urls", "http://10.0.0.1:2380",
                     "--log-level", "debug",
                 ]
             ),

@@ -62,7 +62,7 @@ struct MaintenanceTests {
         configuration.quotaBackendBytes = 64 * 1024
         let store = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
         let changes = Mutex<[String]>([])
-        store.onAlarmChange { alarm, active in changes.withLock { $0.append("\(alarm) \(active)") } }
+        store.onAlarmChange { alarm, active in changes.withLock { $0.append("\(alarm.alarm) \(active)") } }
         let value = String(repeating: "v", count: 1024)
         var written = 0
         do {
@@ -74,7 +74,7 @@ struct MaintenanceTests {
             #expect(error == .noSpace)
         }
         #expect(written > 10 && written < 1000)
-        #expect(store.activeAlarms == [.nospace])
+        #expect(store.activeAlarms.map(\.alarm) == [.nospace])
         #expect(store.status().alarms.map(\.alarm) == [.nospace])
         // The refused put was not applied.
         #expect(try store.get("key\(written)").count == 0)
@@ -116,6 +116,71 @@ struct MaintenanceTests {
         let reopened = try MVCCStore(storage: try LevelDBStorage(path: directory))
         defer { reopened.close() }
         #expect(try reopened.alarm(Etcdserverpb_AlarmRequest()).alarms.map(\.alarm) == [.corrupt])
+    }
+
+    @Test("alarms are kept per member id and type as etcd keeps them: member 0 is a member, disarming one leaves the others")
+    func alarmsPerMember() throws {
+        let directory = try temporaryDirectory()
+        var configuration = MVCCStore.Configuration()
+        configuration.memberID = 0x8203_9f3e_ee02_bfb3
+        func request(_ action: Etcdserverpb_AlarmRequest.AlarmAction, _ type: Etcdserverpb_AlarmType, member: UInt64) -> Etcdserverpb_AlarmRequest {
+            var request = Etcdserverpb_AlarmRequest()
+            request.action = action
+            request.alarm = type
+            request.memberID = member
+            return request
+        }
+        func listed(_ store: MVCCStore, _ type: Etcdserverpb_AlarmType = .none) throws -> [String] {
+            try store.alarm(request(.get, type, member: 0)).alarms.map { "\(String($0.memberID, radix: 16)):\($0.alarm)" }
+        }
+        do {
+            let store = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
+            #expect(try store.alarm(request(.activate, .nospace, member: 0)).alarms.map(\.memberID) == [0])
+            #expect(try store.alarm(request(.activate, .nospace, member: configuration.memberID)).alarms.map(\.memberID) == [configuration.memberID])
+            #expect(try store.alarm(request(.activate, .corrupt, member: 7)).alarms.count == 1)
+            #expect(try listed(store) == ["0:nospace", "82039f3eee02bfb3:nospace", "7:corrupt"])
+            #expect(try listed(store, .corrupt) == ["7:corrupt"])
+            #expect(try store.alarm(request(.deactivate, .nospace, member: 0)).alarms.map(\.memberID) == [0])
+            #expect(try store.alarm(request(.deactivate, .nospace, member: 0)).alarms.isEmpty, "nothing left to disarm")
+            #expect(store.isAlarmActive(.nospace), "the member's own alarm is still in force")
+            store.close()
+        }
+        let reopened = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
+        defer { reopened.close() }
+        #expect(try listed(reopened) == ["82039f3eee02bfb3:nospace", "7:corrupt"])
+        #expect(reopened.verifyIntegrity().problems.isEmpty)
+    }
+
+    @Test("an alarm recorded before alarms were kept per member is the store's own member's, and goes when that one is disarmed")
+    func legacyAlarmRecord() throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try MVCCStore(storage: try LevelDBStorage(path: directory))
+            store.close()
+        }
+        do {
+            // The record as stores wrote it before: the meta prefix, `alarm/` and the type (1: NOSPACE).
+            let storage = try LevelDBStorage(path: directory)
+            var batch = WriteBatch()
+            batch.put(Array("malarm/1".utf8), [])
+            try storage.write(batch, sync: true)
+        }
+        var configuration = MVCCStore.Configuration()
+        configuration.memberID = 42
+        do {
+            let store = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
+            #expect(store.activeAlarms.map { "\($0.memberID):\($0.alarm)" } == ["42:nospace"])
+            #expect(store.verifyIntegrity().problems.isEmpty)
+            var disarm = Etcdserverpb_AlarmRequest()
+            disarm.action = .deactivate
+            disarm.alarm = .nospace
+            disarm.memberID = 42
+            #expect(try store.alarm(disarm).alarms.count == 1)
+            store.close()
+        }
+        let reopened = try MVCCStore(storage: try LevelDBStorage(path: directory), configuration: configuration)
+        defer { reopened.close() }
+        #expect(reopened.activeAlarms.isEmpty)
     }
 
     @Test("defragment gives back the space of compacted history")

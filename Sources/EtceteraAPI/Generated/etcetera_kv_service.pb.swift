@@ -156,7 +156,8 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     set {request = .defragment(newValue)}
   }
 
-  /// Alarms are kept by the store without member ids: the maintenance service stamps its own.
+  /// etcd's Alarm call: the store keeps alarms per member id (0 included) and type; those it raises
+  /// itself are its member's (etcetera-kv --name/--peer-urls).
   public var alarm: Etcdserverpb_AlarmRequest {
     get {
       if case .alarm(let v)? = request {return v}
@@ -189,7 +190,8 @@ public nonisolated struct Etcetera_Kv_KVRequest: Sendable {
     case hashKv(Etcdserverpb_HashKVRequest)
     case hash(Etcdserverpb_HashRequest)
     case defragment(Etcdserverpb_DefragmentRequest)
-    /// Alarms are kept by the store without member ids: the maintenance service stamps its own.
+    /// etcd's Alarm call: the store keeps alarms per member id (0 included) and type; those it raises
+    /// itself are its member's (etcetera-kv --name/--peer-urls).
     case alarm(Etcdserverpb_AlarmRequest)
     case snapshot(Etcetera_Kv_SnapshotRequest)
 
@@ -543,7 +545,7 @@ public nonisolated struct Etcetera_Kv_StoreStatus: Sendable {
   /// Counts committed write requests (etcd's raft index analogue); grows with every write.
   public var appliedIndex: UInt64 = 0
 
-  /// The active alarms (member ids 0: see KVRequest.alarm).
+  /// The active alarms, each with its member id.
   public var alarms: [Etcdserverpb_AlarmMember] = []
 
   /// Keys with a live value at `revision`.

@@ -123,7 +123,7 @@ struct IntegrityScan {
         let name = String(decoding: key.dropFirst(), as: UTF8.self)
         if StorageLayout.Meta(rawValue: name) != nil {
             if value.count != 8 { report(.metadata, "the metadata record \(name) holds \(value.count) bytes, not 8") }
-        } else if name.hasPrefix("alarm/"), Int(name.dropFirst("alarm/".count)) != nil {
+        } else if name.hasPrefix("alarm/"), StorageLayout.alarmRecord(named: name.dropFirst("alarm/".count)) != nil {
             if !value.isEmpty { report(.metadata, "the alarm record \(name) is not empty") }
         } else {
             report(.metadata, "an unknown metadata record \(Self.describe(Array(key.dropFirst())))")

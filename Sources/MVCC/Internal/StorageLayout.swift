@@ -38,9 +38,30 @@ enum StorageLayout {
         var storageKey: [UInt8] { [StorageLayout.metaPrefix] + Array(rawValue.utf8) }
     }
 
-    /// The meta record present while `alarm` is active (its value is empty).
-    static func alarmKey(_ alarm: Etcdserverpb_AlarmType) -> [UInt8] {
-        [metaPrefix] + Array("alarm/\(alarm.rawValue)".utf8)
+    /// Where alarm records start: `alarm/<type>/<member id>`, present (empty) while that member's
+    /// alarm of that type is active.
+    static let alarmKeyPrefix = [metaPrefix] + Array("alarm/".utf8)
+
+    static func alarmKey(_ alarm: Etcdserverpb_AlarmMember) -> [UInt8] {
+        alarmKeyPrefix + Array("\(alarm.alarm.rawValue)/\(alarm.memberID)".utf8)
+    }
+
+    /// A store written before alarms were kept per member has `alarm/<type>` records: they are the
+    /// store's own member's.
+    static func legacyAlarmKey(_ alarm: Etcdserverpb_AlarmType) -> [UInt8] {
+        alarmKeyPrefix + Array("\(alarm.rawValue)".utf8)
+    }
+
+    /// The alarm an alarm record's name (after `alarm/`) stands for; a legacy record names no member
+    /// (nil). Nil for a name that is neither.
+    static func alarmRecord(named name: Substring) -> (type: Etcdserverpb_AlarmType, member: UInt64?)? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard let raw = Int(parts[0]), let type = Etcdserverpb_AlarmType(rawValue: raw) else { return nil }
+        switch parts.count {
+        case 1: return (type, nil)
+        case 2: return UInt64(parts[1]).map { (type: type, member: $0) }
+        default: return nil
+        }
     }
 
     static func headKey(_ key: [UInt8]) -> [UInt8] {
