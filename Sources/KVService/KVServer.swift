@@ -34,6 +34,10 @@ public final class KVServer: Service, Sendable {
         /// gather while the disk syncs the group before) before writes are turned away as overload.
         public var waitingWriteLimit = 65_536
         public var waitingWriteBytes = 64 << 20
+        /// etcd's `--experimental-corrupt-check-time`: how often the whole store is checked again
+        /// while serving, as at start; nil: at start only. (etcd compares hashes with its peers at
+        /// this interval; a member of a cluster of one has only itself to check.)
+        public var corruptCheckInterval: Duration?
 
         public init(listenEndpoint: String, eventsEndpoint: String) {
             self.listenEndpoint = listenEndpoint
@@ -75,7 +79,7 @@ public final class KVServer: Service, Sendable {
 
     public func run() async throws {
         defer { snapshots?.discardAll() }
-        await checkIntegrity()
+        await checkIntegrity(.initial)
         let publisher = self.publisher
         store.onCommit { revisions in
             for revision in revisions {
@@ -104,6 +108,7 @@ public final class KVServer: Service, Sendable {
                 }
                 group.addTask { try await self.sendHeartbeats() }
                 if let snapshots { group.addTask { try await self.discardIdleSnapshots(snapshots) } }
+                if let interval = configuration.corruptCheckInterval { group.addTask { try await self.checkIntegrityPeriodically(every: interval) } }
                 try await group.next()
                 group.cancelAll()
             }
@@ -113,26 +118,43 @@ public final class KVServer: Service, Sendable {
         publisher.close()
     }
 
-    /// etcd's initial corruption check, run at every start before serving: a store whose records do not
-    /// hold together raises CORRUPT and then answers maintenance requests only (docs/storage.md).
-    private func checkIntegrity() async {
-        logger.info("starting initial corruption check", metadata: ["revision": "\(store.currentRevision)"])
+    /// Which corruption check runs: the one at every start, or one of those while serving.
+    private enum IntegrityCheck: String {
+        case initial
+        case periodic
+    }
+
+    /// etcd's initial corruption check, run at every start before serving, and, with
+    /// `corruptCheckInterval`, again while serving: a store whose records do not hold together raises
+    /// CORRUPT and then answers maintenance requests only (docs/storage.md).
+    private func checkIntegrity(_ check: IntegrityCheck) async {
+        let kind = check.rawValue
+        logger.info("starting \(kind) corruption check", metadata: ["revision": "\(store.currentRevision)"])
         let store = self.store
         let report = await withCheckedContinuation { continuation in
             DispatchQueue(label: "kv-integrity-check").async { continuation.resume(returning: store.verifyIntegrity()) }
         }
         var metadata: Logger.Metadata = ["records": "\(report.recordsChecked)", "took": "\(report.duration)"]
         guard !report.isClean else {
-            return logger.info("initial corruption check passed; no corruption", metadata: metadata)
+            return logger.info("\(kind) corruption check passed; no corruption", metadata: metadata)
         }
         metadata["problems"] = "\(report.problemCount)"
         metadata["found"] = "\(report.problems.map(\.description).joined(separator: "; "))"
         do {
             try store.raiseCorruptAlarm()
-            logger.error("initial corruption check found corruption; alarm CORRUPT raised", metadata: metadata)
+            logger.error("\(kind) corruption check found corruption; alarm CORRUPT raised", metadata: metadata)
         } catch {
             metadata["error"] = "\(error)"
-            logger.error("initial corruption check found corruption; alarm CORRUPT raised until restart, recording it failed", metadata: metadata)
+            logger.error("\(kind) corruption check found corruption; alarm CORRUPT raised until restart, recording it failed", metadata: metadata)
+        }
+    }
+
+    /// The checks while serving, each `interval` after the previous one ended; none while CORRUPT is
+    /// already raised.
+    private func checkIntegrityPeriodically(every interval: Duration) async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: interval)
+            if !store.isAlarmActive(.corrupt) { await checkIntegrity(.periodic) }
         }
     }
 

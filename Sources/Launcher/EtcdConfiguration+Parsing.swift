@@ -106,6 +106,8 @@ private struct FlagDefinition {
         .init(name: "auto-compaction-mode", isBoolean: false, readsEnvironment: true),
         .init(name: "auto-compaction-retention", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-initial-corrupt-check", isBoolean: true, readsEnvironment: true),
+        .init(name: "experimental-corrupt-check-time", isBoolean: false, readsEnvironment: true),
+        .init(name: "experimental-compaction-batch-limit", isBoolean: false, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
@@ -363,6 +365,17 @@ private struct FlagParser {
         }
         if let raw = values["experimental-initial-corrupt-check"] {
             configuration.initialCorruptCheck = try EtcdConfiguration.parseBool(raw.text, flag: "experimental-initial-corrupt-check")
+        }
+        if let raw = values["experimental-corrupt-check-time"] {
+            guard let milliseconds = Self.goDurationMilliseconds(raw.text), milliseconds >= 0 else {
+                throw invalid(raw, "expected a duration such as 1h, 5m or 0s")
+            }
+            configuration.corruptCheckIntervalMilliseconds = milliseconds
+        }
+        if let raw = values["experimental-compaction-batch-limit"] {
+            guard let limit = Int(raw.text), limit >= 0 else { throw invalid(raw, "expected a non-negative integer") }
+            // etcd takes 0 for its default.
+            configuration.compactionBatchLimit = limit == 0 ? EtcdConfiguration.defaultCompactionBatchLimit : limit
         }
         if let raw = values["watch-processes"] {
             guard let count = Int(raw.text), (1...ServicePlan.maximumWatchProcesses).contains(count) else {

@@ -98,6 +98,10 @@ extension EtcdConfiguration {
         Experimental:
           --experimental-initial-corrupt-check 'false'
             Accepted for etcd's scripts; the store checks its data at every start.
+          --experimental-corrupt-check-time '0s'
+            Duration of time between whole-store corruption checks while serving (0: at start only).
+          --experimental-compaction-batch-limit '1000'
+            Sets the maximum revisions deleted in each compaction batch.
           --experimental-watch-progress-notify-interval '10m0s'
             Duration of periodic watch progress notifications.
 

@@ -50,6 +50,14 @@ public struct EtcdConfiguration: Sendable, Hashable {
     /// `--experimental-initial-corrupt-check`. Accepted for etcd's scripts: the kv store checks its
     /// data at every start whatever it says (docs/storage.md).
     public var initialCorruptCheck: Bool
+    /// `--experimental-corrupt-check-time` (a Go duration, default `0s`: off), in milliseconds. etcd
+    /// compares its hashes with its peers' at this interval; a member without peers checks its whole
+    /// store against itself instead (docs/storage.md), raising CORRUPT as at start.
+    public var corruptCheckIntervalMilliseconds: Int = 0
+    /// `--experimental-compaction-batch-limit`: most revisions a compaction deletes in one batch.
+    public var compactionBatchLimit: Int = Self.defaultCompactionBatchLimit
+    /// etcd 3.4's default batch limit.
+    public static let defaultCompactionBatchLimit = 1000
     /// `--watch-processes`: Etcetera's own flag, how many watch fan-out processes to run.
     public var watchProcesses: Int
     /// `--experimental-watch-progress-notify-interval` (a Go duration, default `10m`), in milliseconds.

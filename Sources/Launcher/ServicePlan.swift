@@ -172,6 +172,8 @@ public struct ServicePlan: Sendable, Hashable {
                 "--quota-backend-bytes", String(configuration.effectiveQuotaBackendBytes ?? -1),
                 "--name", configuration.name,
                 "--peer-urls", configuration.peerURLs.joined(separator: ","),
+                "--compaction-batch-limit", String(configuration.compactionBatchLimit),
+                "--corrupt-check-interval-ms", String(configuration.corruptCheckIntervalMilliseconds),
                 "--log-level", configuration.logLevel.rawValue,
             ]
         )

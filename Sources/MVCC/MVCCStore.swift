@@ -26,6 +26,9 @@ public final class MVCCStore: Sendable {
         /// The member the store serves: the alarms it raises itself (NOSPACE past the quota, CORRUPT
         /// when a check fails) are this member's.
         public var memberID: UInt64 = 0
+        /// etcd's `--experimental-compaction-batch-limit`: most revisions a compaction deletes in one
+        /// storage batch, so writes are never held up for long.
+        public var compactionBatchLimit = 1000
         public init() {}
     }
 
@@ -117,7 +120,7 @@ public final class MVCCStore: Sendable {
         corruptAlarm = Atomic(active.contains { $0.alarm == .corrupt })
         quota = configuration.quotaBackendBytes.map { Quota(limit: $0, storage: storage) }
         committed = Mutex(view)
-        compactor = Compactor(storage: storage)
+        compactor = Compactor(storage: storage, deletesPerBatch: max(configuration.compactionBatchLimit, 1))
         if view.compactRevision > finishedCompaction {
             compactor.schedule(revision: view.compactRevision) { [weak self] in self?.refreshSnapshot() }
         }

@@ -30,6 +30,12 @@ struct KVServiceCommand: AsyncParsableCommand {
     @Option(help: "Backend quota in bytes (etcd's --quota-backend-bytes, given as the launcher resolves it); negative: no quota.")
     var quotaBackendBytes: Int64 = -1
 
+    @Option(help: "Most revisions a compaction deletes in one batch (etcd's --experimental-compaction-batch-limit).")
+    var compactionBatchLimit: Int = 1000
+
+    @Option(help: "Milliseconds between whole-store corruption checks while serving (etcd's --experimental-corrupt-check-time); 0: at start only.")
+    var corruptCheckIntervalMs: Int = 0
+
     @OptionGroup var member: MemberOptions
 
     @OptionGroup var service: ServiceOptions
@@ -43,6 +49,7 @@ struct KVServiceCommand: AsyncParsableCommand {
             storeConfiguration.maxTxnOperations = maxTxnOps
             storeConfiguration.quotaBackendBytes = quotaBackendBytes < 0 ? nil : quotaBackendBytes
             storeConfiguration.memberID = member.identity.memberID
+            storeConfiguration.compactionBatchLimit = max(compactionBatchLimit, 1)
             let store: MVCCStore
             do {
                 store = try MVCCStore(storage: try LevelDBStorage(path: dataDir), configuration: storeConfiguration)
@@ -55,6 +62,7 @@ struct KVServiceCommand: AsyncParsableCommand {
             opened = store
             var serverConfiguration = KVServer.Configuration(listenEndpoint: listen, eventsEndpoint: events)
             serverConfiguration.snapshotDirectory = dataDir + "/snapshots"
+            serverConfiguration.corruptCheckInterval = corruptCheckIntervalMs > 0 ? .milliseconds(corruptCheckIntervalMs) : nil
             return [try KVServer(store: store, configuration: serverConfiguration, logger: logger)]
         }
     }

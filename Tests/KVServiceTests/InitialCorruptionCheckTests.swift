@@ -2,6 +2,7 @@ import EtceteraAPI
 import Foundation
 import MVCC
 import Storage
+import TestSupport
 import Testing
 
 @Suite("The kv service's initial corruption check", .serialized)
@@ -89,6 +90,26 @@ struct InitialCorruptionCheckTests {
         let served = try await kv.request { $0.range.key = Data("a".utf8) }
         #expect(served.range.kvs.count == 1, "\(served)")
         try await kv.put("b", "again")
+        await kv.stop()
+    }
+
+    @Test("with a corruption check interval (etcd's --experimental-corrupt-check-time) the store is checked again while serving, and damage found later raises CORRUPT")
+    func periodicCheck() async throws {
+        let directory = try RunningKVServer.makeDirectory()
+        try await Self.writeStore(in: directory)
+        let kv = try await RunningKVServer.started(directory: directory, corruptCheckInterval: .milliseconds(100))
+        #expect(await eventually(within: .seconds(30)) { kv.logs.first("periodic corruption check passed; no corruption") != nil })
+        #expect(kv.store.activeAlarms.isEmpty)
+        // The head of b goes underneath the store; the next commit's view shows the damage.
+        var damage = WriteBatch()
+        damage.delete(Array("kb".utf8))
+        try kv.storage.write(damage, sync: true)
+        try await kv.put("d", "1")
+        #expect(await eventually(within: .seconds(30)) { kv.store.isAlarmActive(.corrupt) })
+        let error = try #require(kv.logs.all.first { $0.level == .error })
+        #expect(error.message == "periodic corruption check found corruption; alarm CORRUPT raised", "\(error)")
+        let reply = try await kv.request { $0.range.key = Data("a".utf8) }
+        #expect(reply.error.code == "storage.corrupt", "\(reply)")
         await kv.stop()
     }
 

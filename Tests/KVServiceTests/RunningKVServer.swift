@@ -14,6 +14,8 @@ import Testing
 final class RunningKVServer {
     let directory: String
     let store: MVCCStore
+    /// The store's storage, for tests that damage it underneath a serving store.
+    let storage: LevelDBStorage
     let client: BusClient
     let logs = CapturedLogs()
     private let serving: Task<Void, any Error>
@@ -22,16 +24,18 @@ final class RunningKVServer {
 
     /// - Parameter directory: a directory made by `makeDirectory()` whose `kv` store is used as it
     ///   is; nil for a new one.
-    private init(directory: String?, partSize: Int, idleTimeout: Duration) throws {
+    private init(directory: String?, partSize: Int, idleTimeout: Duration, corruptCheckInterval: Duration?) throws {
         self.directory = try directory ?? Self.makeDirectory()
         var logger = Logger(label: "kv-test") { [logs] _ in logs }
         logger.logLevel = .info
-        store = try MVCCStore(storage: try LevelDBStorage(path: self.directory + "/kv"))
+        storage = try LevelDBStorage(path: self.directory + "/kv")
+        store = try MVCCStore(storage: storage)
         var configuration = KVServer.Configuration(
             listenEndpoint: "ipc://\(self.directory)/kv.sock", eventsEndpoint: "ipc://\(self.directory)/events.sock")
         configuration.snapshotDirectory = self.directory + "/kv/snapshots"
         configuration.snapshotPartSize = partSize
         configuration.snapshotIdleTimeout = idleTimeout
+        configuration.corruptCheckInterval = corruptCheckInterval
         let server = try KVServer(store: store, configuration: configuration, logger: logger)
         serving = Task { try await server.run() }
         client = try BusClient(connect: configuration.listenEndpoint, configuration: .patient, logger: logger)
@@ -39,8 +43,10 @@ final class RunningKVServer {
 
     /// A kv service that is serving: before that (its initial corruption check, however long a busy
     /// machine makes it) it answers no heartbeat, and its clients take it for a dead one.
-    static func started(directory: String? = nil, partSize: Int = 1 << 20, idleTimeout: Duration = .seconds(60)) async throws -> RunningKVServer {
-        let kv = try RunningKVServer(directory: directory, partSize: partSize, idleTimeout: idleTimeout)
+    static func started(
+        directory: String? = nil, partSize: Int = 1 << 20, idleTimeout: Duration = .seconds(60), corruptCheckInterval: Duration? = nil
+    ) async throws -> RunningKVServer {
+        let kv = try RunningKVServer(directory: directory, partSize: partSize, idleTimeout: idleTimeout, corruptCheckInterval: corruptCheckInterval)
         let deadline = ContinuousClock.now + .seconds(60)
         while kv.logs.first("kv service serving") == nil {
             guard ContinuousClock.now < deadline else {

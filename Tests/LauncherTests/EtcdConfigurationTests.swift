@@ -402,6 +402,25 @@ struct EtcdConfigurationTests {
         #expect(error.code == .invalidFlagValue)
     }
 
+    @Test("--experimental-corrupt-check-time and --experimental-compaction-batch-limit are read as etcd reads them")
+    func corruptCheckAndCompactionBatch() throws {
+        let defaults = try EtcdConfiguration.parse(arguments: []).configuration
+        #expect(defaults.corruptCheckIntervalMilliseconds == 0)
+        #expect(defaults.compactionBatchLimit == 1000)
+        let set = try EtcdConfiguration.parse(arguments: [
+            "--experimental-corrupt-check-time", "2m30s", "--experimental-compaction-batch-limit", "250",
+        ]).configuration
+        #expect(set.corruptCheckIntervalMilliseconds == 150_000)
+        #expect(set.compactionBatchLimit == 250)
+        #expect(try EtcdConfiguration.parse(arguments: ["--experimental-compaction-batch-limit", "0"]).configuration.compactionBatchLimit == 1000)
+        #expect(try EtcdConfiguration.parse(arguments: [], environment: ["ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME": "1h"]).configuration
+            .corruptCheckIntervalMilliseconds == 3_600_000)
+        for arguments in [["--experimental-compaction-batch-limit", "-1"], ["--experimental-corrupt-check-time", "soon"]] {
+            let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: arguments) }
+            #expect(error.code == .invalidFlagValue)
+        }
+    }
+
     @Test("start-up lines have etcd 3.4's shape and order for each --logger: published, capabilities, ready, serving")
     func readinessLines() throws {
         let date = Date(timeIntervalSince1970: 1_790_000_000.5)

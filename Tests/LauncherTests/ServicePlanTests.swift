@@ -38,6 +38,8 @@ struct ServicePlanTests {
                     "--quota-backend-bytes", "53248",
                     "--name", "node1",
                     "--peer-urls", "http://10.0.0.1:2380",
+                    "--compaction-batch-limit", "1000",
+                    "--corrupt-check-interval-ms", "0",
                     "--log-level", "debug",
                 ]
             ),

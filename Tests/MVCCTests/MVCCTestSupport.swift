@@ -5,9 +5,10 @@ import Storage
 
 /// Small builders so tests read like etcdctl sessions.
 extension MVCCStore {
-    static func inMemory(maxTxnOperations: Int = 128) throws -> MVCCStore {
+    static func inMemory(maxTxnOperations: Int = 128, compactionBatchLimit: Int = 1000) throws -> MVCCStore {
         var configuration = Configuration()
         configuration.maxTxnOperations = maxTxnOperations
+        configuration.compactionBatchLimit = compactionBatchLimit
         configuration.syncWrites = false
         return try MVCCStore(storage: InMemoryStorage(), configuration: configuration)
     }

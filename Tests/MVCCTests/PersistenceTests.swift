@@ -47,9 +47,10 @@ struct PersistenceTests {
         #expect(paged.more)
     }
 
-    @Test("compaction removes superseded history but keeps what reads at the compaction point need")
-    func compaction() async throws {
-        let store = try MVCCStore.inMemory()
+    @Test("compaction removes superseded history but keeps what reads at the compaction point need, in batches of any size",
+          arguments: [1, 2, 1000])
+    func compaction(batchLimit: Int) async throws {
+        let store = try MVCCStore.inMemory(compactionBatchLimit: batchLimit)
         try await store.put("a", "1")  // 2
         try await store.put("a", "2")  // 3
         try await store.put("b", "1")  // 4

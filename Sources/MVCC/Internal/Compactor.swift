@@ -10,10 +10,11 @@ final class Compactor: Sendable {
     private let storage: any KeyValueStorage
     private let queue = DispatchQueue(label: "mvcc-compactor")
     private let state = Mutex<(stopped: Bool, finished: Int64)>((false, -1))
-    static let deletesPerBatch = 1000
+    private let deletesPerBatch: Int
 
-    init(storage: any KeyValueStorage) {
+    init(storage: any KeyValueStorage, deletesPerBatch: Int) {
         self.storage = storage
+        self.deletesPerBatch = deletesPerBatch
     }
 
     /// Queues a compaction at `revision`; `completion` runs when that history is gone.
@@ -44,7 +45,7 @@ final class Compactor: Sendable {
             batch.delete(entry.storageKey)
             batch.delete(StorageLayout.revisionKey(entry.revision))
             deletes += 1
-            if deletes >= Self.deletesPerBatch {
+            if deletes >= deletesPerBatch {
                 do { try storage.write(batch, sync: false) } catch { failed = true }
                 batch = WriteBatch()
                 deletes = 0
