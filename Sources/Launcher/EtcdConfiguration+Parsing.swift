@@ -108,6 +108,7 @@ private struct FlagDefinition {
         .init(name: "experimental-initial-corrupt-check", isBoolean: true, readsEnvironment: true),
         .init(name: "experimental-corrupt-check-time", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-compaction-batch-limit", isBoolean: false, readsEnvironment: true),
+        .init(name: "experimental-enable-lease-checkpoint", isBoolean: true, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
@@ -376,6 +377,9 @@ private struct FlagParser {
             guard let limit = Int(raw.text), limit >= 0 else { throw invalid(raw, "expected a non-negative integer") }
             // etcd takes 0 for its default.
             configuration.compactionBatchLimit = limit == 0 ? EtcdConfiguration.defaultCompactionBatchLimit : limit
+        }
+        if let raw = values["experimental-enable-lease-checkpoint"] {
+            configuration.leaseCheckpoints = try EtcdConfiguration.parseBool(raw.text, flag: "experimental-enable-lease-checkpoint")
         }
         if let raw = values["watch-processes"] {
             guard let count = Int(raw.text), (1...ServicePlan.maximumWatchProcesses).contains(count) else {

@@ -102,6 +102,8 @@ extension EtcdConfiguration {
             Duration of time between whole-store corruption checks while serving (0: at start only).
           --experimental-compaction-batch-limit '1000'
             Sets the maximum revisions deleted in each compaction batch.
+          --experimental-enable-lease-checkpoint 'false'
+            Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.
           --experimental-watch-progress-notify-interval '10m0s'
             Duration of periodic watch progress notifications.
 

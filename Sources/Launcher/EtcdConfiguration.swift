@@ -58,6 +58,9 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var compactionBatchLimit: Int = Self.defaultCompactionBatchLimit
     /// etcd 3.4's default batch limit.
     public static let defaultCompactionBatchLimit = 1000
+    /// `--experimental-enable-lease-checkpoint`: the lease service records the time left of long
+    /// leases every 5 minutes and resumes from it after a restart.
+    public var leaseCheckpoints = false
     /// `--watch-processes`: Etcetera's own flag, how many watch fan-out processes to run.
     public var watchProcesses: Int
     /// `--experimental-watch-progress-notify-interval` (a Go duration, default `10m`), in milliseconds.

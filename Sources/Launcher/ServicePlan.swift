@@ -217,7 +217,7 @@ public struct ServicePlan: Sendable, Hashable {
                 "--listen", bus.endpoint(of: leaseSocket),
                 "--kv", kv.requests,
                 "--log-level", configuration.logLevel.rawValue,
-            ]
+            ] + (configuration.leaseCheckpoints ? ["--lease-checkpoints"] : [])
         )
     }
 

@@ -7,7 +7,11 @@ import Storage
 /// Leases persist in their own storage (`l` + ID → granted TTL) and are written with a synced batch
 /// before a grant or a revoke is acknowledged. Expiry times are not persisted: after a restart every
 /// lease gets its full TTL again plus `restoreExtension`, as etcd's leases do on a new leader, so a
-/// restart never expires a lease its holder was keeping alive.
+/// restart never expires a lease its holder was keeping alive. With checkpoints (etcd's
+/// `--experimental-enable-lease-checkpoint`) ``checkpoint(now:)`` also records the time left of each
+/// lease longer than the checkpoint interval (`l` + ID → granted TTL, remaining TTL), and a restart
+/// gives such a lease that time rather than its full TTL, so restarting often cannot keep alive a
+/// long lease nobody renews; renewing it clears its checkpoint, as in etcd.
 public final class Lessor {
     public struct Configuration: Sendable {
         /// Shorter TTLs are raised to this (etcd: 1.5 election timeouts, rounded up: 2 s by default).
@@ -19,6 +23,9 @@ public final class Lessor {
         /// At most this many restored leases expire per second; later ones are pushed back (etcd's
         /// lease revoke rate), so a restart does not revoke a pile of leases at once.
         public var revokeRate = 1000
+        /// etcd's lease checkpoint interval (5 minutes in etcd 3.4): leases with a longer TTL get
+        /// their time left recorded by ``checkpoint(now:)``. Used only when checkpoints are taken.
+        public var checkpointInterval: Duration = .seconds(300)
 
         public init() {}
     }
@@ -49,6 +56,8 @@ public final class Lessor {
     private var leases: [Int64: Lease] = [:]
     private var expiries = ExpiryQueue()
     private var revoking: Set<Int64> = []
+    /// Leases whose record holds a checkpointed time left.
+    private var checkpointed: Set<Int64> = []
     private var idGenerator: LeaseIDGenerator
 
     /// Opens the leases kept in `storage`, each restored with its full TTL from `now`.
@@ -59,12 +68,12 @@ public final class Lessor {
         self.storage = storage
         self.configuration = configuration
         self.idGenerator = idGenerator
-        var restored: [(id: Int64, ttl: Int64)] = []
+        var restored: [(id: Int64, ttl: Int64, remaining: Int64?)] = []
         let cursor = storage.snapshot().makeCursor()
         cursor.seek([Self.recordPrefix])
         while cursor.isValid, cursor.key.first == Self.recordPrefix {
-            if let id = Self.decodeInt64(cursor.key.dropFirst()), let ttl = Self.decodeInt64(cursor.value[...]) {
-                restored.append((id, ttl))
+            if let id = Self.decodeInt64(cursor.key.dropFirst()), let record = Self.decodeRecord(cursor.value) {
+                restored.append((id, record.ttl, record.remaining))
             }
             cursor.next()
         }
@@ -99,9 +108,16 @@ public final class Lessor {
     }
 
     /// Renews a live lease for its full TTL; returns the TTL. A lease that has expired (even if its
-    /// keys are not deleted yet) is not found, as etcd's keep-alive answers TTL 0 for it.
+    /// keys are not deleted yet) is not found, as etcd's keep-alive answers TTL 0 for it. A
+    /// checkpointed lease loses its checkpoint first (one synced write, once per checkpoint).
     public func renew(_ id: Int64, now: ContinuousClock.Instant) throws(Failure) -> Int64 {
         guard let lease = live(id, now: now) else { throw .notFound }
+        if checkpointed.contains(id) {
+            var batch = WriteBatch()
+            batch.put(Self.recordKey(id), Self.encodeInt64(lease.grantedTTL))
+            try persist(batch)
+            checkpointed.remove(id)
+        }
         let renewed = Lease(id: id, grantedTTL: lease.grantedTTL, expiry: now + .seconds(lease.grantedTTL))
         leases[id] = renewed
         expiries.set(renewed.expiry, for: id)
@@ -148,6 +164,25 @@ public final class Lessor {
         leases[id] = nil
         expiries.remove(id)
         revoking.remove(id)
+        checkpointed.remove(id)
+    }
+
+    /// etcd's lease checkpoint: records, in one synced batch, the time left of every live lease whose
+    /// TTL is longer than the checkpoint interval, for a restart to resume from; returns how many.
+    @discardableResult
+    public func checkpoint(now: ContinuousClock.Instant) throws(Failure) -> Int {
+        var batch = WriteBatch()
+        var taken: [Int64] = []
+        for lease in leases.values where Duration.seconds(lease.grantedTTL) > configuration.checkpointInterval {
+            guard live(lease.id, now: now) != nil else { continue }
+            let remaining = max(1, Self.wholeSeconds(now.duration(to: lease.expiry)))
+            batch.put(Self.recordKey(lease.id), Self.encodeInt64(lease.grantedTTL) + Self.encodeInt64(remaining))
+            taken.append(lease.id)
+        }
+        guard !taken.isEmpty else { return 0 }
+        try persist(batch)
+        checkpointed.formUnion(taken)
+        return taken.count
     }
 
     /// Leases whose time is up and that nobody is revoking yet, earliest first, at most `limit`; each
@@ -189,10 +224,14 @@ public final class Lessor {
         return lease
     }
 
-    /// etcd's promotion: every lease gets its TTL plus the extension, then leases that would expire in
-    /// the same second beyond three quarters of the revoke rate are spread over the following seconds.
-    private func restore(_ restored: [(id: Int64, ttl: Int64)], now: ContinuousClock.Instant) {
-        var remaining = restored.map { (id: $0.id, ttl: $0.ttl, left: Duration.seconds($0.ttl) + configuration.restoreExtension) }
+    /// etcd's promotion: every lease gets its TTL (its checkpointed time left, if it has one) plus the
+    /// extension, then leases that would expire in the same second beyond three quarters of the
+    /// revoke rate are spread over the following seconds.
+    private func restore(_ restored: [(id: Int64, ttl: Int64, remaining: Int64?)], now: ContinuousClock.Instant) {
+        for lease in restored where lease.remaining != nil { checkpointed.insert(lease.id) }
+        var remaining = restored.map {
+            (id: $0.id, ttl: $0.ttl, left: Duration.seconds($0.remaining ?? $0.ttl) + configuration.restoreExtension)
+        }
         if remaining.count >= configuration.revokeRate {
             remaining.sort { $0.left < $1.left }
             var baseWindow = remaining[0].left
@@ -241,6 +280,17 @@ public final class Lessor {
         var bytes: [UInt8] = []
         bytes.appendBigEndian(UInt64(bitPattern: value))
         return bytes
+    }
+
+    /// A lease record: its granted TTL, then its checkpointed time left, if it has one.
+    private static func decodeRecord(_ bytes: [UInt8]) -> (ttl: Int64, remaining: Int64?)? {
+        switch bytes.count {
+        case 8: return decodeInt64(bytes[...]).map { ($0, nil) }
+        case 16:
+            guard let ttl = decodeInt64(bytes[0..<8]), let remaining = decodeInt64(bytes[8..<16]), remaining > 0 else { return nil }
+            return (ttl, min(remaining, ttl))
+        default: return nil
+        }
     }
 
     private static func decodeInt64(_ bytes: ArraySlice<UInt8>) -> Int64? {

@@ -25,6 +25,9 @@ public final class LeaseServer: Service, Sendable {
         public var lessor = Lessor.Configuration()
         /// How often expired leases are looked for (etcd checks every 500 ms).
         public var expiryCheckInterval: Duration = .milliseconds(500)
+        /// etcd's `--experimental-enable-lease-checkpoint`: every `lessor.checkpointInterval` the time
+        /// left of long leases is recorded, and a restart resumes from it (``Lessor/checkpoint(now:)``).
+        public var checkpoints = false
         /// How many requests, and how many bytes of them, may wait for the lessor's queue before more
         /// are turned away as overload (``BusSerialLine``); a request let in runs however late.
         public var waitingRequestLimit = 65_536
@@ -73,12 +76,27 @@ public final class LeaseServer: Service, Sendable {
             revokeExpired()
         }
         defer { timer.cancel() }
+        let checkpointTimer = configuration.checkpoints
+            ? DispatchSource.repeatingTimer(every: configuration.lessor.checkpointInterval, on: queue) { [self] in checkpoint() }
+            : nil
+        defer { checkpointTimer?.cancel() }
         try await withGracefulShutdownHandler {
             try await server.run { self.handle($0) }
         } onGracefulShutdown: {
             self.server.close()
         }
         kv.close()
+    }
+
+    /// Records the time left of long leases; a failed write is logged and tried at the next interval
+    /// (a restart meanwhile resumes those leases from their previous checkpoint or full TTL).
+    private func checkpoint() {
+        do {
+            let count = try state.lessor.checkpoint(now: .now)
+            if count > 0 { logger.debug("lease checkpoint", metadata: ["leases": "\(count)"]) }
+        } catch {
+            logger.error("lease checkpoint failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The kv store must accept puts with every lease this service still has, whatever it lost.

@@ -22,15 +22,17 @@ struct LeaseServiceCommand: AsyncParsableCommand {
     @Option(help: "The kv service's request/reply endpoint.")
     var kv: String
 
+    @Flag(help: "Record the time left of long leases every 5 minutes, and resume from it after a restart (etcd's --experimental-enable-lease-checkpoint).")
+    var leaseCheckpoints = false
+
     @OptionGroup var service: ServiceOptions
 
     func run() async throws {
         try await ServiceStartup.run("etcetera-lease", options: service) { logger in
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            return [
-                try LeaseServer(
-                    configuration: .init(listenEndpoint: listen, kvEndpoint: kv), storage: try LevelDBStorage(path: dataDir), logger: logger)
-            ]
+            var configuration = LeaseServer.Configuration(listenEndpoint: listen, kvEndpoint: kv)
+            configuration.checkpoints = leaseCheckpoints
+            return [try LeaseServer(configuration: configuration, storage: try LevelDBStorage(path: dataDir), logger: logger)]
         }
     }
 }

@@ -402,7 +402,7 @@ struct EtcdConfigurationTests {
         #expect(error.code == .invalidFlagValue)
     }
 
-    @Test("--experimental-corrupt-check-time and --experimental-compaction-batch-limit are read as etcd reads them")
+    @Test("--experimental-corrupt-check-time, --experimental-compaction-batch-limit and --experimental-enable-lease-checkpoint are read as etcd reads them")
     func corruptCheckAndCompactionBatch() throws {
         let defaults = try EtcdConfiguration.parse(arguments: []).configuration
         #expect(defaults.corruptCheckIntervalMilliseconds == 0)
@@ -415,6 +415,11 @@ struct EtcdConfigurationTests {
         #expect(try EtcdConfiguration.parse(arguments: ["--experimental-compaction-batch-limit", "0"]).configuration.compactionBatchLimit == 1000)
         #expect(try EtcdConfiguration.parse(arguments: [], environment: ["ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME": "1h"]).configuration
             .corruptCheckIntervalMilliseconds == 3_600_000)
+        #expect(!defaults.leaseCheckpoints)
+        let checkpointing = try EtcdConfiguration.parse(arguments: ["--experimental-enable-lease-checkpoint"]).configuration
+        #expect(checkpointing.leaseCheckpoints)
+        let lease = try #require(try ServicePlan(configuration: checkpointing, workingDirectory: "/tmp").services.first { $0.executable == "etcetera-lease" })
+        #expect(lease.arguments.contains("--lease-checkpoints"))
         for arguments in [["--experimental-compaction-batch-limit", "-1"], ["--experimental-corrupt-check-time", "soon"]] {
             let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: arguments) }
             #expect(error.code == .invalidFlagValue)

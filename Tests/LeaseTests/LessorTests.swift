@@ -76,6 +76,30 @@ struct LessorTests {
         #expect(reopened.leaseIDs == [6])
     }
 
+    @Test("with checkpoints a restart resumes a long lease from its recorded time left; a short one, a renewed one and one never checkpointed get their full TTL")
+    func checkpoints() throws {
+        let storage = InMemoryStorage()
+        let tenSeconds: (inout Lessor.Configuration) -> Void = { $0.checkpointInterval = .seconds(10) }
+        let leases = try lessor(storage, configure: tenSeconds)
+        try leases.grant(id: 1, ttl: 1000, now: start)
+        try leases.grant(id: 2, ttl: 1000, now: start)
+        try leases.grant(id: 3, ttl: 5, now: start)
+        #expect(try leases.checkpoint(now: start + .seconds(400)) == 2, "the two long leases")
+        #expect(try leases.renew(2, now: start + .seconds(401)) == 1000)
+        try leases.grant(id: 4, ttl: 1000, now: start + .seconds(450))
+        let later = start + .seconds(3000)
+        let restarted = try lessor(storage, at: later, configure: tenSeconds)
+        // Lease 1 had 600 s left at the checkpoint, plus the one-second extension.
+        #expect(try restarted.timeToLive(1, now: later) == (remaining: 601, granted: 1000))
+        #expect(try restarted.timeToLive(2, now: later) == (remaining: 1001, granted: 1000), "renewing cleared its checkpoint")
+        #expect(try restarted.timeToLive(3, now: later) == (remaining: 6, granted: 5))
+        #expect(try restarted.timeToLive(4, now: later) == (remaining: 1001, granted: 1000))
+        // Renewed after the restart, lease 1 loses its checkpoint for the next restart too.
+        #expect(try restarted.renew(1, now: later) == 1000)
+        let again = try lessor(storage, at: later, configure: tenSeconds)
+        #expect(try again.timeToLive(1, now: later) == (remaining: 1001, granted: 1000))
+    }
+
     @Test("after a restart every lease gets its full TTL plus the extension, whatever time had passed")
     func restore() throws {
         let storage = InMemoryStorage()
