@@ -41,6 +41,10 @@ public struct GatewayConfiguration: Sendable {
     public var keepalive = GRPCKeepalive()
     /// How long a client connection may stay open with no call or request in progress.
     public var clientIdleTimeout: Duration = .seconds(5 * 60)
+    /// etcd's `--cors`: origins whose HTTP requests get CORS headers naming them; `*` for all.
+    public var corsOrigins: Set<String> = ["*"]
+    /// etcd's `--host-whitelist`: host names a plaintext client port answers over HTTP; `*` for all.
+    public var hostWhitelist: Set<String> = ["*"]
 
     public init(host: String, port: Int, kvEndpoint: String) {
         self.host = host

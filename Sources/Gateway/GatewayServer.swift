@@ -73,6 +73,7 @@ public final class GatewayServer: Service, Sendable {
                 host: configuration.host, port: configuration.port,
                 maxMessageBytes: configuration.maxRequestBytes + 512 * 1024, tls: configuration.tls,
                 maxConcurrentStreams: configuration.maxConcurrentStreams, keepalive: configuration.keepalive,
+                access: HTTPAccessPolicy(allowedOrigins: configuration.corsOrigins, allowedHosts: configuration.hostWhitelist),
                 idleTimeout: TimeAmount(clamping: configuration.clientIdleTimeout)),
             methods: GRPCServerMetrics.instrument(methods, registry: metrics.registry),
             healthCheck: healthCheck, scrape: scrape, logger: logger)

@@ -109,6 +109,8 @@ private struct FlagDefinition {
         .init(name: "experimental-corrupt-check-time", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-compaction-batch-limit", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-enable-lease-checkpoint", isBoolean: true, readsEnvironment: true),
+        .init(name: "cors", isBoolean: false, readsEnvironment: true),
+        .init(name: "host-whitelist", isBoolean: false, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
         .init(name: "bus-listen", isBoolean: false, readsEnvironment: true),
@@ -377,6 +379,21 @@ private struct FlagParser {
             guard let limit = Int(raw.text), limit >= 0 else { throw invalid(raw, "expected a non-negative integer") }
             // etcd takes 0 for its default.
             configuration.compactionBatchLimit = limit == 0 ? EtcdConfiguration.defaultCompactionBatchLimit : limit
+        }
+        if let raw = values["cors"] {
+            // etcd takes `*` or URLs, as it compares them with the requests' Origin headers.
+            let origins = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            for origin in origins where origin != "*" {
+                do {
+                    _ = try ClientURL(origin)
+                } catch let error as LauncherError {
+                    throw LauncherError(code: error.code, message: "\(raw.source): \(error.message)")
+                }
+            }
+            configuration.corsOrigins = origins
+        }
+        if let raw = values["host-whitelist"] {
+            configuration.hostWhitelist = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         }
         if let raw = values["experimental-enable-lease-checkpoint"] {
             configuration.leaseCheckpoints = try EtcdConfiguration.parseBool(raw.text, flag: "experimental-enable-lease-checkpoint")

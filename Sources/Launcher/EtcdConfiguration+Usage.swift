@@ -57,6 +57,10 @@ extension EtcdConfiguration {
             List of URLs to listen on for client traffic; the first http:// URL is served.
           --advertise-client-urls 'http://localhost:2379'
             List of this member's client URLs to advertise to the public.
+          --cors '*'
+            Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).
+          --host-whitelist '*'
+            Acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all).
           --initial-advertise-peer-urls 'http://localhost:2380'
             List of this member's peer URLs to advertise (member list; with --name they make the member ID).
           --auto-compaction-mode 'periodic'

@@ -58,6 +58,10 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var compactionBatchLimit: Int = Self.defaultCompactionBatchLimit
     /// etcd 3.4's default batch limit.
     public static let defaultCompactionBatchLimit = 1000
+    /// `--cors`: origins whose HTTP requests get CORS headers naming them (etcd's default `*`: all).
+    public var corsOrigins = ["*"]
+    /// `--host-whitelist`: host names a plaintext client port answers over HTTP (etcd's default `*`).
+    public var hostWhitelist = ["*"]
     /// `--experimental-enable-lease-checkpoint`: the lease service records the time left of long
     /// leases every 5 minutes and resumes from it after a restart.
     public var leaseCheckpoints = false

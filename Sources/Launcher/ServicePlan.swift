@@ -291,6 +291,8 @@ public struct ServicePlan: Sendable, Hashable {
                 "--grpc-keepalive-interval-ms", String(milliseconds(keepalive.interval)),
                 "--grpc-keepalive-timeout-ms", String(milliseconds(keepalive.timeout)),
                 "--client-idle-timeout-ms", String(milliseconds(configuration.clientIdleTimeout)),
+                "--cors", configuration.corsOrigins.joined(separator: ","),
+                "--host-whitelist", configuration.hostWhitelist.joined(separator: ","),
                 "--data-dir", dataDirectory,
                 "--log-level", configuration.logLevel.rawValue,
             ]

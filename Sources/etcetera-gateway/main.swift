@@ -71,6 +71,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "A client connection with no call or request in progress for this long is closed, in milliseconds (the launcher's --client-idle-timeout).")
     var clientIdleTimeoutMs: Int64 = 300_000
 
+    @Option(help: "Origins whose HTTP requests get CORS headers, comma-separated; * for all (etcd's --cors).")
+    var cors: String = "*"
+
+    @Option(help: "Host names a plaintext client port answers over HTTP, comma-separated; * for all (etcd's --host-whitelist).")
+    var hostWhitelist: String = "*"
+
     @Option(help: "Data directory of the member (reserved for gateway state).")
     var dataDir: String?
 
@@ -101,6 +107,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.keepalive.timeout = .milliseconds(grpcKeepaliveTimeoutMs)
         guard clientIdleTimeoutMs > 0 else { throw ValidationError("--client-idle-timeout-ms must be positive") }
         configuration.clientIdleTimeout = .milliseconds(clientIdleTimeoutMs)
+        configuration.corsOrigins = Set(cors.split(separator: ",").map(String.init))
+        configuration.hostWhitelist = Set(hostWhitelist.split(separator: ",").map(String.init))
         configuration.watchEndpoints = watch
         configuration.watchRegistryEndpoint = watchRegistry
         configuration.leaseEndpoint = lease

@@ -6,6 +6,31 @@ import Testing
 /// what etcd answers, headers included, and `/health` turns false under an alarm as etcd's does.
 @Suite("HTTP endpoints on the client port against real etcd", .serialized, .timeLimit(.minutes(10)))
 struct HTTPEndpointTests {
+    @Test("--host-whitelist refuses other hosts on a plaintext port with etcd's 421, --cors names only the listed origins, OPTIONS is answered on any path, as by etcd")
+    func hostWhitelistAndCORS() async throws {
+        let flags = ["--host-whitelist", "allowed.example,127.0.0.1", "--cors", "http://site.example:8080"]
+        let etcd = try await ServerProcess.etcd(extraArguments: flags)
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera(extraArguments: flags)
+        defer { etcetera.stop() }
+        let requests: [(method: String, path: String, body: String, headers: [(String, String)])] = [
+            ("GET", "/health", "", [("Host", "evil.example:2379")]),
+            ("POST", "/v3/kv/range", "{\"key\":\"YQ==\"}", [("Host", "evil.example")]),
+            ("GET", "/version", "", [("Host", "[::1]:2379")]),
+            ("GET", "/health", "", [("Host", "allowed.example:2379")]),
+            ("GET", "/health", "", [("Host", "allowed.example"), ("Origin", "http://site.example:8080")]),
+            ("GET", "/health", "", [("Origin", "http://other.example")]),
+            ("OPTIONS", "/v3/kv/put", "", [("Origin", "http://site.example:8080")]),
+            ("OPTIONS", "/health", "", []),
+        ]
+        for request in requests {
+            let expected = try PlainHTTP.request(request.method, request.path, port: etcd.port, body: request.body, headers: request.headers)
+            let actual = try PlainHTTP.request(request.method, request.path, port: etcetera.port, body: request.body, headers: request.headers)
+            #expect(actual == expected, "\(request.method) \(request.path) \(request.headers)")
+        }
+        #expect(try PlainHTTP.request("GET", "/health", port: etcetera.port, headers: [("Host", "evil.example")]).status == 421)
+    }
+
     @Test("/health, /version and unknown paths answer as etcd's, also under NOSPACE")
     func healthAndVersion() async throws {
         let etcd = try await ServerProcess.etcd(extraArguments: ["--quota-backend-bytes", "53248"])

@@ -110,6 +110,8 @@ struct ServicePlanTests {
                     "--grpc-keepalive-interval-ms", "7200000",
                     "--grpc-keepalive-timeout-ms", "20000",
                     "--client-idle-timeout-ms", "300000",
+                    "--cors", "*",
+                    "--host-whitelist", "*",
                     "--data-dir", "/var/lib/etcetera",
                     "--log-level", "debug",
                 ]

@@ -164,7 +164,9 @@ public enum PlainHTTP {
         }
 
         public func send(_ method: String, _ path: String, body: String, headers: [(String, String)]) throws {
-            var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+            // The loopback address unless the caller names a host itself.
+            var request = "\(method) \(path) HTTP/1.1\r\n"
+            if !headers.contains(where: { $0.0.lowercased() == "host" }) { request += "Host: 127.0.0.1:\(port)\r\n" }
             for (name, value) in headers { request += "\(name): \(value)\r\n" }
             request += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
             try send(Array(request.utf8))

@@ -23,6 +23,8 @@ final class ClientPortServer: Sendable {
         var keepalive = GRPCKeepalive()
         /// How long a new connection may take to show its protocol (TLS handshake included).
         var handshakeTimeout: TimeAmount = .seconds(10)
+        /// etcd's `--cors` and `--host-whitelist` for the HTTP requests of the port.
+        var access = HTTPAccessPolicy()
         /// How long a connection may stay open with no call or request in progress before it is
         /// closed (gRPC with GOAWAY first): a client that connects and then does nothing holds a
         /// descriptor and the connection's buffers for a bounded time only. etcd keeps such
@@ -68,6 +70,8 @@ final class ClientPortServer: Sendable {
         let keepalive = configuration.keepalive
         let handshakeTimeout = configuration.handshakeTimeout
         let idleTimeout = configuration.idleTimeout
+        let access = configuration.access
+        let secure = tlsContext != nil
         let stream = HTTP2Tuning.streamConfiguration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -94,7 +98,8 @@ final class ClientPortServer: Sendable {
                         http1: { pipeline in
                             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                             try pipeline.addHandler(HTTPIdleTimeout(idleTimeout))
-                            try pipeline.addHandler(HTTPEndpoints(healthCheck: healthCheck, metrics: scrape, jsonGateway: jsonGateway))
+                            try pipeline.addHandler(HTTPEndpoints(
+                                access: access, secure: secure, healthCheck: healthCheck, metrics: scrape, jsonGateway: jsonGateway))
                         }))
                 }
             }

@@ -5,8 +5,10 @@ import ServiceSupport
 /// The plain HTTP/1.1 side of the client port: etcd's `/health`, `/version` and `/metrics`, with etcd's
 /// status codes, bodies and headers (its CORS headers included), so probes written for etcd work
 /// unchanged. Requests under `/v3/` and `/v3beta/` go to etcd's JSON gateway (`JSONGatewayExchange`).
-/// On `--listen-metrics-urls` it serves `/health` and `/metrics` only, without CORS headers, as etcd's
-/// metrics listener does.
+/// Before any of them, as etcd's access controller: a plaintext port refuses a host not in
+/// `--host-whitelist` (421), and answers every OPTIONS request (a CORS preflight) itself.
+/// On `--listen-metrics-urls` it serves `/health` and `/metrics` only, without CORS headers or host
+/// checks, as etcd's metrics listener does.
 final class HTTPEndpoints: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -24,12 +26,20 @@ final class HTTPEndpoints: ChannelInboundHandler {
 
     struct Response: Sendable {
         var status: HTTPResponseStatus
-        var contentType: String
+        var contentType: String?
         var body: String
         var extraHeaders: [(String, String)] = []
     }
 
     private let listener: Listener
+    private let access: HTTPAccessPolicy
+    /// Whether the port serves TLS: etcd then answers every host.
+    private let secure: Bool
+    /// The CORS headers of the current request's answer.
+    private var cors: [(String, String)] = []
+    /// The answer decided as the request's head arrived (a refused host, a preflight), given once the
+    /// request has been read.
+    private var decided: Response?
     private let healthCheck: HealthCheck
     private let metrics: MetricsScrape
     private let jsonGateway: JSONGateway?
@@ -38,10 +48,12 @@ final class HTTPEndpoints: ChannelInboundHandler {
     private var exchange: JSONGatewayExchange?
 
     init(
-        listener: Listener = .clientPort, healthCheck: @escaping HealthCheck, metrics: @escaping MetricsScrape,
-        jsonGateway: JSONGateway? = nil
+        listener: Listener = .clientPort, access: HTTPAccessPolicy = HTTPAccessPolicy(), secure: Bool = false,
+        healthCheck: @escaping HealthCheck, metrics: @escaping MetricsScrape, jsonGateway: JSONGateway? = nil
     ) {
         self.listener = listener
+        self.access = access
+        self.secure = secure
         self.healthCheck = healthCheck
         self.metrics = metrics
         self.jsonGateway = jsonGateway
@@ -56,8 +68,11 @@ final class HTTPEndpoints: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             let (path, query) = Self.split(head.uri)
-            if let jsonGateway, JSONGateway.serves(path) {
-                exchange = JSONGatewayExchange(head, path: path, query: query, gateway: jsonGateway, context: context)
+            decided = listener == .clientPort ? accessDecision(head) : nil
+            cors = listener == .clientPort && decided?.status != .misdirectedRequest
+                ? access.corsHeaders(origin: head.headers.first(name: "Origin")) : []
+            if decided == nil, let jsonGateway, JSONGateway.serves(path) {
+                exchange = JSONGatewayExchange(head, path: path, query: query, gateway: jsonGateway, cors: cors, context: context)
                 request = nil
                 return
             }
@@ -75,9 +90,20 @@ final class HTTPEndpoints: ChannelInboundHandler {
         }
     }
 
+    /// etcd's access controller: a refused host's 421, or an empty 200 for any OPTIONS request; nil
+    /// to route the request.
+    private func accessDecision(_ head: HTTPRequestHead) -> Response? {
+        if !secure, let host = access.refusedHost(head.headers.first(name: "Host")) {
+            return Response(status: .misdirectedRequest, contentType: "text/plain; charset=utf-8",
+                            body: HTTPAccessPolicy.refusal(host: host), extraHeaders: [("X-Content-Type-Options", "nosniff")])
+        }
+        return head.method == .OPTIONS ? Response(status: .ok, contentType: nil, body: "") : nil
+    }
+
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = Self.split(head.uri).path
         let keepAlive = head.isKeepAlive
+        if let decided { return respond(decided, keepAlive: keepAlive, context: context) }
         switch path {
         case "/health":
             guard head.method == .GET else { return respond(Self.methodNotAllowed, keepAlive: keepAlive, context: context) }
@@ -122,9 +148,9 @@ final class HTTPEndpoints: ChannelInboundHandler {
     }
 
     private func respond(_ response: Response, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders(listener == .clientPort ? Self.corsHeaders : [])
+        var headers = HTTPHeaders(cors)
         headers.add(contentsOf: response.extraHeaders)
-        headers.add(name: "Content-Type", value: response.contentType)
+        if let contentType = response.contentType { headers.add(name: "Content-Type", value: contentType) }
         headers.add(name: "Content-Length", value: String(response.body.utf8.count))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
@@ -137,13 +163,6 @@ final class HTTPEndpoints: ChannelInboundHandler {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         return (String(parts.first ?? ""), parts.count > 1 ? String(parts[1]) : nil)
     }
-
-    /// etcd's client handler sets these on every response.
-    static let corsHeaders = [
-        ("Access-Control-Allow-Headers", "accept, content-type, authorization"),
-        ("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE"),
-        ("Access-Control-Allow-Origin", "*"),
-    ]
 
     private static let methodNotAllowed = Response(
         status: .methodNotAllowed, contentType: "text/plain; charset=utf-8", body: "Method Not Allowed\n",

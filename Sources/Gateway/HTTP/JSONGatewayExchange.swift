@@ -51,9 +51,12 @@ final class JSONGatewayExchange {
     private var messagesPassed = 0
     private var headersSent = false
     private var responseEnded = false
+    private let cors: [(String, String)]
 
-    init(_ head: HTTPRequestHead, path: String, query: String?, gateway: JSONGateway, context: ChannelHandlerContext) {
+    /// - Parameter cors: the CORS headers every answer to this request carries (``HTTPAccessPolicy``).
+    init(_ head: HTTPRequestHead, path: String, query: String?, gateway: JSONGateway, cors: [(String, String)], context: ChannelHandlerContext) {
         self.gateway = gateway
+        self.cors = cors
         self.context = context
         keepAlive = head.isKeepAlive
         callContext = CallContext(metadata: Self.metadata(head.headers))
@@ -94,8 +97,6 @@ final class JSONGatewayExchange {
     // MARK: Planning
 
     private func makePlan(_ head: HTTPRequestHead, path: String, query: String?) -> Plan {
-        // etcd answers every OPTIONS request itself (CORS preflight), before routing.
-        if head.method == .OPTIONS { return .simple(.ok, contentType: nil, body: "", extraHeaders: []) }
         switch gateway.lookup(head.method, path: path, query: query) {
         case .redirect(let location):
             // Go's http.Redirect writes a short HTML body for GET and HEAD only.
@@ -372,7 +373,7 @@ final class JSONGatewayExchange {
     private func writeHead(_ status: HTTPResponseStatus, headers: [(String, String)]) {
         guard !headersSent, !responseEnded else { return }
         headersSent = true
-        var all = HTTPHeaders(HTTPEndpoints.corsHeaders)
+        var all = HTTPHeaders(cors)
         all.add(contentsOf: headers)
         if !keepAlive { all.add(name: "Connection", value: "close") }
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: all))), promise: nil)
