@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import ServiceSupport
 
 /// TLS on the client port, as etcd's `--cert-file`, `--key-file`, `--trusted-ca-file` and
 /// `--client-cert-auth` set it up for an `https://` client URL.
@@ -14,12 +15,20 @@ public struct ClientTLS: Sendable, Hashable {
     /// `--client-cert-auth`: clients must present a verified certificate, and when auth is enabled a
     /// call without a token is made as the user named by that certificate's common name.
     public var clientCertificateAuth: Bool
+    /// `--cipher-suites`: the TLS 1.2 suites offered, by IANA code point, in order of preference;
+    /// empty for the TLS library's own choice (as etcd leaves Go's). TLS 1.3's suites are not
+    /// configurable, in Go as here.
+    public var cipherSuites: [UInt16]
 
-    public init(certificateFile: String, keyFile: String, trustedCAFile: String? = nil, clientCertificateAuth: Bool = false) {
+    public init(
+        certificateFile: String, keyFile: String, trustedCAFile: String? = nil, clientCertificateAuth: Bool = false,
+        cipherSuites: [UInt16] = []
+    ) {
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         self.trustedCAFile = trustedCAFile
         self.clientCertificateAuth = clientCertificateAuth
+        self.cipherSuites = cipherSuites
     }
 
     /// Whether a client must present a certificate that verifies (etcd: either flag asks for it).
@@ -39,6 +48,8 @@ public struct ClientTLS: Sendable, Hashable {
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
         configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = ["http/1.1", "h2"]
+        let tls12Suites = cipherSuites.filter { !GoTLSCipherSuites.isTLS13($0) }
+        if !tls12Suites.isEmpty { configuration.cipherSuiteValues = tls12Suites.map(NIOTLSCipher.init(rawValue:)) }
         if requiresClientCertificate {
             configuration.certificateVerification = .noHostnameVerification
             configuration.trustRoots = trustedCAFile.map { .file($0) } ?? .default

@@ -16,6 +16,8 @@ public struct ClientTransportSecurity: Sendable, Hashable {
     /// `--auto-tls`: without `--cert-file`/`--key-file`, serve a self-signed certificate kept in
     /// `<data-dir>/fixtures/client`.
     public var autoTLS: Bool
+    /// `--cipher-suites`: Go's names of the TLS 1.2 suites to offer; empty for the library's choice.
+    public var cipherSuites: [String] = []
 
     public init(
         certFile: String? = nil, keyFile: String? = nil, trustedCAFile: String? = nil,

@@ -126,6 +126,7 @@ private struct FlagDefinition {
         .init(name: "trusted-ca-file", isBoolean: false, readsEnvironment: true, configFileSection: clientTransportSecurity),
         .init(name: "client-cert-auth", isBoolean: true, readsEnvironment: true, configFileSection: clientTransportSecurity),
         .init(name: "auto-tls", isBoolean: true, readsEnvironment: true, configFileSection: clientTransportSecurity),
+        .init(name: "cipher-suites", isBoolean: false, readsEnvironment: true),
         .init(name: "config-file", isBoolean: false, readsEnvironment: true),
         .init(name: "version", isBoolean: true, readsEnvironment: false),
         .init(name: "help", isBoolean: true, readsEnvironment: false),
@@ -467,6 +468,13 @@ private struct FlagParser {
         security.trustedCAFile = values["trusted-ca-file"]?.text
         for (flag, setting) in [("client-cert-auth", \ClientTransportSecurity.clientCertAuth), ("auto-tls", \.autoTLS)] {
             if let raw = values[flag] { security[keyPath: setting] = try EtcdConfiguration.parseBool(raw.text, flag: flag) }
+        }
+        if let raw = values["cipher-suites"] {
+            security.cipherSuites = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            // etcd refuses a name Go does not know, at start.
+            if let unknown = security.cipherSuites.first(where: { GoTLSCipherSuites.codePoint(named: $0) == nil }) {
+                throw invalid(raw, "unexpected TLS cipher suite \"\(unknown)\"")
+            }
         }
         return security
     }

@@ -82,6 +82,8 @@ extension EtcdConfiguration {
             auth enabled a request without a token is made as the certificate's common name.
           --trusted-ca-file ''
             Path to the client server TLS trusted CA cert file.
+          --cipher-suites ''
+            Comma-separated list of supported TLS cipher suites between client/server (empty will be auto-populated by the TLS library).
           --auto-tls 'false'
             Client TLS using generated certificates (kept in <data-dir>/fixtures/client).
 

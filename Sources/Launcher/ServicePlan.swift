@@ -142,6 +142,7 @@ public struct ServicePlan: Sendable, Hashable {
         }
         if let trustedCAFile = security.trustedCAFile { arguments += ["--trusted-ca-file", trustedCAFile] }
         if security.clientCertAuth { arguments.append("--client-cert-auth") }
+        if !security.cipherSuites.isEmpty { arguments += ["--cipher-suites", security.cipherSuites.joined(separator: ",")] }
         return arguments
     }
 

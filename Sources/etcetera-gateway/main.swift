@@ -30,6 +30,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Require verified client certificates; with auth on, a call without a token is made as the certificate's common name (etcd's --client-cert-auth).")
     var clientCertAuth = false
 
+    @Option(help: "TLS 1.2 cipher suites to offer, comma-separated Go names, in order of preference (etcd's --cipher-suites).")
+    var cipherSuites: String = ""
+
     @OptionGroup var member: MemberOptions
 
     @Option(help: "The kv service's request/reply bus endpoint.")
@@ -97,8 +100,15 @@ struct GatewayCommand: AsyncParsableCommand {
             guard let certFile, let keyFile else {
                 throw ValidationError("TLS key/cert (--cert-file, --key-file) must be provided for client url \(first) with HTTPS scheme")
             }
+            let suites = try cipherSuites.split(separator: ",").map { name in
+                guard let code = GoTLSCipherSuites.codePoint(named: String(name)) else {
+                    throw ValidationError("unexpected TLS cipher suite \"\(name)\"")
+                }
+                return code
+            }
             configuration.tls = ClientTLS(
-                certificateFile: certFile, keyFile: keyFile, trustedCAFile: trustedCaFile, clientCertificateAuth: clientCertAuth)
+                certificateFile: certFile, keyFile: keyFile, trustedCAFile: trustedCaFile, clientCertificateAuth: clientCertAuth,
+                cipherSuites: suites)
         }
         configuration.maxRequestBytes = maxRequestBytes
         configuration.maxConcurrentStreams = maxConcurrentStreams

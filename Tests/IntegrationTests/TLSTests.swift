@@ -58,6 +58,27 @@ struct TLSTests {
         ], etcd: etcd, etcetera: etcetera)
     }
 
+    @Test("--cipher-suites limits the TLS 1.2 suites offered, as etcd's does: a client offering only others cannot connect")
+    func cipherSuites() async throws {
+        let certificates = try await TestCertificates.make()
+        let (etcd, etcetera) = try await Self.startBoth(
+            certificates.serverArguments(clientCertAuth: false) + ["--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256"])
+        defer { etcd.stop(); etcetera.stop() }
+        var outcomes: [String] = []
+        for server in [etcd, etcetera] {
+            var outcome: [String] = []
+            for cipher in ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384", "AES128-SHA"] {
+                let handshake = try await Command.run(
+                    "/usr/bin/openssl", ["s_client", "-connect", server.endpoint, "-tls1_2", "-cipher", cipher, "-CAfile", certificates.caFile],
+                    input: "")
+                outcome.append("\(cipher): \(handshake.status == 0 && handshake.stdout.contains("Cipher is \(cipher)") ? "accepted" : "refused")")
+            }
+            outcomes.append(outcome.joined(separator: ", "))
+        }
+        #expect(outcomes[0] == "ECDHE-RSA-AES128-GCM-SHA256: accepted, ECDHE-RSA-AES256-GCM-SHA384: refused, AES128-SHA: refused")
+        #expect(outcomes[1] == outcomes[0])
+    }
+
     @Test("--auto-tls serves a self-signed certificate kept in <data-dir>/fixtures/client")
     func autoTLS() async throws {
         let (etcd, etcetera) = try await Self.startBoth(["--auto-tls"])

@@ -402,7 +402,7 @@ struct EtcdConfigurationTests {
         #expect(error.code == .invalidFlagValue)
     }
 
-    @Test("--experimental-corrupt-check-time, --experimental-compaction-batch-limit and --experimental-enable-lease-checkpoint are read as etcd reads them")
+    @Test("--experimental-corrupt-check-time, --experimental-compaction-batch-limit, --experimental-enable-lease-checkpoint and --cipher-suites are read as etcd reads them")
     func corruptCheckAndCompactionBatch() throws {
         let defaults = try EtcdConfiguration.parse(arguments: []).configuration
         #expect(defaults.corruptCheckIntervalMilliseconds == 0)
@@ -420,6 +420,15 @@ struct EtcdConfigurationTests {
         #expect(checkpointing.leaseCheckpoints)
         let lease = try #require(try ServicePlan(configuration: checkpointing, workingDirectory: "/tmp").services.first { $0.executable == "etcetera-lease" })
         #expect(lease.arguments.contains("--lease-checkpoints"))
+        let tls = try EtcdConfiguration.parse(arguments: [
+            "--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "s.pem", "--key-file", "s.key",
+            "--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+        ]).configuration
+        let gateway = try #require(try ServicePlan(configuration: tls, workingDirectory: "/tmp").services.last)
+        #expect(gateway.arguments.joined(separator: " ").contains(
+            "--cipher-suites TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"))
+        let unknownSuite = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: ["--cipher-suites", "TLS_NOPE"]) }
+        #expect(unknownSuite.message.hasSuffix("unexpected TLS cipher suite \"TLS_NOPE\""), "\(unknownSuite.message)")
         for arguments in [["--experimental-compaction-batch-limit", "-1"], ["--experimental-corrupt-check-time", "soon"]] {
             let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: arguments) }
             #expect(error.code == .invalidFlagValue)
