@@ -110,6 +110,7 @@ private struct FlagDefinition {
         .init(name: "experimental-compaction-batch-limit", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-enable-lease-checkpoint", isBoolean: true, readsEnvironment: true),
         .init(name: "cors", isBoolean: false, readsEnvironment: true),
+        .init(name: "log-outputs", isBoolean: false, readsEnvironment: true),
         .init(name: "host-whitelist", isBoolean: false, readsEnvironment: true),
         .init(name: "watch-processes", isBoolean: false, readsEnvironment: true),
         .init(name: "experimental-watch-progress-notify-interval", isBoolean: false, readsEnvironment: true),
@@ -348,6 +349,14 @@ private struct FlagParser {
                 throw invalid(raw, "unknown logger option \"\(raw.text)\" (capnslog or zap)")
             }
             configuration.logFormat = format
+        }
+        if let raw = values["log-outputs"] {
+            let outputs = raw.text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            do {
+                configuration.logOutputs = try LogOutputs(outputs, format: configuration.logFormat)
+            } catch {
+                throw LauncherError(code: error.code, message: "\(raw.source): \(error.message)")
+            }
         }
         if let raw = values["quota-backend-bytes"] {
             guard let quota = Int64(raw.text) else { throw invalid(raw, "expected an integer") }

@@ -100,6 +100,8 @@ extension EtcdConfiguration {
             Specify 'zap' or 'capnslog': the shape of the readiness lines scripts wait for.
           --log-level 'info'
             Configures log level. Only supports debug, info, warn, error.
+          --log-outputs 'default'
+            Specify 'stdout' or 'stderr', or (with zap) a comma-separated list of those and file paths.
 
         Experimental:
           --experimental-initial-corrupt-check 'false'

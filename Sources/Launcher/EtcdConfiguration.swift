@@ -58,6 +58,8 @@ public struct EtcdConfiguration: Sendable, Hashable {
     public var compactionBatchLimit: Int = Self.defaultCompactionBatchLimit
     /// etcd 3.4's default batch limit.
     public static let defaultCompactionBatchLimit = 1000
+    /// `--log-outputs`: where the launcher's and the services' lines go.
+    public var logOutputs = LogOutputs.standardError
     /// `--cors`: origins whose HTTP requests get CORS headers naming them (etcd's default `*`: all).
     public var corsOrigins = ["*"]
     /// `--host-whitelist`: host names a plaintext client port answers over HTTP (etcd's default `*`).

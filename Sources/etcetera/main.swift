@@ -61,6 +61,12 @@ case .run:
 }
 
 let configuration = request.configuration
+do {
+    try configuration.logOutputs.redirectStandardError()
+} catch {
+    FileHandle.standardError.write(Data("etcetera: \(error)\n".utf8))
+    exit(1)
+}
 let logLevel = configuration.logLevel.loggerLevel
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)

@@ -84,6 +84,29 @@ struct DropInTests {
         #expect(etcetera.readinessLines.count == (way == .environment ? 4 : 3), "\(etcetera.readinessLines)")
     }
 
+    @Test("--log-outputs sends the launcher's and every service's lines to a file, or to a file and standard error, as etcd's zap logger does")
+    func logOutputs() async throws {
+        for alsoStandardError in [false, true] {
+            let directory = TestPaths.temporaryDirectory(prefix: "log-outputs")
+            let file = directory + "/etcd.log"
+            let client = "http://127.0.0.1:\(FreePort.pick())"
+            let server = try LoggedProcess(
+                executable: TestPaths.executable("etcetera"),
+                arguments: [
+                    "--data-dir", directory + "/data", "--listen-client-urls", client, "--advertise-client-urls", client,
+                    "--logger", "zap", "--log-outputs", alsoStandardError ? "stderr,\(file)" : file,
+                ],
+                logPath: directory + "/console")
+            defer { server.stop() }
+            let fileLog = { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
+            #expect(await eventually(within: .seconds(30)) { fileLog().contains("serving client traffic insecurely") }, "\(server.log)")
+            #expect(fileLog().contains("kv service serving"), "a service's own line reaches the file")
+            #expect(server.log.contains("serving client traffic insecurely") == alsoStandardError, "\(server.log)")
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+    }
+
     @Test("--version prints etcd's layout: one 'Name: value' per line, the version first")
     func version() async throws {
         let etcd = try await Command.run("/usr/bin/etcd", ["--version"])

@@ -203,8 +203,8 @@ struct EtcdConfigurationTests {
             "ignoring unsupported flag --initial-cluster-state",
             "ignoring unsupported flag --enable-v2",
             "ignoring unsupported flag --heartbeat-interval",
-            "ignoring unsupported flag --log-outputs",
         ])
+        #expect(request.configuration.logOutputs.targets == [.standardError])
     }
 
     @Test("an unsupported boolean flag before a single-dash flag does not swallow it")
@@ -432,6 +432,28 @@ struct EtcdConfigurationTests {
         for arguments in [["--experimental-compaction-batch-limit", "-1"], ["--experimental-corrupt-check-time", "soon"]] {
             let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: arguments) }
             #expect(error.code == .invalidFlagValue)
+        }
+    }
+
+    @Test("--log-outputs takes what etcd 3.4 takes for each --logger, with etcd's messages for the rest")
+    func logOutputs() throws {
+        func outputs(_ arguments: [String]) throws -> [LogOutputs.Target] {
+            try EtcdConfiguration.parse(arguments: arguments).configuration.logOutputs.targets
+        }
+        #expect(try outputs([]) == [.standardError])
+        #expect(try outputs(["--log-outputs", "stdout"]) == [.standardOutput])
+        #expect(try outputs(["--log-outputs", "default"]) == [.standardError])
+        #expect(try outputs(["--logger", "zap", "--log-outputs", "stderr,/var/log/etcd.log,systemd/journal"])
+            == [.standardError, .file("/var/log/etcd.log")])
+        let refusals: [([String], String)] = [
+            (["--log-outputs", "stderr,stdout"], "--logger=capnslog supports only 1 value in '--log-outputs', got [\"stderr\" \"stdout\"]"),
+            (["--log-outputs", "/var/log/etcd.log"], "unknown log-output \"/var/log/etcd.log\" (only supports \"default\", \"stderr\", \"stdout\")"),
+            (["--logger", "zap", "--log-outputs", "default,/tmp/x"], "multi logoutput for \"default\" is not supported yet"),
+        ]
+        for (arguments, message) in refusals {
+            let error = try #require(throws: LauncherError.self) { try EtcdConfiguration.parse(arguments: arguments) }
+            #expect(error.code == .invalidFlagValue)
+            #expect(error.message.hasSuffix(message), "\(error.message)")
         }
     }
 
