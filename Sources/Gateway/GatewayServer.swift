@@ -33,7 +33,8 @@ public final class GatewayServer: Service, Sendable {
         let auth = try configuration.authEndpoint.map { try backend("auth", at: $0) }
         gate = try auth.map { try AuthGate(backend: $0, eventsEndpoint: configuration.authEventsEndpoint, logger: logger) }
         var methods = MethodTable()
-        KVHandler(backend: kv, identity: identity, gate: gate).register(in: &methods)
+        let storeRevision = StoreRevision()
+        KVHandler(backend: kv, identity: identity, gate: gate, storeRevision: storeRevision).register(in: &methods)
         if let gate {
             AuthHandler(gate: gate, kv: kv, identity: identity).register(in: &methods)
         }
@@ -48,7 +49,7 @@ public final class GatewayServer: Service, Sendable {
         }
         lease = try configuration.leaseEndpoint.map { try backend("lease", at: $0) }
         if let lease {
-            LeaseHandler(backend: lease, kv: kv, identity: identity, gate: gate).register(in: &methods)
+            LeaseHandler(backend: lease, kv: kv, identity: identity, gate: gate, storeRevision: storeRevision).register(in: &methods)
         }
         maintenance = try configuration.maintenanceEndpoint.map { try backend("maintenance", at: $0) }
         if let maintenance {

@@ -290,7 +290,9 @@ public final class WatchHub {
     }
 
     /// Asks for the history the furthest-behind watcher needs, or moves watchers that need none back
-    /// in step. One request at a time; each answer serves every watcher behind.
+    /// in step. One request at a time; each answer serves every watcher behind. A watcher that needs
+    /// compacted history is answered from the store's reply too, which names the compaction point as
+    /// it is now (the one heard last may have moved since), as etcd reports it.
     private func catchUp() {
         guard fetching == nil else { return }
         let ready = watchersReadyToCatchUp
@@ -298,9 +300,6 @@ public final class WatchHub {
             rejoin(watcher)
         }
         guard let from = ready.filter({ !$0.isInStep }).map(\.nextRevision).min() else { return }
-        if from < compactRevision {
-            return reportCompaction(compactRevision)
-        }
         let through = min(currentRevision, from + configuration.revisionsPerFetch - 1)
         fetching = from...through
         fetchHistory(from, through)

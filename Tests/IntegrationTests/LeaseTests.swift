@@ -55,6 +55,39 @@ struct LeaseDifferentialTests {
         #expect(transcripts[1] == transcripts[0])
     }
 
+    @Test("lease answers carry the store's current revision in their header, a keep-alive right after a put included, as etcd's")
+    func headerRevisions() async throws {
+        let etcd = try await ServerProcess.etcd()
+        defer { etcd.stop() }
+        let etcetera = try await ServerProcess.etcetera()
+        defer { etcetera.stop() }
+        var transcripts: [[String]] = []
+        for server in [etcd, etcetera] {
+            let transcript = try await withEtcdClient(port: server.port) { client in
+                let lease = try await client.lease.leaseGrant(.with { $0.ttl = 60 }).id
+                var lines: [String] = []
+                for round in 1...3 {
+                    let written = try await client.kv.put(.with { $0.key = Data("k\(round)".utf8); $0.value = Data("v".utf8) }).header.revision
+                    func relative(_ revision: Int64) -> String { revision == written ? "current" : "\(revision - written)" }
+                    let keptAlive = try await client.lease.leaseKeepAlive(requestProducer: { writer in
+                        try await writer.write(.with { $0.id = lease })
+                    }, onResponse: { response in
+                        var first: Etcdserverpb_LeaseKeepAliveResponse?
+                        for try await message in response.messages { first = message; break }
+                        return first?.header.revision ?? -1
+                    })
+                    let timeToLive = try await client.lease.leaseTimeToLive(.with { $0.id = lease }).header.revision
+                    let leases = try await client.lease.leaseLeases(.init()).header.revision
+                    lines.append("round \(round): keep-alive \(relative(keptAlive)), time-to-live \(relative(timeToLive)), leases \(relative(leases))")
+                }
+                return lines
+            }
+            transcripts.append(transcript)
+        }
+        #expect(transcripts[0] == (1...3).map { "round \($0): keep-alive current, time-to-live current, leases current" })
+        #expect(transcripts[1] == transcripts[0])
+    }
+
     @Test("a lease that is not kept alive expires: its keys go in one revision, seen by a watcher in one response")
     func expiryDeletesKeysInOneRevision() async throws {
         let etcetera = try await ServerProcess.etcetera()

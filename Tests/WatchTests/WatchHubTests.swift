@@ -73,6 +73,27 @@ struct WatchHubTests {
         #expect(try harness.events(1) == ["1:4:PUT:a", "1:5:PUT:a"])
     }
 
+    @Test("a compacted start is cancelled with the store's compaction point as it is now, not the one heard last")
+    func compactedStartReportsCurrentCompaction() async throws {
+        let harness = try HubHarness()
+        for value in 1...8 { try await harness.put("a", "\(value)") }
+        try harness.pump()
+        for revision in [Int64(4), 7] {
+            var compaction = Etcdserverpb_CompactionRequest()
+            compaction.revision = revision
+            compaction.physical = true
+            _ = try await harness.store.write(.compact(compaction))
+            // The store's heartbeat tells the hub of the first compaction only.
+            if revision == 4 { harness.hub.storeStatus(revision: harness.store.currentRevision, compactRevision: 4) }
+        }
+        try harness.pump()
+        harness.open(1)
+        try harness.add(1, key: "a", start: 2)
+        try harness.pump()
+        let cancelled = try #require(try harness.responses(1).first { $0.compactRevision != 0 })
+        #expect(cancelled.canceled && cancelled.compactRevision == 7)
+    }
+
     @Test("watchers of one key leave in any order (cancels, a closed session) and the rest keep getting events")
     func leavingWatchersOfOneKey() async throws {
         let harness = try HubHarness()

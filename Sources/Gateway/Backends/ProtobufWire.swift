@@ -57,6 +57,38 @@ enum ProtobufWire {
         return index == bytes.count ? found : nil
     }
 
+    /// The revision in an etcd response's header (field 1, revision its field 3) when the header is
+    /// the response's first field, as every encoder writes it; nil otherwise. It reads a few bytes,
+    /// whatever the size of the response.
+    static func headerRevision(of response: [UInt8]) -> Int64? {
+        var index = 0
+        guard let key = readVarint(response, &index), key == 1 << 3 | 2,
+              let length = readVarint(response, &index), length <= UInt64(response.count - index)
+        else { return nil }
+        let end = index + Int(length)
+        while index < end {
+            guard let fieldKey = readVarint(response, &index) else { return nil }
+            switch fieldKey & 7 {
+            case 0:
+                guard let value = readVarint(response, &index) else { return nil }
+                if fieldKey >> 3 == 3 { return Int64(bitPattern: value) }
+            case 1: index += 8
+            case 2:
+                guard let skipped = readVarint(response, &index), skipped <= UInt64(end - index) else { return nil }
+                index += Int(skipped)
+            case 5: index += 4
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// An encoded `header` field (number 1) holding only `revision`.
+    static func headerField(revision: Int64) -> [UInt8] {
+        let header = varint(3 << 3) + varint(UInt64(bitPattern: revision))
+        return wrap(field: 1, header)
+    }
+
     private static func readVarint(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0

@@ -13,6 +13,8 @@ struct KVHandler: Sendable {
     let backend: ServiceBackend
     let identity: ClusterIdentity
     let gate: AuthGate?
+    /// Told every revision a KV answer carries.
+    let storeRevision: StoreRevision
 
     /// Field numbers of each call in `KVRequest` and `KVReply` (Protos/etcetera/kv_service.proto).
     private static let calls: [(method: String, requestField: Int, replyField: Int, limitSize: Bool)] = [
@@ -26,9 +28,14 @@ struct KVHandler: Sendable {
     func register(in table: inout MethodTable) {
         let backend = self.backend
         let suffix = identity.headerFieldSuffix
+        let storeRevision = self.storeRevision
         for call in Self.calls {
             let gate = self.gate
-            table.raw("etcdserverpb.KV", call.method) { request, context, respond in
+            table.raw("etcdserverpb.KV", call.method) { request, context, answer in
+                let respond: Responder<[UInt8]> = { result in
+                    if case .success(let response) = result { storeRevision.observe(response) }
+                    answer(result)
+                }
                 let forward: @Sendable () -> Void = {
                     var limitSize = call.limitSize
                     if call.method == "Txn", limitSize, request.count + 16 > backend.maxRequestBytes,

@@ -19,6 +19,8 @@ struct LeaseHandler: Sendable {
     let kv: ServiceBackend
     let identity: ClusterIdentity
     let gate: AuthGate?
+    /// Raises the answers' header revisions to the store's as the gateway last saw it.
+    let storeRevision: StoreRevision
 
     /// Field numbers of each call in `LeaseRequest` and `LeaseReply` (Protos/etcetera/lease_service.proto).
     private static let leasesCall = (method: "LeaseLeases", requestField: 5, replyField: 6)
@@ -39,8 +41,10 @@ struct LeaseHandler: Sendable {
         let suffix = identity.headerFieldSuffix
         let kv = self.kv
         let gate = self.gate
+        let storeRevision = self.storeRevision
         for call in Self.unaryCalls {
-            table.raw("etcdserverpb.Lease", call.method) { request, context, respond in
+            table.raw("etcdserverpb.Lease", call.method) { request, context, answer in
+                let respond: Responder<[UInt8]> = { answer($0.map(storeRevision.raisingHeader)) }
                 let forward: @Sendable () -> Void = {
                     backend.forward(
                         request, requestField: call.requestField, replyField: call.replyField,
@@ -51,7 +55,7 @@ struct LeaseHandler: Sendable {
             }
         }
         table.streaming("etcdserverpb.Lease", "LeaseKeepAlive") { _, writer in
-            KeepAliveStream(backend: backend, writer: writer, headerSuffix: suffix)
+            KeepAliveStream(backend: backend, writer: writer, headerSuffix: suffix, storeRevision: storeRevision)
         }
     }
 
@@ -109,14 +113,16 @@ private final class KeepAliveStream: StreamingCall, Sendable {
     private let backend: ServiceBackend
     private let writer: StreamWriter
     private let headerSuffix: [UInt8]
+    private let storeRevision: StoreRevision
     private let backlog: StreamBacklog
     /// Keep-alives forwarded and not answered yet, and whether the client has closed its side.
     private let progress = Mutex((pending: 0, clientDone: false))
 
-    init(backend: ServiceBackend, writer: StreamWriter, headerSuffix: [UInt8]) {
+    init(backend: ServiceBackend, writer: StreamWriter, headerSuffix: [UInt8], storeRevision: StoreRevision) {
         self.backend = backend
         self.writer = writer
         self.headerSuffix = headerSuffix
+        self.storeRevision = storeRevision
         backlog = StreamBacklog(writer: writer)
     }
 
@@ -128,7 +134,7 @@ private final class KeepAliveStream: StreamingCall, Sendable {
             limitSize: false, headerSuffix: headerSuffix
         ) { [self] result in
             switch result {
-            case .success(let response): writer.send(response) { [backlog] in backlog.answered(1) }
+            case .success(let response): writer.send(storeRevision.raisingHeader(of: response)) { [backlog] in backlog.answered(1) }
             case .failure(let status): writer.finish(status)
             }
             let finished = progress.withLock { state in
