@@ -45,7 +45,7 @@ public final class GatewayServer: Service, Sendable {
             try WatchRegistry(bind: $0, backend: watch, logger: logger)
         }
         if !configuration.watchEndpoints.isEmpty || watchRegistry != nil {
-            WatchHandler(backend: watch, kv: kv, identity: identity, gate: gate).register(in: &methods)
+            WatchHandler(backend: watch, kv: kv, identity: identity, gate: gate, storeRevision: storeRevision).register(in: &methods)
         }
         lease = try configuration.leaseEndpoint.map { try backend("lease", at: $0) }
         if let lease {

@@ -102,12 +102,14 @@ public final class WatchHub {
         } else {
             id = request.watchID
         }
-        let start = request.startRevision == 0 ? currentRevision + 1 : request.startRevision
+        // The store's revision as far as anyone told: the event stream, or the gateway for the client.
+        let storeRevision = max(currentRevision, request.storeRevision)
+        let start = request.startRevision == 0 ? storeRevision + 1 : request.startRevision
         let watcher = Watcher(id: id, session: session, request: request, startRevision: start, inStep: start > currentRevision)
         session.watchers[id] = watcher
         if !request.resumed {
             var response = Etcdserverpb_WatchResponse()
-            response.header.revision = currentRevision
+            response.header.revision = storeRevision
             response.watchID = id
             response.created = true
             send(response, to: session, watchID: id, created: true, nextRevision: start)

@@ -73,6 +73,22 @@ struct WatchHubTests {
         #expect(try harness.events(1) == ["1:4:PUT:a", "1:5:PUT:a"])
     }
 
+    @Test("a create that knows the store is further than the event stream has come starts after that revision and names it, as etcd's")
+    func createAheadOfTheStream() async throws {
+        let harness = try HubHarness()
+        harness.open(1)
+        try await harness.put("w", "1")
+        try await harness.put("w", "2")
+        // The gateway saw revision 3 (the second put's answer); the stream has not brought it yet.
+        try harness.add(1, key: "w") { $0.storeRevision = 3 }
+        try harness.pump()
+        try await harness.put("w", "3")
+        try harness.pump()
+        let created = try #require(try harness.responses(1).first { $0.created })
+        #expect(created.header.revision == 3)
+        #expect(try harness.events(1) == ["0:4:PUT:w"], "the writes before the create are not reported")
+    }
+
     @Test("a compacted start is cancelled with the store's compaction point as it is now, not the one heard last")
     func compactedStartReportsCurrentCompaction() async throws {
         let harness = try HubHarness()

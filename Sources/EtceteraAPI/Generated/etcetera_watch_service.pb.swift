@@ -208,6 +208,12 @@ public nonisolated struct Etcetera_Watch_AddWatcher: Sendable {
   /// `start_revision` is the first revision the client has not seen.
   public var resumed: Bool = false
 
+  /// The highest store revision the gateway had passed on when the client asked (0: none). A watcher
+  /// without `start_revision` starts after it even if the event stream has not brought it to the
+  /// process yet, and the created response's header names it, as etcd's name the store's revision:
+  /// a client that wrote and then watches does not get its own write.
+  public var storeRevision: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -652,7 +658,7 @@ nonisolated extension Etcetera_Watch_OpenSession: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Etcetera_Watch_AddWatcher: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AddWatcher"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{3}watch_id\0\u{1}key\0\u{3}range_end\0\u{3}start_revision\0\u{3}prev_kv\0\u{3}progress_notify\0\u{1}fragment\0\u{3}no_put\0\u{3}no_delete\0\u{1}resumed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{3}watch_id\0\u{1}key\0\u{3}range_end\0\u{3}start_revision\0\u{3}prev_kv\0\u{3}progress_notify\0\u{1}fragment\0\u{3}no_put\0\u{3}no_delete\0\u{1}resumed\0\u{3}store_revision\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -671,6 +677,7 @@ nonisolated extension Etcetera_Watch_AddWatcher: SwiftProtobuf.Message, SwiftPro
       case 9: try { try decoder.decodeSingularBoolField(value: &self.noPut) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.noDelete) }()
       case 11: try { try decoder.decodeSingularBoolField(value: &self.resumed) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.storeRevision) }()
       default: break
       }
     }
@@ -710,6 +717,9 @@ nonisolated extension Etcetera_Watch_AddWatcher: SwiftProtobuf.Message, SwiftPro
     if self.resumed != false {
       try visitor.visitSingularBoolField(value: self.resumed, fieldNumber: 11)
     }
+    if self.storeRevision != 0 {
+      try visitor.visitSingularInt64Field(value: self.storeRevision, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -725,6 +735,7 @@ nonisolated extension Etcetera_Watch_AddWatcher: SwiftProtobuf.Message, SwiftPro
     if lhs.noPut != rhs.noPut {return false}
     if lhs.noDelete != rhs.noDelete {return false}
     if lhs.resumed != rhs.resumed {return false}
+    if lhs.storeRevision != rhs.storeRevision {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -5,10 +5,16 @@ import Synchronization
 /// calls to the kv store, so its answers can carry an older one (a keep-alive after a put). The
 /// gateway raises those headers to what it has seen: every write through it passes here.
 ///
-/// Only headers without data behind them are raised (the Lease calls): a range's revision says which
-/// revision its data is, and is passed on exactly as the kv store gave it.
+/// Only headers without data behind them are raised (the Lease calls), and a watch create is told the
+/// revision so that its watcher starts after it: a range's revision says which revision its data is,
+/// and is passed on exactly as the kv store gave it.
 final class StoreRevision: Sendable {
     private let highest = Atomic<Int64>(0)
+
+    /// The highest revision seen so far (0: none).
+    var current: Int64 {
+        highest.load(ordering: .relaxed)
+    }
 
     /// Notes the header revision of an encoded response.
     func observe(_ response: [UInt8]) {

@@ -57,15 +57,18 @@ final class WatchSession: StreamingCall, Sendable {
     private let writer: StreamWriter
     private let headerSuffix: [UInt8]
     private let admission: WatchAdmission?
+    /// Tells each create how far the store is, as far as the gateway has seen.
+    private let storeRevision: StoreRevision
     private let state = Mutex(State())
     /// Bounds the requests the client sent and has not read the answers of (``StreamBacklog``).
     private let backlog: StreamBacklog
 
-    init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8], admission: WatchAdmission?) {
+    init(backend: WatchBackend, writer: StreamWriter, headerSuffix: [UInt8], admission: WatchAdmission?, storeRevision: StoreRevision) {
         self.backend = backend
         self.writer = writer
         self.headerSuffix = headerSuffix
         self.admission = admission
+        self.storeRevision = storeRevision
         backlog = StreamBacklog(writer: writer)
         backend.register(self)
         homeOnNextProcess(excluding: nil, generation: 0)
@@ -146,6 +149,7 @@ final class WatchSession: StreamingCall, Sendable {
             add.fragment = create.fragment
             add.noPut = create.filters.contains(.noput)
             add.noDelete = create.filters.contains(.nodelete)
+            add.storeRevision = storeRevision.current
             forwarded.add = add
         case .cancelRequest(let cancel):
             forwarded.cancel.session = id
