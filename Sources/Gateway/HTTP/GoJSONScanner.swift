@@ -109,7 +109,7 @@ struct GoJSONScanner {
             }
         }
         guard bodyComplete else { return .needsMore }
-        guard let start = valueStart else { return .endOfBody }
+        guard valueStart != nil else { return .endOfBody }
         guard containers.isEmpty, state.endsNumber else { return .malformed("unexpected EOF") }
         // A top-level number ends where the body ends; the scanner is then past it, as after any value.
         return finish(at: bytes.count)
