@@ -281,8 +281,10 @@ final class WatchSession: StreamingCall, Sendable {
     /// every output, dropped ones included.
     private func handle(_ outputs: [Etcetera_Watch_SessionOutput], generation: Int) {
         let charge = outputs.reduce(0) { $0 + $1.windowCharge }
-        let written = state.withLock { state -> Bool in
-            guard state.generation == generation, !state.closed else { return true }
+        // Outputs of an old home are not credited (their process is gone); outputs that leave no
+        // message for the client are credited at once, the others once written.
+        let creditNow = state.withLock { state -> Bool in
+            guard state.generation == generation, !state.closed else { return false }
             state.failedOpens = 0
             var messages: [[UInt8]] = []
             for output in outputs {
@@ -299,11 +301,11 @@ final class WatchSession: StreamingCall, Sendable {
                     messages.append(response)
                 }
             }
-            guard !messages.isEmpty else { return false }
+            guard !messages.isEmpty else { return true }
             writer.send(messages) { [self, count = messages.count] in delivered(count, charge: charge) }
-            return true
+            return false
         }
-        if !written { delivered(0, charge: charge) }
+        if creditNow { delivered(0, charge: charge) }
     }
 
     /// Notes what an output says of the session's watchers; false for one to drop.
