@@ -28,7 +28,6 @@ public final class WatchHub {
     }
 
     public private(set) var currentRevision: Int64
-    public private(set) var compactRevision: Int64
     private let configuration: Configuration
     private let fetchHistory: (_ from: Int64, _ through: Int64) -> Void
     private var sessions: [UInt64: Session] = [:]
@@ -40,11 +39,10 @@ public final class WatchHub {
     /// Starts at the store's revision; `fetchHistory(from, through)` asks the store for the committed
     /// revisions in `[from, through]`.
     public init(
-        currentRevision: Int64, compactRevision: Int64, configuration: Configuration = .init(),
+        currentRevision: Int64, configuration: Configuration = .init(),
         fetchHistory: @escaping (_ from: Int64, _ through: Int64) -> Void
     ) {
         self.currentRevision = currentRevision
-        self.compactRevision = compactRevision
         self.configuration = configuration
         self.fetchHistory = fetchHistory
     }
@@ -229,10 +227,10 @@ public final class WatchHub {
         let withPrevKV: Bool
     }
 
-    /// A heartbeat from the store: its revision and compaction point. A revision past ours means
-    /// messages were lost.
-    public func storeStatus(revision: Int64, compactRevision: Int64) {
-        self.compactRevision = max(self.compactRevision, compactRevision)
+    /// A heartbeat from the store: its revision. A revision past ours means messages were lost. (The
+    /// compaction point is not kept: a watcher that needs compacted history learns it from the
+    /// store's answer to the history request, as it is then.)
+    public func storeStatus(revision: Int64) {
         if revision > currentRevision {
             fallBehindAll(from: currentRevision + 1)
             currentRevision = revision
@@ -312,7 +310,6 @@ public final class WatchHub {
     public func historyArrived(_ batch: Etcetera_Kv_EventBatch) {
         guard let asked = fetching else { return }
         fetching = nil
-        compactRevision = max(compactRevision, batch.compactRevision)
         if batch.revisions.isEmpty, batch.compactRevision > 0, watchersReadyToCatchUp.contains(where: { $0.nextRevision < batch.compactRevision }) {
             reportCompaction(batch.compactRevision)
             return catchUp()

@@ -78,7 +78,7 @@ public final class WatchServer: Service, Sendable {
         }
         queue.sync {
             state.start(WatchHub(
-                currentRevision: status.revision, compactRevision: status.compactRevision,
+                currentRevision: status.revision,
                 configuration: configuration.hub
             ) { [self] from, through in fetchHistory(from: from, through: through) })
         }
@@ -195,7 +195,7 @@ private final class QueueConfinedState: @unchecked Sendable {
         guard let message = try? Etcetera_Kv_StreamMessage(serializedBytes: payload) else { return }
         switch message.message {
         case .revision(let revision): hub.apply(revision)
-        case .heartbeat(let status): hub.storeStatus(revision: status.revision, compactRevision: status.compactRevision)
+        case .heartbeat(let status): hub.storeStatus(revision: status.revision)
         case nil: break
         }
     }

@@ -22,7 +22,7 @@ final class HubHarness {
         let committed = self.committed
         store.onCommit { revisions in committed.list.withLock { $0.append(contentsOf: revisions) } }
         let status = store.status()
-        hub = WatchHub(currentRevision: status.revision, compactRevision: status.compactRevision, configuration: configuration) {
+        hub = WatchHub(currentRevision: status.revision, configuration: configuration) {
             [unowned self] from, through in fetches.append((from, through))
         }
     }
